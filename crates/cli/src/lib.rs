@@ -1,0 +1,89 @@
+//! The reproducer registry behind `lmrepro reproduce` (also used by the workspace snapshot tests).
+//!
+//! A recipe's `kind` selects the function that regenerates its results. Every reproducer writes
+//! into an empty directory; [`reproduce_into`] then adds `provenance.json`, so the committed
+//! `results/<recipe>/` and a fresh run can be compared file by file.
+
+use anyhow::{bail, Context, Result};
+use lmrepro_data::{Recipe, Resolver};
+use lmrepro_report::{write_file, Provenance};
+use std::path::Path;
+
+/// Signature every reproducer implements: returns the markdown tables to snapshot.
+pub type ReproduceFn = fn(&Recipe, &Resolver, &Path) -> Result<Vec<String>>;
+
+/// Recipe kinds and their reproducers.
+pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
+    vec![
+        ("scaling-overtraining", lmrepro_scaling::gadre::reproduce),
+        (
+            "chinchilla-approach3",
+            lmrepro_scaling::chinchilla::reproduce,
+        ),
+    ]
+}
+
+pub fn reproducer(kind: &str) -> Result<ReproduceFn> {
+    reproducers()
+        .into_iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, f)| f)
+        .with_context(|| {
+            let kinds: Vec<_> = reproducers().iter().map(|(k, _)| *k).collect();
+            format!(
+                "no reproducer for recipe kind `{kind}` (known: {})",
+                kinds.join(", ")
+            )
+        })
+}
+
+/// Outcome of one reproduction.
+pub struct Reproduced {
+    pub tables: Vec<String>,
+    pub files: Vec<String>,
+}
+
+/// Regenerates `recipe` into `out_dir` (created; must be empty or absent) and writes provenance.
+pub fn reproduce_into(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    out_dir: &Path,
+    command: &str,
+) -> Result<Reproduced> {
+    if out_dir.exists() && std::fs::read_dir(out_dir)?.next().is_some() {
+        bail!("{} is not empty", out_dir.display());
+    }
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let run = reproducer(&recipe.kind)?;
+    let tables =
+        run(recipe, resolver, out_dir).with_context(|| format!("reproducing `{}`", recipe.name))?;
+    let mut files = list_files(out_dir)?;
+    files.push("provenance.json".into());
+    files.sort();
+    let prov = Provenance::new(recipe, resolver, command, files.clone());
+    write_file(
+        out_dir,
+        "provenance.json",
+        lmrepro_report::to_json_pretty(&prov)?,
+    )?;
+    Ok(Reproduced { tables, files })
+}
+
+/// Relative paths of all files under `dir`, sorted.
+pub fn list_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under dir");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,105 @@
+//! `lmrepro`: reproduce paper tables from pinned recipes, and run each stage on your own data.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use lmrepro_cli::reproduce_into;
+use lmrepro_data::{workspace_root, Recipe, Resolver};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "lmrepro",
+    version,
+    about = "Reproduce language-model papers from pinned recipes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate results/<recipe>/ from recipes/<recipe>.toml.
+    Reproduce {
+        recipe: Option<String>,
+        /// List the recipes with their titles.
+        #[arg(long)]
+        list: bool,
+        /// Write somewhere else than results/<recipe>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Resolve and verify the pinned inputs of a recipe (cache → mirror → download).
+    Fetch { recipe: String },
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Reproduce { recipe, list, out } => {
+            if list || recipe.is_none() {
+                for name in Recipe::list()? {
+                    let r = Recipe::load_named(&name)?;
+                    println!("{name:<24} {}", r.title);
+                }
+                return Ok(());
+            }
+            let name = recipe.expect("checked");
+            let recipe = Recipe::load_named(&name)?;
+            let resolver = Resolver::from_env();
+            let out = out.unwrap_or_else(|| workspace_root().join("results").join(&recipe.name));
+            // Write next to the destination, then swap, so an interrupted run never leaves a
+            // half-written results folder behind.
+            let staging = out.with_extension("partial");
+            if staging.exists() {
+                std::fs::remove_dir_all(&staging)?;
+            }
+            let started = Instant::now();
+            let command = format!("cargo xtask reproduce {}", recipe.name);
+            let done = reproduce_into(&recipe, &resolver, &staging, &command)?;
+            if out.exists() {
+                std::fs::remove_dir_all(&out)
+                    .with_context(|| format!("replacing {}", out.display()))?;
+            }
+            std::fs::rename(&staging, &out)?;
+            eprintln!(
+                "reproduced `{}` in {:.1} s: {} files in {} ({} tables)",
+                recipe.name,
+                started.elapsed().as_secs_f64(),
+                done.files.len(),
+                out.display(),
+                done.tables.len()
+            );
+            Ok(())
+        }
+        Command::Fetch { recipe } => {
+            let recipe = Recipe::load_named(&recipe)?;
+            let resolver = Resolver::from_env();
+            for input in &recipe.inputs {
+                match resolver.resolve(input) {
+                    Ok((path, source)) => println!(
+                        "{:<8} {}  {}",
+                        format!("{source:?}").to_lowercase(),
+                        input.name,
+                        path.display()
+                    ),
+                    Err(e) if input.optional => println!(
+                        "missing  {} (optional): {}",
+                        input.name,
+                        e.to_string().lines().next().unwrap_or("")
+                    ),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        }
+    }
+}
