@@ -20,6 +20,7 @@ pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
             "chinchilla-approach3",
             lmrepro_scaling::chinchilla::reproduce,
         ),
+        ("aiw", lmrepro_aiw::reproduce),
     ]
 }
 

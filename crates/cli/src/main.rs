@@ -32,6 +32,9 @@ enum Command {
     },
     /// Resolve and verify the pinned inputs of a recipe (cache → mirror → download).
     Fetch { recipe: String },
+    /// Alice-in-Wonderland track: generate problems, score responses, run models.
+    #[command(subcommand)]
+    Aiw(lmrepro_aiw::cli::Command),
 }
 
 fn main() {
@@ -80,6 +83,7 @@ fn run() -> Result<()> {
             );
             Ok(())
         }
+        Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
         Command::Fetch { recipe } => {
             let recipe = Recipe::load_named(&recipe)?;
             let resolver = Resolver::from_env();

@@ -38,24 +38,44 @@ pub enum Source {
     Download,
 }
 
+/// Everything known about an input that could not be found (boxed inside [`DataError`]).
+#[derive(Debug)]
+pub struct MissingInput {
+    pub name: String,
+    pub path: String,
+    pub cache: String,
+    pub mirror: String,
+    pub download: String,
+    pub sha256: String,
+    pub size: u64,
+    pub url: String,
+    pub how: String,
+}
+
+impl std::fmt::Display for MissingInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "input `{}` ({}) is not available: not in the cache ({}), {}, and {}.\n  \
+             expected sha256 {}, {} bytes, from {}\n  \
+             to get it: {}",
+            self.name,
+            self.path,
+            self.cache,
+            self.mirror,
+            self.download,
+            self.sha256,
+            self.size,
+            self.url,
+            self.how
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error(
-        "input `{name}` ({path}) is not available: not in the cache ({cache}), {mirror}, and {download}.\n  \
-         expected sha256 {sha256}, {size} bytes, from {url}\n  \
-         to get it: {how}"
-    )]
-    Missing {
-        name: String,
-        path: String,
-        cache: String,
-        mirror: String,
-        download: String,
-        sha256: String,
-        size: u64,
-        url: String,
-        how: String,
-    },
+    #[error("{0}")]
+    Missing(Box<MissingInput>),
     #[error(
         "input `{name}`: {file} has sha256 {actual} but the recipe pins {expected} ({url}).\n  \
          The file is corrupt or a different version; delete it and fetch again."
@@ -127,7 +147,7 @@ impl Resolver {
         } else {
             "downloads are off (LMREPRO_OFFLINE=1)".to_string()
         };
-        Err(DataError::Missing {
+        Err(DataError::Missing(Box::new(MissingInput {
             name: input.name.clone(),
             path: input.path.clone(),
             cache: cached.display().to_string(),
@@ -147,7 +167,7 @@ impl Resolver {
                     input.path
                 )
             }),
-        })
+        })))
     }
 
     /// Like [`Resolver::resolve`] without the source.

@@ -15,5 +15,5 @@ mod input;
 mod recipe;
 pub mod testing;
 
-pub use input::{sha256_file, DataError, Input, Resolver, Source};
+pub use input::{sha256_file, DataError, Input, MissingInput, Resolver, Source};
 pub use recipe::{workspace_root, Recipe};

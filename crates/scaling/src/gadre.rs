@@ -521,7 +521,7 @@ pub fn fit_set<'a>(runs: &'a [ModelRun], dataset: &str, p: &Params) -> Result<Fi
         .filter(|r| {
             r.dataset == dataset
                 && same(r.cc_mult, p.fit_cc_mult)
-                && p.fit_models.iter().any(|m| *m == r.model)
+                && p.fit_models.contains(&r.model)
         })
         .collect();
     // split_df_by_mult sorts by flops.

@@ -10,6 +10,9 @@
 //! makes the two agree. The tolerances default tighter than scipy's (1.49e-8), so the answer is the
 //! minimiser itself rather than wherever a looser stopping rule happened to stop.
 
+// Index loops read better than iterator chains in small dense linear algebra.
+#![allow(clippy::needless_range_loop)]
+
 use argmin::core::{
     CostFunction, Error, Executor, IterState, Jacobian, Operator, Problem, Solver, State,
     TerminationReason, TerminationStatus, KV,
