@@ -1095,6 +1095,8 @@ pub fn write_outputs(r: &Reproduction, out_dir: &Path) -> Result<Vec<String>> {
         "predicted_vs_actual.svg",
         r.predicted_vs_actual_plot()?,
     )?;
+    // The output contract: pinned as a snapshot too, so any moved prediction shows in review.
+    tables.push("predictions.csv".to_string());
     Ok(tables)
 }
 
