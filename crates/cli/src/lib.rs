@@ -21,6 +21,7 @@ pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
             lmrepro_scaling::chinchilla::reproduce,
         ),
         ("aiw", lmrepro_aiw::reproduce),
+        ("dclm-heuristics", lmrepro_crawl::reproduce),
     ]
 }
 

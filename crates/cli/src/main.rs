@@ -32,6 +32,9 @@ enum Command {
     },
     /// Resolve and verify the pinned inputs of a recipe (cache → mirror → download).
     Fetch { recipe: String },
+    /// Crawl processing: WARC extraction and DCLM's heuristic filters.
+    #[command(subcommand)]
+    Crawl(lmrepro_crawl::cli::Command),
     /// Alice-in-Wonderland track: generate problems, score responses, run models.
     #[command(subcommand)]
     Aiw(lmrepro_aiw::cli::Command),
@@ -84,6 +87,7 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
+        Command::Crawl(cmd) => lmrepro_crawl::cli::run(cmd),
         Command::Fetch { recipe } => {
             let recipe = Recipe::load_named(&recipe)?;
             let resolver = Resolver::from_env();

@@ -1,0 +1,698 @@
+//! DCLM's mapper functions (`baselines/mappers/...` at mlfoundations/dclm@361714b), one Rust
+//! function per Python function, with the same definitions of words, lines and ratios. Each
+//! function documents the quirks it keeps. Filters only read the text; modifiers return the new
+//! text or `None` when DCLM returns `[]`.
+
+use crate::pyunicode::{self, is_space};
+use crate::words;
+use regex::Regex;
+use std::collections::{HashMap, HashSet};
+
+// ---------------------------------------------------------------- content filters
+
+/// Python's `not (a > b)`, also for NaN thresholds (then the comparison is false and the page is
+/// kept).
+#[inline]
+fn not_greater(a: f64, b: f64) -> bool {
+    a.partial_cmp(&b) != Some(std::cmp::Ordering::Greater)
+}
+
+/// `page_length_filter(length_type='word', ...)` with `split_words(model='fasttext')`.
+pub fn page_length_words(text: &str, min: f64, max: f64, ignore_punctuation: bool) -> bool {
+    let n = words::fasttext_word_count(text, ignore_punctuation) as f64;
+    !(n < min || n > max)
+}
+
+/// `word_length_filter`: mean `len()` of `str.split()` words within `[min, max]`; no words drops.
+pub fn word_length_filter(text: &str, min: f64, max: f64) -> bool {
+    let (mut n, mut chars) = (0usize, 0usize);
+    for w in pyunicode::split_whitespace(text) {
+        n += 1;
+        chars += pyunicode::len(w);
+    }
+    if n == 0 {
+        return false;
+    }
+    let avg = chars as f64 / n as f64;
+    !(avg < min || avg > max)
+}
+
+/// Non-overlapping `str.count(sub)`.
+fn count(text: &str, sub: &str) -> usize {
+    text.matches(sub).count()
+}
+
+/// `symbol_ratio_filter`: (`#` + `...` + `. . .` + `…` counts) / `str.split()` words.
+pub fn symbol_ratio_filter(text: &str, max_ratio: f64) -> bool {
+    let symbols =
+        count(text, "#") + count(text, "...") + count(text, ". . .") + count(text, "\u{2026}");
+    let nwords = pyunicode::split_whitespace(text).count();
+    !(nwords == 0 || symbols as f64 / nwords as f64 > max_ratio)
+}
+
+/// `bullet_count_filter`: stripped non-empty lines starting with `● • * -`.
+pub fn bullet_count_filter(text: &str, max_ratio: f64) -> bool {
+    let (mut n, mut bullets) = (0usize, 0usize);
+    for line in words::split_paragraphs(text, "\n") {
+        n += 1;
+        if line.starts_with(['●', '•', '*', '-']) {
+            bullets += 1;
+        }
+    }
+    not_greater(bullets as f64, max_ratio * n as f64)
+}
+
+/// `ellipsis_count_filter`: stripped non-empty lines ending with `...`, `. . .` or `…`.
+pub fn ellipsis_count_filter(text: &str, max_ratio: f64) -> bool {
+    let (mut n, mut ell) = (0usize, 0usize);
+    for line in words::split_paragraphs(text, "\n") {
+        n += 1;
+        if line.ends_with("...") || line.ends_with(". . .") || line.ends_with('\u{2026}') {
+            ell += 1;
+        }
+    }
+    not_greater(ell as f64, max_ratio * n as f64)
+}
+
+/// `alphabetic_word_ratio_filter`: share of `str.split()` words without any `isalpha()` char.
+pub fn alphabetic_word_ratio_filter(text: &str, max_ratio: f64) -> bool {
+    let (mut n, mut non_alpha) = (0usize, 0usize);
+    for w in pyunicode::split_whitespace(text) {
+        n += 1;
+        if !w.chars().any(pyunicode::is_alpha) {
+            non_alpha += 1;
+        }
+    }
+    n != 0 && non_alpha as f64 / n as f64 <= max_ratio
+}
+
+const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
+
+fn lower_is_stop_word(w: &str) -> Option<&'static str> {
+    // Stop words are 2-4 ASCII letters; `str.lower()` of anything longer or non-ASCII can only
+    // equal one if it lower-cases to ASCII, which only ASCII letters and U+212A KELVIN SIGN do
+    // (no stop word has a k), so comparing ASCII-case-insensitively is exact.
+    if w.len() > 4 || !w.is_ascii() {
+        return None;
+    }
+    STOP_WORDS
+        .iter()
+        .copied()
+        .find(|s| s.eq_ignore_ascii_case(w))
+}
+
+/// `stop_word_filter`: at least `min` stop words among `str.split()` words (lower-cased).
+pub fn stop_word_filter(text: &str, count_unique: bool, min: usize) -> bool {
+    if count_unique {
+        let mut seen = HashSet::new();
+        for w in pyunicode::split_whitespace(text) {
+            if let Some(s) = lower_is_stop_word(w) {
+                seen.insert(s);
+                if seen.len() >= min {
+                    return true;
+                }
+            }
+        }
+    } else {
+        let mut c = 0;
+        for w in pyunicode::split_whitespace(text) {
+            if lower_is_stop_word(w).is_some() {
+                c += 1;
+                if c >= min {
+                    return true;
+                }
+            }
+        }
+    }
+    // DCLM returns [] here even when min_stop_word <= 0 and there are no words.
+    false
+}
+
+/// `massive_web_repetition_filters(page, skip_paragraph)`: Gopher repetition thresholds in DCLM's
+/// order. Returns the first failing check's name for reports, or `None` when the page passes.
+pub fn massive_web_repetition(text: &str, skip_paragraph: bool) -> Option<&'static str> {
+    if text.is_empty() {
+        return Some("empty");
+    }
+    let mut seg_cache: HashMap<&str, SegStats> = HashMap::new();
+    let mut seg = |sep: &'static str| -> SegStats {
+        seg_cache
+            .entry(sep)
+            .or_insert_with(|| SegStats::new(text, sep))
+            .clone()
+    };
+    let checks: [(&str, &str, bool, f64); 4] = [
+        ("line_count", "\n", false, 0.3),
+        ("paragraph_count", "\n\n", false, 0.3),
+        ("line_chars", "\n", true, 0.2),
+        ("paragraph_chars", "\n\n", true, 0.2),
+    ];
+    for (name, sep, chars, max) in checks {
+        if skip_paragraph && sep == "\n\n" {
+            continue;
+        }
+        if !seg(sep).passes(chars, max) {
+            return Some(name);
+        }
+    }
+    // Intern words as ids so n-grams hash as small integer slices (exact counts, no hash of
+    // strings per n-gram).
+    let mut ids: HashMap<&str, u32, FxBuild> = HashMap::default();
+    let mut seq: Vec<u32> = Vec::new();
+    let mut id_len: Vec<usize> = Vec::new();
+    for w in words::uniseg_words(text) {
+        let next = ids.len() as u32;
+        let id = *ids.entry(w).or_insert_with(|| {
+            id_len.push(pyunicode::len(w));
+            next
+        });
+        seq.push(id);
+    }
+    let lens: Vec<usize> = seq.iter().map(|&i| id_len[i as usize]).collect();
+    let total: usize = lens.iter().sum();
+    let ngram_checks: [(usize, f64, &str); 9] = [
+        (2, 0.2, "2gram"),
+        (3, 0.18, "3gram"),
+        (4, 0.16, "4gram"),
+        (5, 0.15, "5gram"),
+        (6, 0.14, "6gram"),
+        (7, 0.13, "7gram"),
+        (8, 0.12, "8gram"),
+        (9, 0.11, "9gram"),
+        (10, 0.10, "10gram"),
+    ];
+    for (n, max, name) in ngram_checks {
+        if !ngram_passes(&seq, &lens, total, n, max) {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// A small multiplicative hasher (FxHash) for interned ids: counting is exact (HashMap compares
+/// keys); only speed depends on the hash.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub(crate) type FxBuild = std::hash::BuildHasherDefault<Fx>;
+
+#[derive(Clone)]
+struct SegStats {
+    n: usize,
+    total_chars: usize,
+    /// Sum of counts of segments seen more than once, and of their `len * count`.
+    dup_count: usize,
+    dup_chars: usize,
+}
+
+impl SegStats {
+    fn new(text: &str, sep: &str) -> SegStats {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        let (mut n, mut total) = (0, 0);
+        for s in words::split_paragraphs(text, sep) {
+            n += 1;
+            total += pyunicode::len(s);
+            *counts.entry(s).or_default() += 1;
+        }
+        let (mut dc, mut dch) = (0, 0);
+        for (s, c) in counts {
+            if c > 1 {
+                dc += c;
+                dch += pyunicode::len(s) * c;
+            }
+        }
+        SegStats {
+            n,
+            total_chars: total,
+            dup_count: dc,
+            dup_chars: dch,
+        }
+    }
+
+    /// `repetition_filter(page, 'line'|'paragraph', max, count_characters)`.
+    fn passes(&self, count_characters: bool, max: f64) -> bool {
+        match self.n {
+            0 => false,
+            1 => true,
+            n => {
+                let frac = if count_characters {
+                    self.dup_chars as f64 / self.total_chars as f64
+                } else {
+                    self.dup_count as f64 / n as f64
+                };
+                frac <= max
+            }
+        }
+    }
+}
+
+/// `repetition_filter(page, n, max)` with Gopher's defaults: `most_common` for n <= 4 (the longest
+/// n-gram, in characters, among those tied for the top count), `all` above (characters of words
+/// covered by any repeated n-gram, each word once).
+fn ngram_passes(ws: &[u32], lens: &[usize], total: usize, n: usize, max: f64) -> bool {
+    if ws.len() < n {
+        return true;
+    }
+    let mut counts: HashMap<&[u32], u32, FxBuild> =
+        HashMap::with_capacity_and_hasher(ws.len(), FxBuild::default());
+    for g in ws.windows(n) {
+        *counts.entry(g).or_default() += 1;
+    }
+    let top = counts.values().copied().max().unwrap_or(0);
+    if top <= 1 {
+        return true;
+    }
+    let frac = if n <= 4 {
+        // Character length of an n-gram = sum of its words' lengths (positions give lengths).
+        let mut longest = 0usize;
+        for (i, g) in ws.windows(n).enumerate() {
+            if counts[g] == top {
+                longest = longest.max(lens[i..i + n].iter().sum());
+            }
+        }
+        (longest * top as usize) as f64 / total as f64
+    } else {
+        let mut covered = vec![false; ws.len()];
+        for (i, g) in ws.windows(n).enumerate() {
+            if counts[g] > 1 {
+                for c in &mut covered[i..i + n] {
+                    *c = true;
+                }
+            }
+        }
+        let chars: usize = covered
+            .iter()
+            .zip(lens)
+            .filter(|(c, _)| **c)
+            .map(|(_, l)| *l)
+            .sum();
+        chars as f64 / total as f64
+    };
+    frac <= max
+}
+
+/// `word_removal_ratio_filter`: `(prev - now) / prev <= max`; `prev == 0` drops.
+pub fn word_removal_ratio_filter(
+    text: &str,
+    prev: u64,
+    max: f64,
+    ignore_punctuation: bool,
+) -> bool {
+    if prev == 0 {
+        return false;
+    }
+    let now = words::fasttext_word_count(text, ignore_punctuation) as i64;
+    let ratio = (prev as i64 - now) as f64 / prev as f64;
+    ratio <= max
+}
+
+// ---------------------------------------------------------------- modifiers
+
+/// `'\n'.join(lines).strip()`, `None` when empty (DCLM returns `[]`).
+fn join_strip(lines: &[&str]) -> Option<String> {
+    let j = lines.join("\n");
+    let s = pyunicode::strip(&j);
+    if s.is_empty() {
+        None
+    } else if s.len() == j.len() {
+        Some(j)
+    } else {
+        Some(s.to_string())
+    }
+}
+
+/// `uppercase_ratio_line_modifier`: drops lines whose `isupper()` share exceeds `max`; keeps
+/// empty lines; ends with `.strip()`.
+pub fn uppercase_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| {
+            if l.is_empty() {
+                return true;
+            }
+            let (mut n, mut up) = (0usize, 0usize);
+            for c in l.chars() {
+                n += 1;
+                up += pyunicode::is_upper(c) as usize;
+            }
+            up as f64 / n as f64 <= max
+        })
+        .collect();
+    join_strip(&lines)
+}
+
+/// `numeric_ratio_line_modifier`: as above with `isdigit()`.
+pub fn numeric_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| {
+            if l.is_empty() {
+                return true;
+            }
+            let (mut n, mut d) = (0usize, 0usize);
+            for c in l.chars() {
+                n += 1;
+                d += pyunicode::is_digit(c) as usize;
+            }
+            d as f64 / n as f64 <= max
+        })
+        .collect();
+    join_strip(&lines)
+}
+
+/// `counter_line_modifier`'s regex, on `line.lower()`; `\s` widened to Python's whitespace.
+pub fn counter_regex() -> Regex {
+    let s = pyunicode::RE_SPACE_CLASS;
+    Regex::new(&format!(
+        r"^\W*\d(?:,|\.|\d)*(?:K|k|M|m|B|b)?{s}+(?:likes|shares|comments|retweets|reposts|quotes|bookmarks|upvotes|downvotes|downloads|views|followers)\W*$"
+    ))
+    .expect("counter regex")
+}
+
+/// `counter_line_modifier`: drops lines like `12 likes`; ends with `.strip()`.
+pub fn counter_line_modifier(text: &str, re: &Regex) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| {
+            // Cheap exact pre-check: the regex needs a digit (`\d`) and one of the ASCII keywords.
+            if !l.chars().any(|c| c.is_numeric()) {
+                return true;
+            }
+            !re.is_match(&l.to_lowercase())
+        })
+        .collect();
+    join_strip(&lines)
+}
+
+/// `line_length_modifier`: keeps lines with `min <= len(line.split()) <= max` and empty lines;
+/// no `.strip()`.
+pub fn line_length_modifier(text: &str, min: f64, max: f64) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| {
+            let n = pyunicode::split_whitespace(l).count() as f64;
+            (min <= n && n <= max) || l.is_empty()
+        })
+        .collect();
+    let j = lines.join("\n");
+    if j.is_empty() {
+        None
+    } else {
+        Some(j)
+    }
+}
+
+/// `newline_removal_modifier`: runs of more than `max` newlines become `max` newlines.
+pub fn newline_removal_modifier(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c == '\n' {
+            run += 1;
+            continue;
+        }
+        if run > 0 {
+            for _ in 0..run.min(max) {
+                out.push('\n');
+            }
+            run = 0;
+        }
+        out.push(c);
+    }
+    for _ in 0..run.min(max) {
+        out.push('\n');
+    }
+    // `re.sub(r'\n{max+1,}', '\n'*max)`: runs of length <= max stay as they are (already handled
+    // by min), longer runs become exactly max.
+    out
+}
+
+/// `substring_line_modifier`'s compiled pattern. The banlist goes into the regex **unescaped**
+/// (so `Read more...` ends in three any-characters), lower-cased unless case-sensitive.
+pub fn substring_line_regex(
+    banlist: &[String],
+    case_sensitive: bool,
+    location: &str,
+) -> Result<Regex, regex::Error> {
+    let items: Vec<String> = banlist
+        .iter()
+        .map(|b| {
+            if case_sensitive {
+                b.clone()
+            } else {
+                b.to_lowercase()
+            }
+        })
+        .collect();
+    let alt = crate::retrie::python_regex_to_rust(&format!("(?:{})", items.join("|")));
+    let s = pyunicode::RE_SPACE_CLASS;
+    let pat = match location {
+        "prefix" => format!("^{alt}{s}?"),
+        "suffix" => format!("{s}?{alt}$"),
+        _ => format!("{s}?{alt}"),
+    };
+    let pat = if case_sensitive {
+        pat
+    } else {
+        format!("(?i){pat}")
+    };
+    Regex::new(&pat)
+}
+
+/// `substring_line_modifier`: on lines with at most `max_length` `str.split()` words, deletes the
+/// match (`remove_substring_only`, dropping lines left empty/whitespace) or drops the matching
+/// line; ends with `.strip()`.
+pub fn substring_line_modifier(
+    text: &str,
+    re: &Regex,
+    max_length: Option<usize>,
+    remove_substring_only: bool,
+) -> Option<String> {
+    let mut out: Vec<std::borrow::Cow<str>> = Vec::new();
+    for line in text.split('\n') {
+        let short = max_length.is_none_or(|m| pyunicode::split_whitespace(line).count() <= m);
+        if short {
+            if remove_substring_only {
+                let modified = re.replace_all(line, "");
+                if !line.is_empty() && (modified.is_empty() || pyunicode::str_is_space(&modified)) {
+                    continue;
+                }
+                out.push(modified);
+                continue;
+            } else if re.is_match(line) {
+                continue;
+            }
+        }
+        out.push(std::borrow::Cow::Borrowed(line));
+    }
+    let refs: Vec<&str> = out.iter().map(|c| c.as_ref()).collect();
+    join_strip(&refs)
+}
+
+/// `citation_removal_modifier` (C4): deletes `[12]`, `[edit]`, `[citation needed]`.
+pub fn citation_removal_modifier(text: &str, re: &Regex) -> Option<String> {
+    let t = re.replace_all(text, "").into_owned();
+    if t.is_empty() {
+        None
+    } else {
+        Some(t)
+    }
+}
+
+/// `punctuation_line_modifier` (C4): keeps lines ending in `.!?"…` (then optional whitespace)
+/// and empty lines; optionally drops lines ending in an ellipsis.
+pub fn punctuation_line_modifier(
+    text: &str,
+    remove_ellipses: bool,
+    end: &Regex,
+    ell: &Regex,
+) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| end.is_match(l) || l.is_empty())
+        .filter(|l| !remove_ellipses || !ell.is_match(l))
+        .collect();
+    let j = lines.join("\n");
+    if j.is_empty() {
+        None
+    } else {
+        Some(j)
+    }
+}
+
+/// `word_length_modifier(model='split')` (C4): drops lines with a `str.split()` word longer than
+/// `max` characters.
+pub fn word_length_modifier_split(text: &str, max: usize) -> Option<String> {
+    let lines: Vec<&str> = text
+        .split('\n')
+        .filter(|l| pyunicode::split_whitespace(l).all(|w| pyunicode::len(w) <= max))
+        .collect();
+    let j = lines.join("\n");
+    if j.is_empty() {
+        None
+    } else {
+        Some(j)
+    }
+}
+
+/// `within_page_dedup(granularity, normalize)`: keeps the first occurrence of each line/paragraph
+/// (normalised by `.strip().lower()`), always keeps empty ones.
+pub fn within_page_dedup(text: &str, sep: &str, normalize: bool) -> String {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    for piece in text.split(sep) {
+        let norm = if normalize {
+            pyunicode::strip(piece).to_lowercase()
+        } else {
+            piece.to_string()
+        };
+        if norm.is_empty() || !seen.contains(&norm) {
+            out.push(piece);
+            seen.insert(norm);
+        }
+    }
+    out.join(sep)
+}
+
+/// `is_space_or_punct` of the LID enricher: every char is ASCII punctuation or a space (true
+/// for the empty string).
+pub fn is_space_or_punct(s: &str) -> bool {
+    s.chars().all(|c| c == ' ' || c.is_ascii_punctuation())
+}
+
+/// `str.splitlines()` (used to read banlists and the TLD file).
+pub fn py_splitlines(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = s.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let brk = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if brk {
+            out.push(&s[start..i]);
+            let mut next = i + c.len_utf8();
+            if c == '\r' {
+                if let Some(&(_, '\n')) = it.peek() {
+                    it.next();
+                    next += 1;
+                }
+            }
+            start = next;
+        }
+    }
+    if start < s.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+/// Python's whitespace test re-exported for modules that build on the rules.
+pub fn py_is_space(c: char) -> bool {
+    is_space(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newline_removal_caps_runs() {
+        assert_eq!(
+            newline_removal_modifier("a\n\n\n\nb\nc\n\n\n", 2),
+            "a\n\nb\nc\n\n"
+        );
+        assert_eq!(newline_removal_modifier("a\n\nb", 2), "a\n\nb");
+    }
+
+    #[test]
+    fn read_more_is_an_unescaped_regex() {
+        let re = substring_line_regex(&["Read more...".into()], false, "suffix").unwrap();
+        // "..." matches any three characters, so "Read more!!!" is removed too.
+        assert_eq!(
+            substring_line_modifier("Intro\nRead more!!!\nBody text", &re, Some(10), true)
+                .as_deref(),
+            Some("Intro\nBody text")
+        );
+        // Lines longer than max_length words are left alone.
+        let long = "one two three four five six seven eight nine ten eleven Read more...";
+        assert_eq!(
+            substring_line_modifier(long, &re, Some(10), true).as_deref(),
+            Some(long)
+        );
+    }
+
+    #[test]
+    fn line_modifiers_strip_even_without_removal() {
+        assert_eq!(
+            uppercase_ratio_line_modifier("  hello\n", 0.5).as_deref(),
+            Some("hello")
+        );
+        assert_eq!(
+            line_length_modifier("  hello world\n", 2.0, f64::INFINITY).as_deref(),
+            Some("  hello world\n")
+        );
+        assert_eq!(uppercase_ratio_line_modifier("ABC", 0.5), None);
+    }
+
+    #[test]
+    fn counter_lines_are_removed() {
+        let re = counter_regex();
+        assert_eq!(
+            counter_line_modifier("Post\n1.2K Likes\n3 views.\nEnd", &re).as_deref(),
+            Some("Post\nEnd")
+        );
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        assert_eq!(
+            py_splitlines("a\r\nb\rc\n\nd\x1ce\n"),
+            ["a", "b", "c", "", "d", "e"]
+        );
+        assert_eq!(py_splitlines(""), Vec::<&str>::new());
+    }
+}
