@@ -22,6 +22,8 @@ pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
         ),
         ("aiw", lmrepro_aiw::reproduce),
         ("dclm-heuristics", lmrepro_crawl::reproduce),
+        ("crawl-extraction", lmrepro_extract::reproduce),
+        ("dclm-eval-aggregation", lmrepro_eval::reproduce),
     ]
 }
 

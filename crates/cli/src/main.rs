@@ -34,10 +34,24 @@ enum Command {
     Fetch { recipe: String },
     /// Crawl processing: WARC extraction and DCLM's heuristic filters.
     #[command(subcommand)]
-    Crawl(lmrepro_crawl::cli::Command),
+    Crawl(CrawlCommand),
+    /// Evaluate a model on llm-foundry ICL tasks (DCLM CORE / EXTENDED / MMLU).
+    Eval(lmrepro_eval::cli::EvalArgs),
     /// Alice-in-Wonderland track: generate problems, score responses, run models.
     #[command(subcommand)]
     Aiw(lmrepro_aiw::cli::Command),
+}
+
+/// `lmrepro crawl ...`: stages owned by two crates under one namespace.
+#[derive(Subcommand)]
+enum CrawlCommand {
+    #[command(flatten)]
+    Extraction(lmrepro_extract::cli::Command),
+    #[command(flatten)]
+    Heuristics(lmrepro_crawl::cli::Command),
+    /// dedup {bff,minhash,exact}, quality {train,predict,filter}, tokenize.
+    #[command(flatten)]
+    Curation(lmrepro_curate::cli::Command),
 }
 
 fn main() {
@@ -87,7 +101,10 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
-        Command::Crawl(cmd) => lmrepro_crawl::cli::run(cmd),
+        Command::Eval(args) => lmrepro_eval::cli::run_eval(&args),
+        Command::Crawl(CrawlCommand::Heuristics(cmd)) => lmrepro_crawl::cli::run(cmd),
+        Command::Crawl(CrawlCommand::Curation(cmd)) => lmrepro_curate::cli::run(cmd),
+        Command::Crawl(CrawlCommand::Extraction(cmd)) => lmrepro_extract::cli::run(cmd),
         Command::Fetch { recipe } => {
             let recipe = Recipe::load_named(&recipe)?;
             let resolver = Resolver::from_env();

@@ -12,9 +12,14 @@ pub struct Input {
     pub name: String,
     /// Where the file originally lives (raw file of a repo at a pinned commit, a registry package...).
     pub url: String,
-    /// Lower-case hex sha256 of the file's bytes.
+    /// Lower-case hex sha256 of the file's bytes. May be empty only when `git_blob_sha1` pins the
+    /// file instead (files known only by their git tree entry, e.g. too large for the mirror).
+    #[serde(default)]
     pub sha256: String,
-    /// Size in bytes.
+    /// Git blob id (`git hash-object`: sha1 of `blob <size>\0<bytes>`), an alternative pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_blob_sha1: Option<String>,
+    /// Size in bytes (0 = unknown, allowed only with `git_blob_sha1`, whose id covers the size).
     pub size: u64,
     /// License as stated by the source.
     pub license: String,
@@ -57,7 +62,7 @@ impl std::fmt::Display for MissingInput {
         write!(
             f,
             "input `{}` ({}) is not available: not in the cache ({}), {}, and {}.\n  \
-             expected sha256 {}, {} bytes, from {}\n  \
+             expected {}, {} bytes, from {}\n  \
              to get it: {}",
             self.name,
             self.path,
@@ -77,7 +82,7 @@ pub enum DataError {
     #[error("{0}")]
     Missing(Box<MissingInput>),
     #[error(
-        "input `{name}`: {file} has sha256 {actual} but the recipe pins {expected} ({url}).\n  \
+        "input `{name}`: {file} hashes to {actual} but the recipe pins {expected} ({url}).\n  \
          The file is corrupt or a different version; delete it and fetch again."
     )]
     HashMismatch {
@@ -156,7 +161,7 @@ impl Resolver {
                 None => "no mirror set (LMREPRO_DATA_MIRROR)".to_string(),
             },
             download: download_error,
-            sha256: input.sha256.clone(),
+            sha256: input.pin(),
             size: input.size,
             url: input.url.clone(),
             how: input.how_to_get.clone().unwrap_or_else(|| {
@@ -191,23 +196,58 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+impl Input {
+    /// What the pin is, for messages: `sha256 <hex>` or `git blob <hex>`.
+    pub fn pin(&self) -> String {
+        match (&self.sha256, &self.git_blob_sha1) {
+            (s, Some(b)) if s.is_empty() => format!("git blob {b}"),
+            (s, _) => format!("sha256 {s}"),
+        }
+    }
+}
+
+/// Hashes a file the way `input` is pinned and compares.
 fn verify(input: &Input, file: &Path) -> Result<(), DataError> {
-    let actual = sha256_file(file).map_err(|source| DataError::Io {
+    let io_err = |source| DataError::Io {
         name: input.name.clone(),
         file: file.to_path_buf(),
         source,
-    })?;
-    if actual.eq_ignore_ascii_case(&input.sha256) {
+    };
+    let (expected, actual) = if input.sha256.is_empty() {
+        let expected = input.git_blob_sha1.clone().unwrap_or_default();
+        (expected, git_blob_sha1_file(file).map_err(io_err)?)
+    } else {
+        (input.sha256.clone(), sha256_file(file).map_err(io_err)?)
+    };
+    if actual.eq_ignore_ascii_case(&expected) {
         Ok(())
     } else {
         Err(DataError::HashMismatch {
             name: input.name.clone(),
             file: file.to_path_buf(),
-            expected: input.sha256.clone(),
+            expected: input.pin(),
             actual,
             url: input.url.clone(),
         })
     }
+}
+
+/// `git hash-object` of a file: sha1 over `blob <len>\0` followed by the bytes.
+pub fn git_blob_sha1_file(path: &Path) -> io::Result<String> {
+    use sha1::Digest as _;
+    let len = fs::metadata(path)?.len();
+    let mut file = fs::File::open(path)?;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("blob {len}\0").as_bytes());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 enum DownloadFailure {
@@ -230,27 +270,26 @@ fn download(input: &Input, dest: &Path) -> Result<(), DownloadFailure> {
     let partial = dest.with_extension("partial");
     let mut reader = response.into_reader();
     let mut out = fs::File::create(&partial).map_err(|e| other(&e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| other(&e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| other(&e))?;
-    }
+    io::copy(&mut reader, &mut out).map_err(|e| other(&e))?;
     out.flush().map_err(|e| other(&e))?;
-    let actual = hex::encode(hasher.finalize());
-    if !actual.eq_ignore_ascii_case(&input.sha256) {
+    if let Err(e) = verify(input, &partial) {
         let _ = fs::remove_file(&partial);
-        return Err(DownloadFailure::Hash(DataError::HashMismatch {
-            name: input.name.clone(),
-            file: PathBuf::from(&input.url),
-            expected: input.sha256.clone(),
-            actual,
-            url: input.url.clone(),
-        }));
+        return Err(match e {
+            DataError::HashMismatch {
+                name,
+                expected,
+                actual,
+                url,
+                ..
+            } => DownloadFailure::Hash(DataError::HashMismatch {
+                name,
+                file: PathBuf::from(&url),
+                expected,
+                actual,
+                url,
+            }),
+            other_err => DownloadFailure::Other(other_err.to_string()),
+        });
     }
     fs::rename(&partial, dest).map_err(|e| other(&e))?;
     Ok(())
@@ -267,6 +306,7 @@ mod tests {
             sha256: sha256.into(),
             size: 5,
             license: "CC0".into(),
+            git_blob_sha1: None,
             path: path.into(),
             optional: false,
             how_to_get: None,
@@ -327,6 +367,24 @@ mod tests {
         assert!(msg.contains(HELLO_SHA), "{msg}");
         assert!(msg.contains("LMREPRO_OFFLINE"), "{msg}");
         assert!(msg.contains("to get it"), "{msg}");
+    }
+
+    #[test]
+    fn git_blob_pin_verifies() {
+        let mirror = tempfile::tempdir().unwrap();
+        fs::write(mirror.path().join("x.txt"), "hello").unwrap();
+        let r = Resolver {
+            cache_dir: mirror.path().join("cache"),
+            mirror_dir: Some(mirror.path().into()),
+            allow_download: false,
+        };
+        // `printf hello | git hash-object --stdin`
+        let mut input = input_for("x.txt", "");
+        input.git_blob_sha1 = Some("b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0".into());
+        assert_eq!(r.resolve(&input).unwrap().1, Source::Mirror);
+        input.git_blob_sha1 = Some("0000000000000000000000000000000000000000".into());
+        let msg = r.resolve(&input).unwrap_err().to_string();
+        assert!(msg.contains("git blob 0000"), "{msg}");
     }
 
     #[test]

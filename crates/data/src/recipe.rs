@@ -112,9 +112,16 @@ impl Recipe {
                     input.name
                 );
             }
-            if input.sha256.len() != 64 || !input.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hex_of = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+            let pinned = if input.sha256.is_empty() {
+                input.git_blob_sha1.as_deref().is_some_and(|b| hex_of(b, 40))
+            } else {
+                hex_of(&input.sha256, 64)
+            };
+            if !pinned || input.sha256.bytes().all(|b| b == b'0') && !input.sha256.is_empty() {
                 bail!(
-                    "recipe {}: input `{}` has a malformed sha256 `{}`",
+                    "recipe {}: input `{}` is not pinned: it needs a 64-hex sha256 (or, lacking one, \
+                     a 40-hex git_blob_sha1); got sha256 `{}`",
                     path.display(),
                     input.name,
                     input.sha256

@@ -60,14 +60,18 @@ pub trait TokenLm {
                 let mut best: Option<(usize, f32)> = None;
                 for (i, &lp) in row.iter().enumerate() {
                     if lp.is_nan() {
-                        anyhow::bail!("model {} returned NaN log-probability for token {i}", self.name());
+                        anyhow::bail!(
+                            "model {} returned NaN log-probability for token {i}",
+                            self.name()
+                        );
                     }
                     if best.is_none_or(|(_, b)| lp > b) {
                         best = Some((i, lp));
                     }
                 }
-                best.map(|(i, _)| i as u32)
-                    .ok_or_else(|| anyhow::anyhow!("model {} returned an empty distribution", self.name()))
+                best.map(|(i, _)| i as u32).ok_or_else(|| {
+                    anyhow::anyhow!("model {} returned an empty distribution", self.name())
+                })
             })
             .collect()
     }
@@ -146,7 +150,11 @@ mod tests {
         let mut m = Fixed(vec![-3.0, -1.0, -1.0, -2.0]);
         assert_eq!(m.greedy_next(&[vec![1], vec![2]]).unwrap(), vec![1, 1]);
         let mut bad = Fixed(vec![-1.0, f32::NAN]);
-        assert!(bad.greedy_next(&[vec![1]]).unwrap_err().to_string().contains("NaN"));
+        assert!(bad
+            .greedy_next(&[vec![1]])
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl From<&Input> for ProvenanceInput {
         ProvenanceInput {
             name: i.name.clone(),
             url: i.url.clone(),
-            sha256: i.sha256.clone(),
+            sha256: i.pin().trim_start_matches("sha256 ").to_string(),
             size: i.size,
             license: i.license.clone(),
         }

@@ -1,0 +1,636 @@
+//! MinHash-LSH near-duplicate removal compatible with datatrove's `MinhashDedup*` steps, and exact
+//! (content-hash) deduplication.
+//!
+//! Flow (each step streams from disk, so it scales past memory like datatrove's):
+//! 1. **signatures** — per input file `f`: text → [`simplify_text`] → words ([`word_tokenize`]) →
+//!    shingles = xxh64(`" ".join(n words)`) → `num_buckets × hashes_per_bucket` minima of
+//!    `((shingle · a + b) mod 2^64) mod (2^61 − 1)` (numpy's wrapping uint64 arithmetic; `a, b` drawn
+//!    exactly as `np.random.RandomState(seed).randint`). Per bucket `b` a sorted file
+//!    `sigs/bucket_bbb/fffff.sig` of `(hashes…, doc)` records, as datatrove writes them.
+//! 2. **buckets** — per bucket, a k-way merge of the sorted files; two consecutive equal band
+//!    signatures make a duplicate pair `(file, doc, file, doc)` in `dups/bbbbb.dups`.
+//! 3. **clusters** — union–find over all pairs with datatrove's rules (union by size; ties keep the
+//!    first root); every node that is not its root is removed.
+//! 4. **filter** — rewrite the inputs without the removed documents.
+//!
+//! Documents with fewer words than `n_grams` get no signature and are never duplicates (datatrove).
+
+use crate::docs::{self, Doc, OnMalformed, StageDir};
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The Mersenne prime 2^61 − 1 (datatrove's modulus).
+pub const MERSENNE_PRIME: u64 = (1 << 61) - 1;
+
+/// Parameters (defaults = datatrove's `MinhashConfig`: 5-grams, 14 buckets × 8 hashes, seed 1,
+/// 64-bit xxhash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MinhashConfig {
+    pub n_grams: usize,
+    pub num_buckets: usize,
+    pub hashes_per_bucket: usize,
+    pub seed: u32,
+    pub on_malformed: OnMalformed,
+}
+
+impl Default for MinhashConfig {
+    fn default() -> Self {
+        MinhashConfig {
+            n_grams: 5,
+            num_buckets: 14,
+            hashes_per_bucket: 8,
+            seed: 1,
+            on_malformed: OnMalformed::Error,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- numpy's legacy MT19937 ------
+
+/// MT19937 as numpy's legacy `RandomState(int)` (seeded with `init_genrand`).
+pub struct Mt19937 {
+    mt: [u32; 624],
+    idx: usize,
+}
+
+impl Mt19937 {
+    pub fn new(seed: u32) -> Mt19937 {
+        let mut mt = [0u32; 624];
+        mt[0] = seed;
+        for i in 1..624 {
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
+        }
+        Mt19937 { mt, idx: 624 }
+    }
+
+    pub fn next_u32(&mut self) -> u32 {
+        if self.idx >= 624 {
+            for i in 0..624 {
+                let y = (self.mt[i] & 0x8000_0000) | (self.mt[(i + 1) % 624] & 0x7fff_ffff);
+                let mut v = self.mt[(i + 397) % 624] ^ (y >> 1);
+                if y & 1 != 0 {
+                    v ^= 0x9908_b0df;
+                }
+                self.mt[i] = v;
+            }
+            self.idx = 0;
+        }
+        let mut y = self.mt[self.idx];
+        self.idx += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^ (y >> 18)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let hi = self.next_u32() as u64;
+        let lo = self.next_u32() as u64;
+        (hi << 32) | lo
+    }
+
+    /// `randint(low, high, dtype=np.uint64)` for a range wider than 32 bits (legacy masked
+    /// rejection sampling).
+    pub fn randint_u64(&mut self, low: u64, high: u64) -> u64 {
+        let rng = high - low - 1;
+        assert!(
+            rng > u32::MAX as u64,
+            "only the wide-range path is implemented"
+        );
+        let mut mask = rng;
+        for s in [1, 2, 4, 8, 16, 32] {
+            mask |= mask >> s;
+        }
+        loop {
+            let v = self.next_u64() & mask;
+            if v <= rng {
+                return low + v;
+            }
+        }
+    }
+}
+
+/// The `(a, b)` permutation parameters datatrove draws for `num_hashes` hash functions.
+pub fn parameters(seed: u32, num_hashes: usize) -> (Vec<u64>, Vec<u64>) {
+    let mut g = Mt19937::new(seed);
+    let a = (0..num_hashes)
+        .map(|_| g.randint_u64(1, MERSENNE_PRIME))
+        .collect();
+    let b = (0..num_hashes)
+        .map(|_| g.randint_u64(0, MERSENNE_PRIME))
+        .collect();
+    (a, b)
+}
+
+// ---------------------------------------------------------------- text normalisation ----------
+
+/// datatrove's `PUNCTUATION` string (each char becomes a space), incl. C0/C1 control ranges.
+fn punctuation() -> &'static HashSet<char> {
+    static P: OnceLock<HashSet<char>> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut s: HashSet<char> =
+            "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
+                .chars()
+                .collect();
+        for (a, b) in [(0u32, 9u32), (11, 13), (13, 32), (127, 160)] {
+            for x in a..b {
+                s.insert(char::from_u32(x).unwrap());
+            }
+        }
+        s
+    })
+}
+
+fn numbers_re() -> &'static regex::Regex {
+    static R: OnceLock<regex::Regex> = OnceLock::new();
+    R.get_or_init(|| regex::Regex::new(r"\p{Nd}+(?:[.,،٫⎖⎗⎘]\p{Nd}+)?").unwrap())
+}
+
+fn mn_re() -> &'static regex::Regex {
+    static R: OnceLock<regex::Regex> = OnceLock::new();
+    R.get_or_init(|| regex::Regex::new(r"\p{Mn}").unwrap())
+}
+
+/// datatrove's `simplify_text` with the default `TextNormConfig`: lowercase, numbers → `0`,
+/// punctuation → space, whitespace runs → one space, NFD without nonspacing marks, strip.
+pub fn simplify_text(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let lower = text.to_lowercase();
+    let numbered = numbers_re().replace_all(&lower, "0");
+    let p = punctuation();
+    let spaced: String = numbered
+        .chars()
+        .map(|c| if p.contains(&c) { ' ' } else { c })
+        .collect();
+    let joined = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    let nfd: String = joined.nfd().collect();
+    mn_re().replace_all(&nfd, "").trim().to_string()
+}
+
+/// NLTK `word_tokenize` on simplified text (no punctuation left, so only whitespace splitting and
+/// the Treebank contraction splits that need no apostrophe apply).
+pub fn word_tokenize(simplified: &str) -> Vec<String> {
+    let words: Vec<&str> = simplified.split_whitespace().collect();
+    let mut out = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let lw = w.to_lowercase();
+        let split: Option<usize> = match lw.as_str() {
+            "cannot" => Some(3),
+            "gimme" | "lemme" => Some(3),
+            "gonna" | "gotta" => Some(3),
+            // `wanna` splits only when whitespace follows (`(?=\s)`).
+            "wanna" if i + 1 < words.len() => Some(3),
+            _ => None,
+        };
+        match split {
+            Some(k) => {
+                out.push(w[..k].to_string());
+                out.push(w[k..].to_string());
+            }
+            None => out.push(w.to_string()),
+        }
+    }
+    out
+}
+
+/// Shingles of a document: xxh64 of each space-joined n-gram of words.
+pub fn shingles(text: &str, n: usize) -> Vec<u64> {
+    let words = word_tokenize(&simplify_text(text));
+    if words.len() < n {
+        return Vec::new();
+    }
+    words
+        .windows(n)
+        .map(|w| xxhash_rust::xxh64::xxh64(w.join(" ").as_bytes(), 0))
+        .collect()
+}
+
+/// Signature (`num_hashes` minima) of a shingle set; `None` when there are no shingles.
+pub fn signature(sh: &[u64], a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
+    if sh.is_empty() {
+        return None;
+    }
+    Some(
+        a.iter()
+            .zip(b)
+            .map(|(&a, &b)| {
+                sh.iter()
+                    .map(|&s| s.wrapping_mul(a).wrapping_add(b) % MERSENNE_PRIME)
+                    .min()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------- pipeline --------------------
+
+type Record = (Vec<u64>, u32);
+
+fn write_records(path: &Path, recs: &[Record]) -> Result<()> {
+    let mut buf = Vec::new();
+    for (sig, doc) in recs {
+        for h in sig {
+            buf.extend_from_slice(&h.to_le_bytes());
+        }
+        buf.extend_from_slice(&doc.to_le_bytes());
+    }
+    docs::write_atomic(&path.with_extension("tmp"), path, &buf)
+}
+
+struct SigReader {
+    r: BufReader<std::fs::File>,
+    hpb: usize,
+}
+
+impl SigReader {
+    fn next(&mut self) -> Result<Option<Record>> {
+        let mut buf = vec![0u8; self.hpb * 8 + 4];
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = self.r.read(&mut buf[filled..])?;
+            if n == 0 {
+                if filled == 0 {
+                    return Ok(None);
+                }
+                bail!("truncated signature record");
+            }
+            filled += n;
+        }
+        let sig = buf[..self.hpb * 8]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let doc = u32::from_le_bytes(buf[self.hpb * 8..].try_into().unwrap());
+        Ok(Some((sig, doc)))
+    }
+}
+
+/// Step 1 for one file: per-bucket sorted signature records. Returns (docs, docs with signature).
+fn signatures_of_file(
+    file: &Path,
+    fi: usize,
+    sig_dir: &Path,
+    cfg: &MinhashConfig,
+    ab: &(Vec<u64>, Vec<u64>),
+) -> Result<(u64, u64, u64)> {
+    let (ds, malformed) = docs::read_docs(file, cfg.on_malformed)?;
+    let sigs: Vec<Option<Vec<u64>>> = ds
+        .par_iter()
+        .map(|(_, d)| signature(&shingles(docs::text(d), cfg.n_grams), &ab.0, &ab.1))
+        .collect();
+    let hpb = cfg.hashes_per_bucket;
+    let with_sig = sigs.iter().filter(|s| s.is_some()).count() as u64;
+    for b in 0..cfg.num_buckets {
+        let mut recs: Vec<Record> = sigs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.as_ref()
+                    .map(|s| (s[b * hpb..(b + 1) * hpb].to_vec(), i as u32))
+            })
+            .collect();
+        recs.sort();
+        let dir = sig_dir.join(format!("bucket_{b:03}"));
+        std::fs::create_dir_all(&dir)?;
+        write_records(&dir.join(format!("{fi:05}.sig")), &recs)?;
+    }
+    Ok((ds.len() as u64, with_sig, malformed))
+}
+
+/// Step 2 for one bucket: merge the sorted files, emit pairs of consecutive equal signatures.
+fn bucket_pairs(sig_dir: &Path, b: usize, n_files: usize, hpb: usize) -> Result<Vec<[u32; 4]>> {
+    let dir = sig_dir.join(format!("bucket_{b:03}"));
+    let mut readers = Vec::new();
+    for fi in 0..n_files {
+        let p = dir.join(format!("{fi:05}.sig"));
+        let f = std::fs::File::open(&p).with_context(|| format!("opening {}", p.display()))?;
+        readers.push(SigReader {
+            r: BufReader::new(f),
+            hpb,
+        });
+    }
+    // Min-heap on (sig, file, doc), datatrove's HashSig order.
+    let mut heap = BinaryHeap::new();
+    for (fi, r) in readers.iter_mut().enumerate() {
+        if let Some((sig, doc)) = r.next()? {
+            heap.push(std::cmp::Reverse((sig, fi as u32, doc)));
+        }
+    }
+    let mut pairs = Vec::new();
+    let mut last: Option<(Vec<u64>, u32, u32)> = None;
+    while let Some(std::cmp::Reverse(v)) = heap.pop() {
+        if let Some(l) = &last {
+            if l.0 == v.0 {
+                pairs.push([l.1, l.2, v.1, v.2]);
+            }
+        }
+        if let Some((sig, doc)) = readers[v.1 as usize].next()? {
+            heap.push(std::cmp::Reverse((sig, v.1, doc)));
+        }
+        last = Some(v);
+    }
+    Ok(pairs)
+}
+
+/// Union–find with datatrove's rules.
+#[derive(Default)]
+pub struct UnionFind {
+    parent: HashMap<(u32, u32), (u32, u32)>,
+    size: HashMap<(u32, u32), u64>,
+}
+
+impl UnionFind {
+    pub fn find(&mut self, x: (u32, u32)) -> (u32, u32) {
+        let mut root = x;
+        loop {
+            match self.parent.get(&root) {
+                Some(&p) if p != root => root = p,
+                Some(_) => break,
+                None => {
+                    self.parent.insert(root, root);
+                    break;
+                }
+            }
+        }
+        // Path compression.
+        let mut cur = x;
+        while cur != root {
+            let next = self.parent[&cur];
+            self.parent.insert(cur, root);
+            cur = next;
+        }
+        root
+    }
+
+    pub fn union(&mut self, a: (u32, u32), b: (u32, u32)) {
+        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        let sa = *self.size.get(&ra).unwrap_or(&1);
+        let sb = *self.size.get(&rb).unwrap_or(&1);
+        if sa < sb {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent.insert(rb, ra);
+        self.size.insert(ra, sa + sb);
+        self.size.remove(&rb);
+    }
+
+    /// Nodes in sorted order with their roots.
+    pub fn nodes(&mut self) -> Vec<((u32, u32), (u32, u32))> {
+        let mut keys: Vec<(u32, u32)> = self.parent.keys().copied().collect();
+        keys.sort();
+        keys.into_iter().map(|k| (k, self.find(k))).collect()
+    }
+}
+
+/// Counters of a MinHash or exact run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DedupStats {
+    pub files: u64,
+    pub docs_in: u64,
+    pub docs_with_signature: u64,
+    pub malformed_lines: u64,
+    pub duplicate_pairs: u64,
+    /// Documents in some cluster of size ≥ 2.
+    pub docs_in_clusters: u64,
+    pub clusters: u64,
+    pub docs_removed: u64,
+    pub docs_kept: u64,
+}
+
+/// Per removed/clustered document: `(file, doc) -> (cluster id, cluster size, removed)`.
+pub type Clusters = BTreeMap<(u32, u32), (u32, u64, bool)>;
+
+/// Steps 1–3: signatures, buckets, clusters; `work` keeps `sigs/`, `dups/` and `clusters.json`.
+pub fn find_duplicates(
+    files: &[PathBuf],
+    work: &Path,
+    cfg: &MinhashConfig,
+) -> Result<(Clusters, Vec<[u32; 4]>, DedupStats)> {
+    if cfg.n_grams == 0 || cfg.num_buckets == 0 || cfg.hashes_per_bucket == 0 {
+        bail!("n_grams, num_buckets and hashes_per_bucket must be positive");
+    }
+    let sig_dir = work.join("sigs");
+    let done_dir = sig_dir.join("_done");
+    std::fs::create_dir_all(&done_dir)?;
+    let ab = parameters(cfg.seed, cfg.num_buckets * cfg.hashes_per_bucket);
+    let pb = docs::progress(files.len() as u64, "minhash signatures");
+    let mut st = DedupStats {
+        files: files.len() as u64,
+        ..Default::default()
+    };
+    for (fi, f) in files.iter().enumerate() {
+        let marker = done_dir.join(format!("{fi:05}"));
+        let counts: (u64, u64, u64) = match std::fs::read_to_string(&marker) {
+            Ok(t) => serde_json::from_str(&t)?,
+            Err(_) => {
+                let c = signatures_of_file(f, fi, &sig_dir, cfg, &ab)?;
+                std::fs::write(&marker, serde_json::to_string(&c)?)?;
+                c
+            }
+        };
+        st.docs_in += counts.0;
+        st.docs_with_signature += counts.1;
+        st.malformed_lines += counts.2;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let per_bucket: Vec<Vec<[u32; 4]>> = (0..cfg.num_buckets)
+        .into_par_iter()
+        .map(|b| bucket_pairs(&sig_dir, b, files.len(), cfg.hashes_per_bucket))
+        .collect::<Result<_>>()?;
+    let dups_dir = work.join("dups");
+    std::fs::create_dir_all(&dups_dir)?;
+    let mut uf = UnionFind::default();
+    let mut all_pairs = Vec::new();
+    for (b, pairs) in per_bucket.into_iter().enumerate() {
+        let mut buf = Vec::new();
+        for p in &pairs {
+            for x in p {
+                buf.extend_from_slice(&x.to_le_bytes());
+            }
+            uf.union((p[0], p[1]), (p[2], p[3]));
+        }
+        docs::write_atomic(
+            &dups_dir.join(format!(".{b:05}.tmp")),
+            &dups_dir.join(format!("{b:05}_00.dups")),
+            &buf,
+        )?;
+        all_pairs.extend(pairs);
+    }
+    st.duplicate_pairs = all_pairs.len() as u64;
+    let nodes = uf.nodes();
+    let mut cluster_ids: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut clusters = Clusters::new();
+    for (node, root) in nodes {
+        let next = cluster_ids.len() as u32;
+        let cid = *cluster_ids.entry(root).or_insert(next);
+        let size = *uf.size.get(&root).unwrap_or(&1);
+        clusters.insert(node, (cid, size, node != root));
+    }
+    st.clusters = cluster_ids.len() as u64;
+    st.docs_in_clusters = clusters.len() as u64;
+    st.docs_removed = clusters.values().filter(|c| c.2).count() as u64;
+    Ok((clusters, all_pairs, st))
+}
+
+/// Full MinHash dedup of `inputs` into stage directory `out` (work files under `out/_state`).
+pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupStats> {
+    let files = docs::expand_inputs(inputs)?;
+    let names = docs::shard_names(&files);
+    let stage = StageDir::create(out)?;
+    let work = out.join("_state");
+    let (clusters, _, mut st) = find_duplicates(&files, &work, cfg)?;
+    let pb = docs::progress(files.len() as u64, "minhash filter");
+    let mut kept_total = 0;
+    for (fi, f) in files.iter().enumerate() {
+        let name = &names[fi];
+        if stage.is_done(name) {
+            kept_total += stage.done_stats(name)?["docs_kept"].as_u64().unwrap_or(0);
+            pb.inc(1);
+            continue;
+        }
+        let (ds, _) = docs::read_docs(f, cfg.on_malformed)?;
+        let mut kept: Vec<Doc> = Vec::with_capacity(ds.len());
+        // Document ids are positions among the well-formed documents, as in step 1.
+        for (di, (_, mut d)) in ds.into_iter().enumerate() {
+            match clusters.get(&(fi as u32, di as u32)) {
+                Some(&(_, _, true)) => continue,
+                Some(&(cid, size, false)) => {
+                    d.insert("minhash_cluster_id".into(), json!(cid));
+                    d.insert("minhash_cluster_size".into(), json!(size));
+                    kept.push(d);
+                }
+                None => kept.push(d),
+            }
+        }
+        kept_total += kept.len() as u64;
+        stage.write_shard(name, &kept, &json!({"docs_kept": kept.len()}))?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    st.docs_kept = kept_total;
+    stage.write_stats(&json!({"minhash": st, "config": cfg}))?;
+    Ok(st)
+}
+
+/// Exact dedup: the first document (in file, line order) with a given text is kept; the key is
+/// the first 16 bytes of sha256(text). Memory: 16 bytes per distinct document.
+pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> Result<DedupStats> {
+    use sha2::{Digest, Sha256};
+    let files = docs::expand_inputs(inputs)?;
+    let names = docs::shard_names(&files);
+    let stage = StageDir::create(out)?;
+    let mut seen: HashSet<[u8; 16]> = HashSet::new();
+    let mut st = DedupStats {
+        files: files.len() as u64,
+        ..Default::default()
+    };
+    let mut dup_keys: HashSet<[u8; 16]> = HashSet::new();
+    let pb = docs::progress(files.len() as u64, "exact dedup");
+    // Every file is re-read on resume (the set of seen texts must be rebuilt), but finished shards
+    // are not rewritten.
+    for (fi, f) in files.iter().enumerate() {
+        let (ds, malformed) = docs::read_docs(f, on_malformed)?;
+        st.malformed_lines += malformed;
+        st.docs_in += ds.len() as u64;
+        let keys: Vec<[u8; 16]> = ds
+            .par_iter()
+            .map(|(_, d)| {
+                let h = Sha256::digest(docs::text(d).as_bytes());
+                h[..16].try_into().unwrap()
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for ((_, d), k) in ds.into_iter().zip(keys) {
+            if seen.insert(k) {
+                kept.push(d);
+            } else {
+                st.docs_removed += 1;
+                dup_keys.insert(k);
+            }
+        }
+        st.docs_kept += kept.len() as u64;
+        if !stage.is_done(&names[fi]) {
+            stage.write_shard(&names[fi], &kept, &json!({"docs_kept": kept.len()}))?;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    st.clusters = dup_keys.len() as u64;
+    st.docs_in_clusters = st.docs_removed + st.clusters;
+    stage.write_stats(&json!({"exact": st}))?;
+    Ok(st)
+}
+
+/// Writes pairs as `file doc file doc` lines (for comparisons with datatrove).
+pub fn write_pairs(path: &Path, pairs: &[[u32; 4]]) -> Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    for p in pairs {
+        writeln!(w, "{} {} {} {}", p[0], p[1], p[2], p[3])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simplify_like_datatrove() {
+        assert_eq!(
+            simplify_text("Héllo,  WORLD!\n It’s 3.14 and 42…"),
+            "hello world it s 0 and 0"
+        );
+        assert_eq!(simplify_text("  \t "), "");
+    }
+
+    #[test]
+    fn treebank_contractions() {
+        assert_eq!(
+            word_tokenize("i cannot wanna go wanna"),
+            vec!["i", "can", "not", "wan", "na", "go", "wanna"]
+        );
+    }
+
+    #[test]
+    fn mt19937_matches_reference_stream() {
+        // First outputs of init_genrand(5489), the reference MT19937 default seed.
+        let mut g = Mt19937::new(5489);
+        assert_eq!(g.next_u32(), 3_499_211_612);
+        assert_eq!(g.next_u32(), 581_869_302);
+    }
+
+    #[test]
+    fn union_find_keeps_bigger_root_and_first_on_ties() {
+        let mut uf = UnionFind::default();
+        uf.union((0, 1), (0, 2));
+        uf.union((0, 3), (0, 4));
+        uf.union((0, 3), (0, 1));
+        let nodes = uf.nodes();
+        // Ties: the first argument's root stays; equal sizes → (0,3)'s root (0,3) wins.
+        assert!(nodes.iter().all(|(_, r)| *r == (0, 3)), "{nodes:?}");
+    }
+
+    #[test]
+    fn identical_documents_share_signatures() {
+        let (a, b) = parameters(1, 16);
+        let t = "the quick brown fox jumps over the lazy dog again and again";
+        let s1 = signature(&shingles(t, 5), &a, &b).unwrap();
+        let s2 = signature(&shingles(&t.to_uppercase(), 5), &a, &b).unwrap();
+        assert_eq!(s1, s2);
+        assert!(signature(&shingles("too short", 5), &a, &b).is_none());
+        assert!(s1.iter().all(|&h| h < MERSENNE_PRIME));
+    }
+}

@@ -1,0 +1,379 @@
+//! End-to-end tests on the real pinned data (Gutenberg sample, GPT-NeoX tokenizer, DCLM labels).
+
+use lmrepro_curate::docs::{self, Doc, OnMalformed};
+use lmrepro_curate::inputs::test_input;
+use lmrepro_curate::{bff, minhash, quality, tokenize, tokens};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn sample_docs() -> Vec<Doc> {
+    let p = test_input("corpus/gutenberg_sample.jsonl.zst");
+    let (ds, bad) = docs::read_docs(&p, OnMalformed::Error).unwrap();
+    assert_eq!(bad, 0);
+    ds.into_iter().map(|(_, d)| d).collect()
+}
+
+/// Writes real documents into `n` JSONL files (round robin), returning the directory.
+fn split_into_files(dir: &Path, ds: &[Doc], n: usize) -> PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for k in 0..n {
+        let part: Vec<Doc> = ds.iter().skip(k).step_by(n).cloned().collect();
+        std::fs::write(
+            input.join(format!("part_{k:02}.jsonl")),
+            docs::to_jsonl(&part),
+        )
+        .unwrap();
+    }
+    input
+}
+
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if p.is_file() && !name.starts_with('.') {
+            out.insert(name, std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn tokenizer_ids_match_python_fixture() {
+    // tests/fixtures/tokenizer_ids.json: ids from the Python `tokenizers` package (see README).
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tokenizer_ids.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let tok = tokenize::Tok::load(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
+    assert_eq!(tok.base_vocab() + 2, 50256, "tokshuf's PAD id");
+    assert_eq!(tok.full_vocab(), 50277);
+    let docs = fixture["docs"].as_object().unwrap();
+    assert!(docs.len() >= 20);
+    for (key, d) in docs {
+        let want: Vec<u32> = d["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let got = tok.encode(d["text"].as_str().unwrap()).unwrap();
+        assert_eq!(got, want, "{key}");
+    }
+    assert_eq!(tok.encode("Hello world").unwrap(), vec![12092, 1533]);
+}
+
+#[test]
+fn tokenize_shuffle_roundtrip_and_resume() {
+    let ds = sample_docs();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &ds[..8], 3);
+    // A malformed line and an empty document: the first is skipped and counted, the second
+    // contributes only its EOT.
+    let extra = input.join("part_99.jsonl");
+    std::fs::write(
+        &extra,
+        "{\"text\": \"\"}\nnot json\n{\"text\": \"Hello world\"}\n",
+    )
+    .unwrap();
+    let tokenizer = test_input("tokenizer/gpt-neox-20b/tokenizer.json");
+    let cfg = tokenize::TokenizeConfig {
+        chunk_size: 16,
+        num_local_cells: 32,
+        on_malformed: OnMalformed::Skip,
+        ..Default::default()
+    };
+    let out = tmp.path().join("tok");
+    let st =
+        tokenize::tokenize_shuffle(std::slice::from_ref(&input), &tokenizer, &out, &cfg).unwrap();
+    assert_eq!(st.files, 4);
+    assert_eq!(st.documents, 8 + 2);
+    assert_eq!(st.malformed_lines, 1);
+    let data = tokens::TokenDataset::open(&out).unwrap();
+    data.verify().unwrap();
+    assert_eq!(data.meta.dtype, tokens::Dtype::U16);
+    assert_eq!(data.meta.pad_id, 50256);
+    assert_eq!(data.num_contexts(), st.contexts);
+    assert!(data.manifest.len() > 2);
+    // The multiset of contexts equals the unshuffled per-file contexts.
+    let tok = tokenize::Tok::load(&tokenizer).unwrap();
+    let mut expected: Vec<Vec<u32>> = Vec::new();
+    for f in docs::expand_inputs(std::slice::from_ref(&input)).unwrap() {
+        let (fd, _) = docs::read_docs(&f, OnMalformed::Skip).unwrap();
+        let mut stream = Vec::new();
+        for (_, d) in &fd {
+            stream.extend(tok.encode(docs::text(d)).unwrap());
+            stream.push(0);
+        }
+        expected.extend(tokenize::contexts_of_stream(&stream, 2049, 50256, false).0);
+    }
+    let mut got: Vec<Vec<u32>> = data.iter_contexts().map(|c| c.unwrap()).collect();
+    assert_ne!(got, expected, "contexts are shuffled");
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    // The small file is one padded context: [Hello, world-ids..., EOT, PAD...].
+    assert!(got
+        .iter()
+        .any(|c| c[..4] == [0, 12092, 1533, 0] && c[4] == 50256));
+
+    // Same seed, fresh directory: byte-identical. Interrupted run (stage-1 state of two files
+    // left behind, outputs missing) resumes to the same bytes.
+    let out2 = tmp.path().join("tok2");
+    tokenize::tokenize_shuffle(std::slice::from_ref(&input), &tokenizer, &out2, &cfg).unwrap();
+    assert_eq!(read_tree(&out), read_tree(&out2));
+    let out3 = tmp.path().join("tok3");
+    let partial = tokenize::TokenizeConfig {
+        stop_after_stage1_files: Some(2),
+        ..cfg.clone()
+    };
+    assert!(
+        tokenize::tokenize_shuffle(std::slice::from_ref(&input), &tokenizer, &out3, &partial)
+            .is_err()
+    );
+    assert!(out3.join("_state").is_dir());
+    tokenize::tokenize_shuffle(&[input], &tokenizer, &out3, &cfg).unwrap();
+    assert_eq!(read_tree(&out), read_tree(&out3));
+}
+
+fn bff_cfg() -> bff::BffConfig {
+    bff::BffConfig {
+        min_ngram_size: 13,
+        max_ngram_size: 13,
+        seed: 7,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn bff_removes_gutenberg_boilerplate_and_resumes_identically() {
+    let mut ds = sample_docs();
+    ds.truncate(9);
+    // A real second edition: the same book again with a different header line.
+    let mut copy = ds[0].clone();
+    let t = format!("Another edition\n{}", docs::text(&ds[0]));
+    copy.insert("text".into(), serde_json::Value::String(t));
+    copy.insert("id".into(), serde_json::Value::String("copy".into()));
+    ds.push(copy);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &ds, 3);
+    let out = tmp.path().join("bff");
+    let mut planned = Vec::new();
+    let r = bff::run(std::slice::from_ref(&input), &out, &bff_cfg(), |s, p| {
+        planned.push((s, *p))
+    })
+    .unwrap();
+    assert_eq!(planned.len(), 1);
+    assert!(planned[0].1.size_bytes > 0);
+    assert_eq!(r.total.docs_in, 10);
+    // The duplicated edition goes entirely; boilerplate paragraphs of the others go too.
+    assert_eq!(r.total.docs_removed_whole, 1);
+    assert!(r.total.paragraphs_removed > r.total.paragraphs / 1000);
+    assert!(
+        r.removed_byte_fraction > 0.09 && r.removed_byte_fraction < 0.2,
+        "{}",
+        r.removed_byte_fraction
+    );
+    let kept: Vec<Doc> = docs::expand_inputs(std::slice::from_ref(&out))
+        .unwrap()
+        .iter()
+        .flat_map(|f| docs::read_docs(f, OnMalformed::Error).unwrap().0)
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(kept.len(), 9);
+    assert!(kept
+        .iter()
+        .all(|d| d.contains_key("bff_contained_ngram_count_before_dedupe")));
+    assert!(
+        kept.iter().all(|d| d.contains_key("author")),
+        "unknown fields kept"
+    );
+
+    // Interrupted after one file, then resumed: identical bytes.
+    let out2 = tmp.path().join("bff2");
+    let stop = bff::BffConfig {
+        stop_after_files: Some(1),
+        ..bff_cfg()
+    };
+    assert!(bff::run(std::slice::from_ref(&input), &out2, &stop, |_, _| {}).is_err());
+    assert_eq!(std::fs::read_dir(out2.join("_done")).unwrap().count(), 1);
+    let r2 = bff::run(std::slice::from_ref(&input), &out2, &bff_cfg(), |_, _| {}).unwrap();
+    assert_eq!(read_tree(&out), read_tree(&out2));
+    assert_eq!(r.total, r2.total);
+
+    // Sharded mode: two shards with separate filters see fewer duplicates.
+    let out3 = tmp.path().join("bff3");
+    let sharded = bff::BffConfig {
+        total_shards: 2,
+        ..bff_cfg()
+    };
+    let r3 = bff::run(&[input], &out3, &sharded, |_, _| {}).unwrap();
+    assert_eq!(r3.shards.len(), 2);
+    assert_eq!(r3.total.docs_in, 10);
+}
+
+#[test]
+fn minhash_and_exact_find_real_duplicates() {
+    let mut ds = sample_docs();
+    ds.truncate(6);
+    let mut exact = ds[1].clone();
+    exact.insert("id".into(), serde_json::Value::String("exact-copy".into()));
+    let mut near = ds[2].clone();
+    let t = docs::text(&ds[2]);
+    // Near duplicate: drop the first 2 % of the book.
+    let cut = t.char_indices().nth(t.chars().count() / 50).unwrap().0;
+    near.insert(
+        "text".into(),
+        serde_json::Value::String(t[cut..].to_string()),
+    );
+    ds.push(exact);
+    ds.push(near);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &ds, 2);
+    let out = tmp.path().join("mh");
+    let st = minhash::run(
+        std::slice::from_ref(&input),
+        &out,
+        &minhash::MinhashConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(st.docs_in, 8);
+    assert_eq!(st.docs_removed, 2, "{st:?}");
+    assert_eq!(st.clusters, 2);
+    assert_eq!(st.docs_kept, 6);
+    let ex = minhash::run_exact(&[input], &tmp.path().join("ex"), OnMalformed::Error).unwrap();
+    assert_eq!(ex.docs_removed, 1);
+    assert_eq!(ex.docs_kept, 7);
+}
+
+#[test]
+fn minhash_parameters_match_numpy() {
+    // np.random.RandomState(1).randint(1, 2**61-1, dtype=np.uint64, size=(1, 3)) and the next
+    // randint(0, 2**61-1, ...) (values from tests/fixtures/README.md).
+    let (a, b) = minhash::parameters(1, 3);
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minhash_params_seed1.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let want = |k: &str| -> Vec<u64> {
+        fixture[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(a, want("a"));
+    assert_eq!(b, want("b"));
+}
+
+#[test]
+fn quality_classifier_trains_and_ranks_labelled_cc() {
+    let pos = quality::read_examples(&[test_input(
+        "quality/positives_alpaca_eval_10models.jsonl.zst",
+    )])
+    .unwrap();
+    let neg = quality::read_examples(&[test_input(
+        "quality/negatives_cc_2019-30_dolma_sample.jsonl.gz",
+    )])
+    .unwrap();
+    assert_eq!(pos.len(), 8050);
+    assert_eq!(neg.len(), 697);
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("train.txt");
+    // Small model for test speed; the DCLM-sized comparison is in benchmarks/curate.
+    let cfg = quality::TrainConfig {
+        max_positives: Some(697),
+        dim: 16,
+        bucket: 100_000,
+        ..Default::default()
+    };
+    let (np, nn) = quality::write_training_file(&pos, &neg, &cfg, &train).unwrap();
+    assert_eq!((np, nn), (697, 697));
+    let model = quality::train_file(&train, &cfg).unwrap();
+    let path = tmp.path().join("m.bin");
+    model.save_model(&path).unwrap();
+    let clf = quality::Classifier::load(&path).unwrap();
+    let p = clf.score("Here is a clear, step by step explanation of how photosynthesis works.");
+    assert!((0.0..=1.0).contains(&p));
+    let mut scores = Vec::new();
+    let mut labels = Vec::new();
+    for f in [
+        "dclm_assets/data/agreement_data.jsonl",
+        "dclm_assets/data/majority_data.jsonl",
+    ] {
+        for line in docs::read_lines(&test_input(f)).unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            scores.push(clf.score(v["text"].as_str().unwrap()));
+            labels.push(v["label"] == 1);
+        }
+    }
+    assert_eq!(scores.len(), 780);
+    let auc = quality::auc(&scores, &labels);
+    assert!(auc > 0.55, "AUC {auc}");
+    // Filter by top fraction through the stage API.
+    let input = split_into_files(tmp.path(), &sample_docs()[..5], 1);
+    let stats = quality::predict_filter(
+        &[input],
+        &path,
+        &tmp.path().join("q"),
+        "fasttext_hq_prob",
+        Some(quality::KeepRule::TopFraction(0.4)),
+        OnMalformed::Error,
+    )
+    .unwrap();
+    assert_eq!(stats["docs_kept"], 2);
+}
+
+#[test]
+fn cli_definitions_are_consistent() {
+    use clap::CommandFactory;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: lmrepro_curate::cli::Command,
+    }
+    Cli::command().debug_assert();
+    use clap::Parser;
+    let c = Cli::try_parse_from([
+        "x",
+        "dedup",
+        "bff",
+        "--inputs",
+        "a",
+        "--output",
+        "b",
+        "--min-ngram-size",
+        "13",
+        "--max-ngram-size",
+        "13",
+        "--total-shards",
+        "10",
+    ])
+    .unwrap();
+    assert!(matches!(c.cmd, lmrepro_curate::cli::Command::Dedup { .. }));
+    assert!(Cli::try_parse_from([
+        "x",
+        "quality",
+        "filter",
+        "--inputs",
+        "a",
+        "--output",
+        "b",
+        "--model",
+        "m",
+        "--threshold",
+        "0.1",
+        "--top-fraction",
+        "0.1"
+    ])
+    .is_err());
+}

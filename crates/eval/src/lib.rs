@@ -1,0 +1,14 @@
+//! llm-foundry ICL evaluation.
+pub mod aggregate;
+pub mod data;
+pub mod ngram;
+pub mod prompt;
+pub mod pyrandom;
+pub mod reproduce;
+pub mod score;
+pub mod tasks;
+pub mod tokenizer;
+pub use reproduce::reproduce;
+pub mod cli;
+pub mod models;
+pub mod suite;

@@ -1,0 +1,22 @@
+//! lmrepro-extract: streaming WARC reading and main-content text extraction, modelled on
+//! resiliparse's `extract_plain_text(main_content=True)` as DCLM uses it.
+//!
+//! - [`warc`]: WARC records from uncompressed / gzip / zstd files, with offsets and recovery.
+//! - [`dom`] + [`extract`]: HTML → text.
+//! - [`pipeline`]: `extract_warc(path, options)` → iterator of [`Doc`]s, the building block of
+//!   `crawl extract` and `crawl run`.
+//! - [`score`]: the scrapinghub article-extraction-benchmark scorer and golden similarity.
+
+pub mod cli;
+pub mod dom;
+pub mod extract;
+pub mod inputs;
+pub mod pipeline;
+pub mod quality;
+pub mod reproduce;
+pub mod score;
+pub mod warc;
+
+pub use extract::{extract_plain_text, ExtractOptions};
+pub use pipeline::{extract_warc, Doc, DocError, Options};
+pub use reproduce::reproduce;

@@ -1,0 +1,331 @@
+//! WARC → documents: the extraction step of DCLM as a library function.
+
+use crate::extract::{extract_from_dom, ExtractOptions};
+use crate::warc::{parse_http_response, WarcError, WarcReader, WarcRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How the HTTP payload bytes become text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decoding {
+    /// DCLM: `body.decode("utf-8")` (strict); a record that is not valid UTF-8 is skipped.
+    #[default]
+    StrictUtf8,
+    /// Deviation: BOM, then the HTTP `charset`, then `<meta charset>`, then a chardetng guess;
+    /// decoded with encoding_rs (malformed bytes become U+FFFD). No record is skipped.
+    Charset,
+}
+
+/// Options of [`extract_warc`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub extract: ExtractOptions,
+    pub decoding: Decoding,
+    /// Remove `Transfer-Encoding: chunked` framing (FastWARC does not; Common Crawl never stores
+    /// chunked payloads, GNU wget does).
+    pub decode_chunked: bool,
+    /// Records whose HTTP payload is larger are skipped (`payload_too_large`); 0 = no limit.
+    pub max_payload_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            extract: ExtractOptions::dclm(),
+            decoding: Decoding::StrictUtf8,
+            decode_chunked: true,
+            max_payload_bytes: 0,
+        }
+    }
+}
+
+/// One extracted page, the line format of `crawl extract` output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doc {
+    /// `WARC-Record-ID` (or `<file>@<offset>` when the record has none).
+    pub id: String,
+    pub text: String,
+    /// `WARC-Target-URI` (`<...>` removed).
+    pub url: Option<String>,
+    /// WARC headers: `WARC-Record-ID`, `WARC-Target-URI`, `WARC-Date`, and `warc_file`,
+    /// `warc_offset` (where the record is).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why a record produced no document.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    #[error("{file}: {source}")]
+    Warc {
+        file: PathBuf,
+        #[source]
+        source: WarcError,
+    },
+    #[error("{file}: record at offset {offset}: {reason}")]
+    Skipped {
+        file: PathBuf,
+        offset: u64,
+        /// Stats key: `non_utf8`, `bad_http`, `payload_too_large`.
+        kind: &'static str,
+        reason: String,
+    },
+}
+
+impl DocError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DocError::Warc { source, .. } => source.reason(),
+            DocError::Skipped { kind, .. } => kind,
+        }
+    }
+}
+
+/// Iterator of [`extract_warc`].
+pub struct ExtractWarc {
+    file: PathBuf,
+    reader: WarcReader,
+    opts: Options,
+    /// Records read (any type), including broken ones.
+    pub records_read: u64,
+    /// Records skipped because their type is not `response`.
+    pub non_response: u64,
+}
+
+/// Streams `response` records of a WARC file as documents (other record types are passed over and
+/// counted in [`ExtractWarc::non_response`]). A broken record yields an `Err` naming the file and
+/// offset and iteration continues with the next record.
+pub fn extract_warc(path: &Path, opts: &Options) -> std::io::Result<ExtractWarc> {
+    let reader = WarcReader::open(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    Ok(ExtractWarc {
+        file: path.to_path_buf(),
+        reader,
+        opts: opts.clone(),
+        records_read: 0,
+        non_response: 0,
+    })
+}
+
+impl Iterator for ExtractWarc {
+    type Item = Result<Doc, DocError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let rec = self.reader.next()?;
+            self.records_read += 1;
+            let rec = match rec {
+                Ok(r) => r,
+                Err(source) => {
+                    return Some(Err(DocError::Warc {
+                        file: self.file.clone(),
+                        source,
+                    }))
+                }
+            };
+            if !rec
+                .record_type()
+                .is_some_and(|t| t.eq_ignore_ascii_case("response"))
+            {
+                self.non_response += 1;
+                continue;
+            }
+            return Some(record_to_doc(&self.file, &rec, &self.opts));
+        }
+    }
+}
+
+impl ExtractWarc {
+    pub fn compression(&self) -> crate::warc::Compression {
+        self.reader.compression()
+    }
+
+    /// Reads up to `n` records sequentially (non-`response` records are counted and dropped).
+    pub fn next_records(&mut self, n: usize) -> Vec<Result<WarcRecord, DocError>> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let Some(rec) = self.reader.next() else { break };
+            self.records_read += 1;
+            match rec {
+                Ok(r)
+                    if r.record_type()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("response")) =>
+                {
+                    out.push(Ok(r))
+                }
+                Ok(_) => self.non_response += 1,
+                Err(source) => out.push(Err(DocError::Warc {
+                    file: self.file.clone(),
+                    source,
+                })),
+            }
+        }
+        out
+    }
+
+    /// Parallel extraction within the file: reads `batch` records, extracts them with rayon, and
+    /// returns the documents in file order. An empty vector means the file is done.
+    pub fn next_batch_par(&mut self, batch: usize) -> Vec<Result<Doc, DocError>> {
+        use rayon::prelude::*;
+        let recs = self.next_records(batch);
+        let file = self.file.clone();
+        let opts = self.opts.clone();
+        recs.into_par_iter()
+            .map(|r| r.and_then(|rec| record_to_doc(&file, &rec, &opts)))
+            .collect()
+    }
+
+    /// Collects the whole file with [`ExtractWarc::next_batch_par`].
+    pub fn collect_par(mut self) -> Vec<Result<Doc, DocError>> {
+        let mut all = Vec::new();
+        loop {
+            let b = self.next_batch_par(64);
+            if b.is_empty() {
+                return all;
+            }
+            all.extend(b);
+        }
+    }
+}
+
+/// Decodes the payload as configured; `Err` carries the skip kind and reason.
+pub fn decode_body(
+    body: &[u8],
+    http_charset: Option<&str>,
+    decoding: Decoding,
+) -> Result<String, (&'static str, String)> {
+    match decoding {
+        Decoding::StrictUtf8 => match std::str::from_utf8(body) {
+            Ok(s) => Ok(s.to_string()),
+            Err(e) => Err((
+                "non_utf8",
+                format!(
+                    "payload is not valid UTF-8 (first bad byte at {}); DCLM skips such pages",
+                    e.valid_up_to()
+                ),
+            )),
+        },
+        Decoding::Charset => Ok(decode_with_charset(body, http_charset)),
+    }
+}
+
+fn decode_with_charset(body: &[u8], http_charset: Option<&str>) -> String {
+    let enc = encoding_rs::Encoding::for_bom(body)
+        .map(|(e, _)| e)
+        .or_else(|| http_charset.and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes())))
+        .or_else(|| meta_charset(&body[..body.len().min(4096)]))
+        .unwrap_or_else(|| {
+            let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+            det.feed(&body[..body.len().min(64 << 10)], body.len() <= 64 << 10);
+            det.guess(None, chardetng::Utf8Detection::Allow)
+        });
+    let (text, _, _) = enc.decode(body);
+    text.into_owned()
+}
+
+/// `<meta charset=...>` / `<meta http-equiv content="...; charset=...">` in the first bytes.
+fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let mut i = 0;
+    while let Some(p) = memchr::memmem::find(&lower[i..], b"charset") {
+        let mut j = i + p + 7;
+        while j < lower.len() && matches!(lower[j], b' ' | b'\t' | b'\n' | b'\r') {
+            j += 1;
+        }
+        if j < lower.len() && lower[j] == b'=' {
+            j += 1;
+            while j < lower.len() && matches!(lower[j], b' ' | b'"' | b'\'') {
+                j += 1;
+            }
+            let start = j;
+            while j < lower.len()
+                && (lower[j].is_ascii_alphanumeric()
+                    || matches!(lower[j], b'-' | b'_' | b':' | b'.'))
+            {
+                j += 1;
+            }
+            if let Some(e) = encoding_rs::Encoding::for_label(&lower[start..j]) {
+                // As browsers do: a UTF-16 label in a byte-oriented meta means UTF-8.
+                return Some(
+                    if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE {
+                        encoding_rs::UTF_8
+                    } else {
+                        e
+                    },
+                );
+            }
+        }
+        i += p + 7;
+    }
+    None
+}
+
+/// Turns one `response` record into a document (HTTP parsing, decoding, extraction).
+pub fn record_to_doc(file: &Path, rec: &WarcRecord, opts: &Options) -> Result<Doc, DocError> {
+    let skipped = |kind: &'static str, reason: String| DocError::Skipped {
+        file: file.to_path_buf(),
+        offset: rec.offset,
+        kind,
+        reason,
+    };
+    let http = parse_http_response(&rec.block, opts.decode_chunked)
+        .map_err(|e| skipped("bad_http", e.to_string()))?;
+    if opts.max_payload_bytes != 0 && http.body.len() as u64 > opts.max_payload_bytes {
+        return Err(skipped(
+            "payload_too_large",
+            format!(
+                "payload of {} bytes exceeds the limit of {}",
+                http.body.len(),
+                opts.max_payload_bytes
+            ),
+        ));
+    }
+    let html =
+        decode_body(&http.body, http.charset(), opts.decoding).map_err(|(k, r)| skipped(k, r))?;
+    let dom = crate::dom::Dom::parse(&html);
+    let text = extract_from_dom(&dom, &opts.extract);
+    Ok(make_doc(file, rec, text))
+}
+
+/// WARC headers copied into `Doc::metadata` when present (`X-Source-Path` names the source file of
+/// the repackaged benchmark pages).
+pub const KEPT_HEADERS: [&str; 4] = [
+    "WARC-Record-ID",
+    "WARC-Target-URI",
+    "WARC-Date",
+    "X-Source-Path",
+];
+
+fn make_doc(file: &Path, rec: &WarcRecord, text: String) -> Doc {
+    let mut metadata = BTreeMap::new();
+    for key in KEPT_HEADERS {
+        if let Some(v) = rec.header(key) {
+            let v = if key == "WARC-Target-URI" {
+                rec.target_uri().unwrap_or(v)
+            } else {
+                v
+            };
+            metadata.insert(key.to_string(), serde_json::Value::from(v));
+        }
+    }
+    let file_name = file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    metadata.insert(
+        "warc_file".into(),
+        serde_json::Value::from(file_name.clone()),
+    );
+    metadata.insert("warc_offset".into(), serde_json::Value::from(rec.offset));
+    Doc {
+        id: rec
+            .record_id()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{file_name}@{}", rec.offset)),
+        text,
+        url: rec.target_uri().map(str::to_string),
+        metadata,
+    }
+}
