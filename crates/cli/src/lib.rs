@@ -23,6 +23,7 @@ pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
         ("aiw", lmrepro_aiw::reproduce),
         ("dclm-heuristics", lmrepro_crawl::reproduce),
         ("crawl-extraction", lmrepro_extract::reproduce),
+        ("train", lmrepro_model::reproduce),
         ("dclm-eval-aggregation", lmrepro_eval::reproduce),
     ]
 }

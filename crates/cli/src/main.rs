@@ -35,6 +35,9 @@ enum Command {
     /// Crawl processing: WARC extraction and DCLM's heuristic filters.
     #[command(subcommand)]
     Crawl(CrawlCommand),
+    /// Train decoders (OpenLM / BLOOM / GPT-2 options) with DCLM's recipe; sweeps; parameter counts.
+    #[command(flatten)]
+    Model(lmrepro_model::cli::Command),
     /// Evaluate a model on llm-foundry ICL tasks (DCLM CORE / EXTENDED / MMLU).
     Eval(lmrepro_eval::cli::EvalArgs),
     /// Alice-in-Wonderland track: generate problems, score responses, run models.
@@ -101,6 +104,7 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
+        Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval(&args),
         Command::Crawl(CrawlCommand::Heuristics(cmd)) => lmrepro_crawl::cli::run(cmd),
         Command::Crawl(CrawlCommand::Curation(cmd)) => lmrepro_curate::cli::run(cmd),
