@@ -115,7 +115,9 @@ impl Resolver {
     pub fn from_env() -> Self {
         let cache_dir = std::env::var_os("LMREPRO_CACHE")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("lmrepro")))
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("lmrepro"))
+            })
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lmrepro")))
             .unwrap_or_else(|| PathBuf::from(".lmrepro-cache"));
         let mirror_dir = std::env::var_os("LMREPRO_DATA_MIRROR")

@@ -56,7 +56,9 @@ struct InputSetFile {
 impl Recipe {
     /// Loads `recipes/<name>.toml` from the workspace root.
     pub fn load_named(name: &str) -> Result<Recipe> {
-        let path = workspace_root().join("recipes").join(format!("{name}.toml"));
+        let path = workspace_root()
+            .join("recipes")
+            .join(format!("{name}.toml"));
         if !path.is_file() {
             let known = Recipe::list()?.join(", ");
             bail!(
@@ -71,7 +73,9 @@ impl Recipe {
     pub fn list() -> Result<Vec<String>> {
         let dir = workspace_root().join("recipes");
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 if let Some(stem) = path.file_stem() {
@@ -112,9 +116,13 @@ impl Recipe {
                     input.name
                 );
             }
-            let hex_of = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+            let hex_of =
+                |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
             let pinned = if input.sha256.is_empty() {
-                input.git_blob_sha1.as_deref().is_some_and(|b| hex_of(b, 40))
+                input
+                    .git_blob_sha1
+                    .as_deref()
+                    .is_some_and(|b| hex_of(b, 40))
             } else {
                 hex_of(&input.sha256, 64)
             };
@@ -149,13 +157,17 @@ impl Recipe {
 
     /// Inputs whose name starts with `prefix`, in recipe order.
     pub fn inputs_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Input> + 'a {
-        self.inputs.iter().filter(move |i| i.name.starts_with(prefix))
+        self.inputs
+            .iter()
+            .filter(move |i| i.name.starts_with(prefix))
     }
 
     /// Resolves one input by name to a verified local path.
     pub fn resolve(&self, resolver: &Resolver, name: &str) -> Result<PathBuf> {
         let input = self.input(name)?;
-        resolver.path(input).map_err(|e: DataError| anyhow::Error::new(e))
+        resolver
+            .path(input)
+            .map_err(|e: DataError| anyhow::Error::new(e))
     }
 
     /// Deserialises `[params]` into a typed struct.

@@ -102,7 +102,11 @@ impl LinePlot {
         let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         Ok(if log {
-            let (lo, hi) = if lo == hi { (lo / 2.0, hi * 2.0) } else { (lo, hi) };
+            let (lo, hi) = if lo == hi {
+                (lo / 2.0, hi * 2.0)
+            } else {
+                (lo, hi)
+            };
             (lo / 1.15, hi * 1.15)
         } else {
             let pad = if hi > lo { (hi - lo) * 0.05 } else { 1.0 };
@@ -116,7 +120,8 @@ impl LinePlot {
         let (y0, y1) = self.range(|p| p.1, self.y.log)?;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (self.width, self.height)).into_drawing_area();
+            let root =
+                SVGBackend::with_string(&mut svg, (self.width, self.height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
             macro_rules! draw {
                 ($xr:expr, $yr:expr) => {{
@@ -211,7 +216,11 @@ mod tests {
     fn svg_is_deterministic_and_log_axes_work() {
         let mut p = LinePlot::new("t", Axis::log("x"), Axis::linear("y"));
         p.add("pts", vec![(1e18, 2.0), (1e20, 3.0)], SeriesStyle::Points);
-        p.add("fit", vec![(1e18, 2.1), (1e20, 2.9)], SeriesStyle::DashedLine);
+        p.add(
+            "fit",
+            vec![(1e18, 2.1), (1e20, 2.9)],
+            SeriesStyle::DashedLine,
+        );
         let a = p.to_svg().unwrap();
         let b = p.to_svg().unwrap();
         assert_eq!(a, b);

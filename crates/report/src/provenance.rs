@@ -96,7 +96,14 @@ pub fn git_commit() -> String {
     let dirty = Command::new("git")
         .arg("-C")
         .arg(&root)
-        .args(["status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"])
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!results",
+        ])
         .output()
         .ok()
         .is_some_and(|o| !o.stdout.is_empty());

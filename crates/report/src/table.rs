@@ -59,7 +59,10 @@ impl Table {
             }
             out.push('\n');
         };
-        line(self.headers.iter().map(|h| escape_md(h)).collect(), &mut out);
+        line(
+            self.headers.iter().map(|h| escape_md(h)).collect(),
+            &mut out,
+        );
         out.push('|');
         for c in 0..ncol {
             let dashes = "-".repeat(widths[c].max(3));

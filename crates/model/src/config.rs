@@ -1,0 +1,340 @@
+//! Architecture configuration and analytic parameter counts.
+//!
+//! One decoder with options covers the three families the papers use:
+//! - **OpenLM** as trained by DCLM (`open_lm` + `--qk-norm`, `gain_only_lp_layer_norm`, rotary,
+//!   SwiGLU, untied, no biases, vocab 50,432);
+//! - **BLOOM** options: ALiBi instead of rotary, a LayerNorm right after the embedding, GELU MLP,
+//!   LayerNorms and linears with biases, tied embeddings;
+//! - **GPT-2** options: learned absolute positions, GELU MLP, biases, tied embeddings.
+//!
+//! Parameter counts are computed from the config alone ([`ModelConfig::num_params`]), so the 7B
+//! count is checked without allocating 7B weights; tests check that the analytic count equals
+//! burn's `num_params()` of an instantiated module for small configs.
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// Which normalisation layer (open_lm's `--model-norm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// LayerNorm with an elementwise gain and no bias (open_lm `gain_only_lp_layer_norm`, DCLM's
+    /// default). "lp" (low-precision autocast) is irrelevant in f32.
+    GainOnlyLayerNorm,
+    /// LayerNorm with gain and bias (`torch.nn.LayerNorm`; GPT-2, BLOOM).
+    LayerNorm,
+}
+
+/// Positional information.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum PositionKind {
+    /// Rotary embedding on the full head dimension, GPT-NeoX "rotate half" layout (open_lm's
+    /// `RotaryWithCast`, copied from xformers).
+    Rotary { base: f64 },
+    /// ALiBi additive attention bias (BLOOM); slopes from [`crate::alibi::alibi_slopes`].
+    Alibi,
+    /// Learned absolute position embeddings of `seq_len` rows (GPT-2).
+    Learned,
+}
+
+/// Feed-forward block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FfnKind {
+    /// `w3(silu(x W1) * x W2)` with fused `w12`, hidden = 256·ceil(8d/3/256) (open_lm `swiglu`).
+    SwiGlu,
+    /// `w2(gelu(w1 x))`, hidden = 4d, exact (erf) GELU (open_lm `gelu`, GPT-2, BLOOM).
+    Gelu,
+}
+
+/// A decoder-only transformer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub vocab_size: usize,
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Training context length (also the number of learned position rows).
+    pub seq_len: usize,
+    pub norm: NormKind,
+    pub norm_eps: f64,
+    /// LayerNorm (of the same kind as `norm`) on queries and keys over the full model width, before
+    /// the heads are split (open_lm `--qk-norm`).
+    pub qk_norm: bool,
+    pub position: PositionKind,
+    pub ffn: FfnKind,
+    /// Norm right after the token embedding (open_lm `post_embed_norm`, BLOOM's
+    /// `word_embeddings_layernorm`).
+    pub post_embed_norm: bool,
+    /// Output projection shares the token embedding matrix.
+    pub tied_embeddings: bool,
+    /// Biases on every linear layer (GPT-2, BLOOM). open_lm has none.
+    pub linear_bias: bool,
+}
+
+/// A parameter count split the way DCLM's configs report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ParamCount {
+    /// Every trainable scalar of the module (what `sum(p.numel())` gives in open_lm).
+    pub total: u64,
+    /// Scalars in the qk-norm gains (and biases).
+    pub qk_norm: u64,
+    /// Rows of the token embedding times width (counted once even when tied).
+    pub token_embedding: u64,
+}
+
+impl ParamCount {
+    /// The `params` field of DCLM's `training/configs/*.json`: these numbers leave out the qk-norm
+    /// gains even though the runs use `qk_norm: true` (e.g. 411,616,256 for 400M-1x while the module
+    /// has 411,665,408 scalars). Kept as a separate figure so both can be checked exactly.
+    pub fn dclm_reported(&self) -> u64 {
+        self.total - self.qk_norm
+    }
+    /// DCLM's `params_no_embed`: `params` minus one vocab×d embedding matrix.
+    pub fn dclm_reported_no_embed(&self) -> u64 {
+        self.dclm_reported() - self.token_embedding
+    }
+}
+
+impl ModelConfig {
+    /// OpenLM as DCLM trains it: `open_lm` with `--model-norm gain_only_lp_layer_norm --qk-norm`,
+    /// rotary, SwiGLU, untied, vocab 50,432, context 2048.
+    pub fn open_lm(d_model: usize, n_layers: usize, n_heads: usize) -> Self {
+        ModelConfig {
+            vocab_size: 50432,
+            d_model,
+            n_layers,
+            n_heads,
+            seq_len: 2048,
+            norm: NormKind::GainOnlyLayerNorm,
+            norm_eps: 1e-5,
+            qk_norm: true,
+            position: PositionKind::Rotary { base: 10000.0 },
+            ffn: FfnKind::SwiGlu,
+            post_embed_norm: false,
+            tied_embeddings: false,
+            linear_bias: false,
+        }
+    }
+
+    /// BLOOM's architecture (ALiBi, embedding LayerNorm, GELU 4d MLP, biases, tied, vocab 250,880).
+    pub fn bloom(d_model: usize, n_layers: usize, n_heads: usize) -> Self {
+        ModelConfig {
+            vocab_size: 250880,
+            d_model,
+            n_layers,
+            n_heads,
+            seq_len: 2048,
+            norm: NormKind::LayerNorm,
+            norm_eps: 1e-5,
+            qk_norm: false,
+            position: PositionKind::Alibi,
+            ffn: FfnKind::Gelu,
+            post_embed_norm: true,
+            tied_embeddings: true,
+            linear_bias: true,
+        }
+    }
+
+    /// GPT-2's architecture (learned positions, GELU 4d MLP, biases, tied, vocab 50,257, context 1024).
+    pub fn gpt2(d_model: usize, n_layers: usize, n_heads: usize) -> Self {
+        ModelConfig {
+            vocab_size: 50257,
+            d_model,
+            n_layers,
+            n_heads,
+            seq_len: 1024,
+            norm: NormKind::LayerNorm,
+            norm_eps: 1e-5,
+            qk_norm: false,
+            position: PositionKind::Learned,
+            ffn: FfnKind::Gelu,
+            post_embed_norm: false,
+            tied_embeddings: true,
+            linear_bias: true,
+        }
+    }
+
+    /// A named architecture family with the given shape.
+    pub fn preset(arch: &str, d_model: usize, n_layers: usize, n_heads: usize) -> Result<Self> {
+        Ok(match arch {
+            "open_lm" => Self::open_lm(d_model, n_layers, n_heads),
+            "bloom" => Self::bloom(d_model, n_layers, n_heads),
+            "gpt2" => Self::gpt2(d_model, n_layers, n_heads),
+            other => bail!("unknown architecture `{other}` (expected open_lm, bloom or gpt2)"),
+        })
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    /// open_lm's SwiGLU width: `256 * ((int(2 * 4 * dim / 3) + 256 - 1) // 256)`; 4d for GELU.
+    pub fn ffn_hidden(&self) -> usize {
+        match self.ffn {
+            FfnKind::SwiGlu => {
+                // int(8 d / 3) in Python truncates the float; 8d/3 is exact enough in f64 for any
+                // realistic d, and integer division gives the same truncation.
+                let inner = 8 * self.d_model / 3;
+                256 * inner.div_ceil(256)
+            }
+            FfnKind::Gelu => 4 * self.d_model,
+        }
+    }
+
+    /// Rejects shapes the model cannot build.
+    pub fn validate(&self) -> Result<()> {
+        if self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 || self.vocab_size == 0 {
+            bail!("model config has a zero dimension: {self:?}");
+        }
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            bail!(
+                "d_model {} is not divisible by n_heads {}",
+                self.d_model,
+                self.n_heads
+            );
+        }
+        if matches!(self.position, PositionKind::Rotary { .. })
+            && !self.head_dim().is_multiple_of(2)
+        {
+            bail!(
+                "rotary needs an even head dimension, got {}",
+                self.head_dim()
+            );
+        }
+        if self.seq_len == 0 {
+            bail!("seq_len must be positive");
+        }
+        Ok(())
+    }
+
+    fn norm_params(&self, width: usize) -> u64 {
+        match self.norm {
+            NormKind::GainOnlyLayerNorm => width as u64,
+            NormKind::LayerNorm => 2 * width as u64,
+        }
+    }
+
+    fn linear_params(&self, fan_in: usize, fan_out: usize) -> u64 {
+        (fan_in * fan_out) as u64 + if self.linear_bias { fan_out as u64 } else { 0 }
+    }
+
+    /// Analytic parameter count of the module this config builds.
+    pub fn num_params(&self) -> ParamCount {
+        let d = self.d_model;
+        let h = self.ffn_hidden();
+        let attn = self.linear_params(d, 3 * d) + self.linear_params(d, d);
+        let qk = if self.qk_norm {
+            2 * self.norm_params(d)
+        } else {
+            0
+        };
+        let ffn = match self.ffn {
+            FfnKind::SwiGlu => self.linear_params(d, 2 * h) + self.linear_params(h, d),
+            FfnKind::Gelu => self.linear_params(d, h) + self.linear_params(h, d),
+        };
+        let block = attn + qk + ffn + 2 * self.norm_params(d);
+        let tok = (self.vocab_size * d) as u64;
+        let mut total = tok + self.n_layers as u64 * block + self.norm_params(d);
+        if !self.tied_embeddings {
+            total += tok;
+        }
+        if self.post_embed_norm {
+            total += self.norm_params(d);
+        }
+        if self.position == PositionKind::Learned {
+            total += (self.seq_len * d) as u64;
+        }
+        ParamCount {
+            total,
+            qk_norm: self.n_layers as u64 * qk,
+            token_embedding: tok,
+        }
+    }
+
+    /// Training FLOPs per token, PaLM convention `6 N + 12 L d T` (N = all parameters), the
+    /// convention of the GPU probe's PyTorch reference so MFU figures compare.
+    pub fn flops_per_token(&self) -> f64 {
+        6.0 * self.num_params().total as f64
+            + 12.0 * (self.n_layers * self.d_model * self.seq_len) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The DCLM scales: (d, layers, heads) -> `params` of `training/configs/*.json` in
+    /// mlfoundations/dclm (400M-1x, 1B-1x, 7B-1x) and the scaling-law configs quoted in the issue.
+    const DCLM: &[(usize, usize, usize, u64)] = &[
+        (1024, 24, 8, 411_616_256),
+        (2048, 24, 16, 1_439_795_200),
+        (4096, 32, 32, 6_889_410_560),
+        (96, 8, 4, 10_569_312),
+        (512, 8, 4, 78_914_048),
+        (576, 24, 8, 153_677_376),
+    ];
+
+    #[test]
+    fn dclm_param_counts_exact() {
+        for &(d, l, h, want) in DCLM {
+            let c = ModelConfig::open_lm(d, l, h);
+            c.validate().unwrap();
+            let n = c.num_params();
+            assert_eq!(n.dclm_reported(), want, "d={d} l={l} h={h}");
+            // The module itself also has two gain vectors of width d per layer for qk-norm.
+            assert_eq!(n.total, want + 2 * (d * l) as u64, "d={d} l={l} h={h}");
+        }
+    }
+
+    #[test]
+    fn dclm_params_no_embed() {
+        // `params_no_embed` of the same DCLM configs.
+        let cases = [
+            (1024, 24, 8, 359_973_888u64),
+            (2048, 24, 16, 1_336_510_464),
+            (4096, 32, 32, 6_682_841_088),
+        ];
+        for (d, l, h, want) in cases {
+            let n = ModelConfig::open_lm(d, l, h).num_params();
+            assert_eq!(n.dclm_reported_no_embed(), want);
+        }
+    }
+
+    #[test]
+    fn swiglu_hidden_matches_open_lm() {
+        let hidden = |d| ModelConfig::open_lm(d, 1, 1).ffn_hidden();
+        assert_eq!(hidden(1024), 2816);
+        assert_eq!(hidden(2048), 5632);
+        assert_eq!(hidden(4096), 11008);
+        assert_eq!(hidden(96), 256);
+        assert_eq!(hidden(576), 1536);
+    }
+
+    #[test]
+    fn gpt2_small_and_bloom_counts() {
+        // GPT-2 small (124,439,808 in HF `GPT2LMHeadModel`, tied).
+        assert_eq!(
+            ModelConfig::gpt2(768, 12, 12).num_params().total,
+            124_439_808
+        );
+        // BLOOM-560m: 559,214,592 parameters (HF `BloomForCausalLM`, tied).
+        assert_eq!(
+            ModelConfig::bloom(1024, 24, 16).num_params().total,
+            559_214_592
+        );
+        // BLOOM-176B: 14336 wide, 70 layers, 112 heads: 176,247,271,424.
+        assert_eq!(
+            ModelConfig::bloom(14336, 70, 112).num_params().total,
+            176_247_271_424
+        );
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert!(ModelConfig::open_lm(100, 2, 3).validate().is_err());
+        assert!(ModelConfig::preset("llama", 64, 2, 2).is_err());
+    }
+}

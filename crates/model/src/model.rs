@@ -1,0 +1,469 @@
+//! The decoder (burn modules) and open_lm's initialisation.
+//!
+//! Weights are stored in PyTorch's layout (`Linear.weight` is `[out, in]`) under open_lm's
+//! parameter names (`layers.3.attention.in_proj.weight`, `tok_embeddings.weight`, ...), so a
+//! checkpoint's safetensors file reads like an open_lm state dict.
+
+use crate::alibi::alibi_bias;
+use crate::config::{FfnKind, ModelConfig, NormKind, PositionKind};
+use burn::module::{Module, Param};
+use burn::tensor::activation::{gelu, silu};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::{attention, embedding};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Truncated normal (mean 0, `std`, cut at ±3 std) like `torch.nn.init.trunc_normal_(w, std=std,
+/// a=-3 std, b=3 std)`. Rejection sampling of Box–Muller normals: the distribution is the same as
+/// torch's inverse-CDF method, the bits are not (torch's RNG cannot be reproduced here anyway).
+fn trunc_normal(rng: &mut ChaCha8Rng, n: usize, std: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let u1: f64 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+        let u2: f64 = rng.gen();
+        let r = (-2.0 * u1.ln()).sqrt();
+        for z in [
+            r * (2.0 * std::f64::consts::PI * u2).cos(),
+            r * (2.0 * std::f64::consts::PI * u2).sin(),
+        ] {
+            if z.abs() <= 3.0 && out.len() < n {
+                out.push(z * std);
+            }
+        }
+    }
+    out
+}
+
+fn tensor_from<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    device: &B::Device,
+) -> Tensor<B, D> {
+    // The device's default float dtype decides the storage (f32 normally, f64 in gradient checks).
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// `nn.Linear` without or with bias; `weight` is `[out, in]`.
+#[derive(Module, Debug)]
+pub struct Linear<B: Backend> {
+    pub weight: Param<Tensor<B, 2>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+}
+
+impl<B: Backend> Linear<B> {
+    fn new(
+        rng: &mut ChaCha8Rng,
+        fan_in: usize,
+        fan_out: usize,
+        std: f64,
+        bias: bool,
+        device: &B::Device,
+    ) -> Self {
+        let w = trunc_normal(rng, fan_in * fan_out, std);
+        Linear {
+            weight: Param::from_tensor(tensor_from(w, [fan_out, fan_in], device)),
+            bias: bias
+                .then(|| Param::from_tensor(tensor_from(vec![0.0; fan_out], [fan_out], device))),
+        }
+    }
+
+    /// `x [b, t, in] -> [b, t, out]`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, t, d_in] = x.dims();
+        let w = self.weight.val();
+        let d_out = w.dims()[0];
+        let y = x.reshape([b * t, d_in]).matmul(w.transpose());
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze_dim(0),
+            None => y,
+        };
+        y.reshape([b, t, d_out])
+    }
+}
+
+/// LayerNorm over the last dimension, with gain and optional bias (biased variance, like torch).
+#[derive(Module, Debug)]
+pub struct Norm<B: Backend> {
+    pub weight: Param<Tensor<B, 1>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    pub eps: f64,
+}
+
+impl<B: Backend> Norm<B> {
+    fn new(kind: NormKind, width: usize, eps: f64, device: &B::Device) -> Self {
+        Norm {
+            weight: Param::from_tensor(tensor_from(vec![1.0; width], [width], device)),
+            bias: (kind == NormKind::LayerNorm)
+                .then(|| Param::from_tensor(tensor_from(vec![0.0; width], [width], device))),
+            eps,
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let (var, mean) = x.clone().var_mean_bias(2);
+        let y = (x - mean) / (var + self.eps).sqrt();
+        let y = y * self.weight.val().unsqueeze::<3>();
+        match &self.bias {
+            Some(b) => y + b.val().unsqueeze::<3>(),
+            None => y,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    pub in_proj: Linear<B>,
+    pub out_proj: Linear<B>,
+    pub q_norm: Option<Norm<B>>,
+    pub k_norm: Option<Norm<B>>,
+}
+
+#[derive(Module, Debug)]
+pub struct FeedForward<B: Backend> {
+    /// SwiGLU: fused `[2 hidden, d]` (gate first, then value, like xformers' `w12`).
+    /// GELU: first projection `[hidden, d]`.
+    pub w12: Linear<B>,
+    /// Output projection `[d, hidden]`.
+    pub w3: Linear<B>,
+}
+
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    pub attention_norm: Norm<B>,
+    pub attention: Attention<B>,
+    pub ffn_norm: Norm<B>,
+    pub feed_forward: FeedForward<B>,
+}
+
+/// The whole decoder.
+#[derive(Module, Debug)]
+pub struct Transformer<B: Backend> {
+    pub tok_embeddings: Param<Tensor<B, 2>>,
+    pub pos_embeddings: Option<Param<Tensor<B, 2>>>,
+    pub post_embed_norm: Option<Norm<B>>,
+    pub layers: Vec<Block<B>>,
+    pub norm: Norm<B>,
+    /// `None` when tied to `tok_embeddings`.
+    pub output: Option<Param<Tensor<B, 2>>>,
+    #[module(skip)]
+    pub config: ModelConfig,
+}
+
+/// Position tables computed per forward pass (cheap next to the matmuls, and no state to save).
+struct PosTables<B: Backend> {
+    cos: Tensor<B, 4>,
+    sin: Tensor<B, 4>,
+}
+
+fn rotary_tables<B: Backend>(
+    head_dim: usize,
+    t: usize,
+    base: f64,
+    device: &B::Device,
+) -> PosTables<B> {
+    // inv_freq = 1 / base^(2i/hd); emb = cat(freqs, freqs): cos/sin of shape [1, 1, t, hd].
+    // open_lm computes these in float32 (`torch.arange(...).float()`, einsum in f32); we compute in
+    // f64 and round once, a difference of at most 1 ulp in the table.
+    let half = head_dim / 2;
+    let mut cos = Vec::with_capacity(t * head_dim);
+    let mut sin = Vec::with_capacity(t * head_dim);
+    for pos in 0..t {
+        for _ in 0..2 {
+            for i in 0..half {
+                let inv = 1.0 / base.powf((2 * i) as f64 / head_dim as f64);
+                let a = pos as f64 * inv;
+                cos.push(a.cos());
+                sin.push(a.sin());
+            }
+        }
+    }
+    PosTables {
+        cos: tensor_from(cos, [1, 1, t, head_dim], device),
+        sin: tensor_from(sin, [1, 1, t, head_dim], device),
+    }
+}
+
+/// `cat(-x2, x1)` on the last dimension (GPT-NeoX / xformers "rotate half").
+fn rotate_half<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let hd = x.dims()[3];
+    let x1 = x.clone().narrow(3, 0, hd / 2);
+    let x2 = x.narrow(3, hd / 2, hd / 2);
+    Tensor::cat(vec![x2.neg(), x1], 3)
+}
+
+impl<B: Backend> Attention<B> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        cfg: &ModelConfig,
+        rope: Option<&PosTables<B>>,
+        alibi: Option<&Tensor<B, 4>>,
+    ) -> Tensor<B, 3> {
+        let [b, t, d] = x.dims();
+        let (h, hd) = (cfg.n_heads, cfg.head_dim());
+        let qkv = self.in_proj.forward(x);
+        let mut q = qkv.clone().narrow(2, 0, d);
+        let mut k = qkv.clone().narrow(2, d, d);
+        let v = qkv.narrow(2, 2 * d, d);
+        // open_lm normalises q and k over the full width, before splitting heads.
+        if let Some(n) = &self.q_norm {
+            q = n.forward(q);
+        }
+        if let Some(n) = &self.k_norm {
+            k = n.forward(k);
+        }
+        let split = |z: Tensor<B, 3>| z.reshape([b, t, h, hd]).swap_dims(1, 2);
+        let (mut q, mut k, v) = (split(q), split(k), split(v));
+        if let Some(r) = rope {
+            q = q.clone() * r.cos.clone() + rotate_half(q) * r.sin.clone();
+            k = k.clone() * r.cos.clone() + rotate_half(k) * r.sin.clone();
+        }
+        let bias = alibi.map(|a| a.clone().expand([b, h, t, t]));
+        let opts = AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal: true,
+        };
+        let a = attention(q, k, v, None, bias, opts);
+        self.out_proj.forward(a.swap_dims(1, 2).reshape([b, t, d]))
+    }
+}
+
+impl<B: Backend> FeedForward<B> {
+    fn forward(&self, x: Tensor<B, 3>, kind: FfnKind) -> Tensor<B, 3> {
+        let y = self.w12.forward(x);
+        let y = match kind {
+            FfnKind::SwiGlu => {
+                let hidden = y.dims()[2] / 2;
+                let gate = y.clone().narrow(2, 0, hidden);
+                let val = y.narrow(2, hidden, hidden);
+                silu(gate) * val
+            }
+            FfnKind::Gelu => gelu(y),
+        };
+        self.w3.forward(y)
+    }
+}
+
+impl<B: Backend> Transformer<B> {
+    /// Builds and initialises a model like open_lm's `reset_parameters`: every matrix
+    /// truncated-normal with std `1/sqrt(fan_in)` (cut at ±3 std); the output projections of
+    /// attention and MLP additionally divided by `sqrt(2 (layer + 1))`; embeddings and the output
+    /// head std `1/sqrt(d)`; norm gains 1, biases 0. Learned positions (not in open_lm) use the
+    /// token embedding's std.
+    pub fn new(cfg: &ModelConfig, seed: u64, device: &B::Device) -> Self {
+        cfg.validate().expect("invalid model config");
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let d = cfg.d_model;
+        let hidden = cfg.ffn_hidden();
+        let std_d = 1.0 / (d as f64).sqrt();
+        let norm = |w: usize| Norm::new(cfg.norm, w, cfg.norm_eps, device);
+        let bias = cfg.linear_bias;
+        let tok = trunc_normal(&mut rng, cfg.vocab_size * d, std_d);
+        let output = (!cfg.tied_embeddings).then(|| {
+            let w = trunc_normal(&mut rng, cfg.vocab_size * d, std_d);
+            Param::from_tensor(tensor_from(w, [cfg.vocab_size, d], device))
+        });
+        let pos = (cfg.position == PositionKind::Learned).then(|| {
+            let w = trunc_normal(&mut rng, cfg.seq_len * d, std_d);
+            Param::from_tensor(tensor_from(w, [cfg.seq_len, d], device))
+        });
+        let layers = (0..cfg.n_layers)
+            .map(|layer| {
+                let depth = (2.0 * (layer + 1) as f64).sqrt();
+                let in_proj = Linear::new(&mut rng, d, 3 * d, std_d, bias, device);
+                let out_proj = Linear::new(&mut rng, d, d, std_d / depth, bias, device);
+                let w12_out = match cfg.ffn {
+                    FfnKind::SwiGlu => 2 * hidden,
+                    FfnKind::Gelu => hidden,
+                };
+                let w12 = Linear::new(&mut rng, d, w12_out, std_d, bias, device);
+                let std_h = 1.0 / (hidden as f64).sqrt() / depth;
+                let w3 = Linear::new(&mut rng, hidden, d, std_h, bias, device);
+                Block {
+                    attention_norm: norm(d),
+                    attention: Attention {
+                        in_proj,
+                        out_proj,
+                        q_norm: cfg.qk_norm.then(|| norm(d)),
+                        k_norm: cfg.qk_norm.then(|| norm(d)),
+                    },
+                    ffn_norm: norm(d),
+                    feed_forward: FeedForward { w12, w3 },
+                }
+            })
+            .collect();
+        Transformer {
+            tok_embeddings: Param::from_tensor(tensor_from(tok, [cfg.vocab_size, d], device)),
+            pos_embeddings: pos,
+            post_embed_norm: cfg.post_embed_norm.then(|| norm(d)),
+            layers,
+            norm: norm(d),
+            output,
+            config: cfg.clone(),
+        }
+    }
+
+    /// Final hidden states `[b, t, d]` (after the last norm).
+    pub fn hidden(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let cfg = &self.config;
+        let [_, t] = ids.dims();
+        let device = ids.device();
+        let mut x = embedding(self.tok_embeddings.val(), ids);
+        if let Some(pos) = &self.pos_embeddings {
+            assert!(
+                t <= cfg.seq_len,
+                "sequence of {t} tokens exceeds the {} learned positions",
+                cfg.seq_len
+            );
+            x = x + pos.val().narrow(0, 0, t).unsqueeze::<3>();
+        }
+        if let Some(n) = &self.post_embed_norm {
+            x = n.forward(x);
+        }
+        let rope = match cfg.position {
+            PositionKind::Rotary { base } => {
+                Some(rotary_tables::<B>(cfg.head_dim(), t, base, &device))
+            }
+            _ => None,
+        };
+        let alibi = (cfg.position == PositionKind::Alibi).then(|| {
+            tensor_from::<B, 4>(alibi_bias(cfg.n_heads, t), [1, cfg.n_heads, t, t], &device)
+        });
+        for layer in &self.layers {
+            let h = layer.attention.forward(
+                layer.attention_norm.forward(x.clone()),
+                cfg,
+                rope.as_ref(),
+                alibi.as_ref(),
+            );
+            let x1 = x + h;
+            let f = layer
+                .feed_forward
+                .forward(layer.ffn_norm.forward(x1.clone()), cfg.ffn);
+            x = x1 + f;
+        }
+        self.norm.forward(x)
+    }
+
+    /// Logits `[b, t, vocab]`.
+    pub fn forward(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let h = self.hidden(ids);
+        let [b, t, d] = h.dims();
+        let w = match &self.output {
+            Some(o) => o.val(),
+            None => self.tok_embeddings.val(),
+        };
+        let v = w.dims()[0];
+        h.reshape([b * t, d])
+            .matmul(w.transpose())
+            .reshape([b, t, v])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelConfig;
+    use burn::module::Module;
+
+    type B = burn_flex::Flex;
+
+    fn small_configs() -> Vec<(&'static str, ModelConfig)> {
+        let mut open = ModelConfig::open_lm(64, 2, 4);
+        open.vocab_size = 300;
+        let mut open_noqk = open.clone();
+        open_noqk.qk_norm = false;
+        let mut bloom = ModelConfig::bloom(48, 2, 6);
+        bloom.vocab_size = 100;
+        let mut gpt2 = ModelConfig::gpt2(32, 3, 2);
+        gpt2.vocab_size = 90;
+        gpt2.seq_len = 40;
+        vec![
+            ("open_lm", open),
+            ("open_lm no qk-norm", open_noqk),
+            ("bloom", bloom),
+            ("gpt2", gpt2),
+        ]
+    }
+
+    #[test]
+    fn analytic_count_equals_module_num_params() {
+        let dev = Default::default();
+        for (name, c) in small_configs() {
+            let m = Transformer::<B>::new(&c, 1, &dev);
+            assert_eq!(m.num_params() as u64, c.num_params().total, "{name}");
+        }
+    }
+
+    #[test]
+    fn forward_shapes_and_finite() {
+        let dev = Default::default();
+        for (name, c) in small_configs() {
+            let m = Transformer::<B>::new(&c, 2, &dev);
+            let ids = Tensor::<B, 2, Int>::from_data(
+                TensorData::new((0..14i64).map(|i| i % 7).collect::<Vec<_>>(), [2, 7]),
+                &dev,
+            );
+            let y = m.forward(ids);
+            assert_eq!(y.dims(), [2, 7, c.vocab_size], "{name}");
+            let v: Vec<f32> = y.into_data().to_vec().unwrap();
+            assert!(v.iter().all(|x| x.is_finite()), "{name}");
+        }
+    }
+
+    #[test]
+    fn causal_prefix_invariance() {
+        // Logits of a prefix do not depend on later tokens (causal mask, rotary, ALiBi).
+        let dev = Default::default();
+        for (name, c) in small_configs() {
+            let m = Transformer::<B>::new(&c, 3, &dev);
+            let a: Vec<i64> = vec![1, 5, 2, 8, 3, 4];
+            let mut b = a.clone();
+            b[5] = 9;
+            let run = |v: Vec<i64>| -> Vec<f32> {
+                let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(v, [1, 6]), &dev);
+                m.forward(ids).narrow(1, 0, 5).into_data().to_vec().unwrap()
+            };
+            let (ya, yb) = (run(a), run(b));
+            for (x, y) in ya.iter().zip(&yb) {
+                assert!((x - y).abs() < 1e-5, "{name}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn init_statistics_follow_open_lm() {
+        let mut c = ModelConfig::open_lm(256, 2, 4);
+        c.vocab_size = 512;
+        let m = Transformer::<B>::new(&c, 4, &Default::default());
+        let std_of = |t: Tensor<B, 2>| {
+            let v: Vec<f32> = t.into_data().to_vec().unwrap();
+            let n = v.len() as f64;
+            let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+            let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+            (
+                var.sqrt(),
+                v.iter().map(|x| x.abs()).fold(0f32, f32::max) as f64,
+            )
+        };
+        // Truncation at 3 std shrinks the std by a factor 0.98658.
+        let trunc = 0.98658;
+        let (s, max) = std_of(m.layers[0].attention.in_proj.weight.val());
+        assert!((s / (trunc / 16.0) - 1.0).abs() < 0.02, "in_proj std {s}");
+        assert!(max <= 3.0 / 16.0 + 1e-6);
+        // Second layer out_proj: 1/sqrt(d) / sqrt(2 * 2).
+        let (s, _) = std_of(m.layers[1].attention.out_proj.weight.val());
+        assert!(
+            (s / (trunc / 16.0 / 2.0) - 1.0).abs() < 0.03,
+            "out_proj std {s}"
+        );
+        // w3: 1/sqrt(hidden) / sqrt(2), hidden = 768.
+        let (s, _) = std_of(m.layers[0].feed_forward.w3.weight.val());
+        let want = trunc / (768f64).sqrt() / 2f64.sqrt();
+        assert!((s / want - 1.0).abs() < 0.03, "w3 std {s} want {want}");
+    }
+}
