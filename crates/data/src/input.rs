@@ -185,8 +185,13 @@ impl Resolver {
 
 /// Lower-case hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
+    digest_file(Sha256::new(), path, &[])
+}
+
+/// Hex digest of `prefix` followed by the file's bytes, read in 1 MiB blocks.
+fn digest_file<D: Digest>(mut hasher: D, path: &Path, prefix: &[u8]) -> io::Result<String> {
     let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
+    hasher.update(prefix);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf)?;
@@ -236,20 +241,8 @@ fn verify(input: &Input, file: &Path) -> Result<(), DataError> {
 
 /// `git hash-object` of a file: sha1 over `blob <len>\0` followed by the bytes.
 pub fn git_blob_sha1_file(path: &Path) -> io::Result<String> {
-    use sha1::Digest as _;
     let len = fs::metadata(path)?.len();
-    let mut file = fs::File::open(path)?;
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(format!("blob {len}\0").as_bytes());
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    digest_file(sha1::Sha1::new(), path, format!("blob {len}\0").as_bytes())
 }
 
 enum DownloadFailure {
