@@ -30,7 +30,13 @@ enum Cmd {
         /// List the recipes instead.
         #[arg(long)]
         list: bool,
-        /// Extra arguments passed to `lmrepro reproduce` (e.g. `--scale 400m-1x --dry-run`).
+        /// Scale of a multi-scale recipe (dclm-baseline: tiny, 400m-1x, 1b-1x, 7b-1x, 7b-2x).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Print the plan of the scale instead of running it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Extra arguments passed to `lmrepro reproduce`.
         #[arg(last = true)]
         rest: Vec<String>,
     },
@@ -51,12 +57,24 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root)?;
     default_mirror();
     match cli.command {
-        Cmd::Reproduce { recipe, list, rest } => {
+        Cmd::Reproduce {
+            recipe,
+            list,
+            scale,
+            dry_run,
+            rest,
+        } => {
             let mut args = vec!["reproduce".to_string()];
             if list {
                 args.push("--list".into());
             } else {
                 args.push(recipe.context("name a recipe, or pass --list")?);
+            }
+            if let Some(s) = scale {
+                args.extend(["--scale".to_string(), s]);
+            }
+            if dry_run {
+                args.push("--dry-run".into());
             }
             args.extend(rest);
             cargo(

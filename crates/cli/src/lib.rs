@@ -25,6 +25,7 @@ pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
         ("crawl-extraction", lmrepro_extract::reproduce),
         ("train", lmrepro_model::reproduce),
         ("dclm-eval-aggregation", lmrepro_eval::reproduce),
+        ("dclm-baseline", lmrepro_dclm::reproduce),
     ]
 }
 
@@ -55,13 +56,42 @@ pub fn reproduce_into(
     out_dir: &Path,
     command: &str,
 ) -> Result<Reproduced> {
+    let run = reproducer(&recipe.kind)?;
+    finish_into(recipe, resolver, out_dir, command, |out| {
+        run(recipe, resolver, out)
+    })
+}
+
+/// Like [`reproduce_into`] for one scale of a multi-scale recipe (dclm-baseline).
+pub fn reproduce_scale_into(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    out_dir: &Path,
+    command: &str,
+    scale: &str,
+) -> Result<Reproduced> {
+    let opts = lmrepro_dclm::Options {
+        scale: Some(scale.to_string()),
+        ..Default::default()
+    };
+    let command = format!("{command} --scale {scale}");
+    finish_into(recipe, resolver, out_dir, &command, |out| {
+        lmrepro_dclm::reproduce_with(recipe, resolver, out, &opts)
+    })
+}
+
+fn finish_into(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    out_dir: &Path,
+    command: &str,
+    run: impl FnOnce(&Path) -> Result<Vec<String>>,
+) -> Result<Reproduced> {
     if out_dir.exists() && std::fs::read_dir(out_dir)?.next().is_some() {
         bail!("{} is not empty", out_dir.display());
     }
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let run = reproducer(&recipe.kind)?;
-    let tables =
-        run(recipe, resolver, out_dir).with_context(|| format!("reproducing `{}`", recipe.name))?;
+    let tables = run(out_dir).with_context(|| format!("reproducing `{}`", recipe.name))?;
     let mut files = list_files(out_dir)?;
     files.push("provenance.json".into());
     files.sort();
@@ -73,6 +103,9 @@ pub fn reproduce_into(
     )?;
     Ok(Reproduced { tables, files })
 }
+
+/// Files of a results folder that depend on the machine or the run (compared by name only).
+pub const VOLATILE_FILES: &[&str] = &["provenance.json", lmrepro_dclm::TIMINGS_FILE];
 
 /// Relative paths of all files under `dir`, sorted.
 pub fn list_files(dir: &Path) -> Result<Vec<String>> {

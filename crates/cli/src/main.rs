@@ -29,6 +29,12 @@ enum Command {
         /// Write somewhere else than results/<recipe>/.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Scale of a multi-scale recipe (dclm-baseline: tiny, 400m-1x, 1b-1x, 7b-1x, 7b-2x).
+        #[arg(long)]
+        scale: Option<String>,
+        /// Print the plan of `--scale` (model, tokens, batch, compute, checks) and exit.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Resolve and verify the pinned inputs of a recipe (cache → mirror → download).
     Fetch { recipe: String },
@@ -55,6 +61,9 @@ enum CrawlCommand {
     /// dedup {bff,minhash,exact}, quality {train,predict,filter}, tokenize.
     #[command(flatten)]
     Curation(lmrepro_curate::cli::Command),
+    /// WARC -> main-content text -> heuristics -> filtered JSONL in one streaming pass (resumable
+    /// per WARC).
+    Run(lmrepro_dclm::crawl_run::CrawlRunArgs),
 }
 
 fn main() {
@@ -67,7 +76,13 @@ fn main() {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Reproduce { recipe, list, out } => {
+        Command::Reproduce {
+            recipe,
+            list,
+            out,
+            scale,
+            dry_run,
+        } => {
             if list || recipe.is_none() {
                 for name in Recipe::list()? {
                     let r = Recipe::load_named(&name)?;
@@ -78,6 +93,20 @@ fn run() -> Result<()> {
             let name = recipe.expect("checked");
             let recipe = Recipe::load_named(&name)?;
             let resolver = Resolver::from_env();
+            if scale.is_some() || dry_run {
+                if recipe.kind != "dclm-baseline" {
+                    anyhow::bail!(
+                        "recipe `{}` has a single scale; --scale / --dry-run apply to dclm-baseline",
+                        recipe.name
+                    );
+                }
+                if dry_run {
+                    let params = lmrepro_dclm::load_params(&recipe)?;
+                    let s = scale.unwrap_or(params.default_scale);
+                    print!("{}", lmrepro_dclm::dry_run(&recipe, &resolver, &s)?);
+                    return Ok(());
+                }
+            }
             let out = out.unwrap_or_else(|| workspace_root().join("results").join(&recipe.name));
             // Write next to the destination, then swap, so an interrupted run never leaves a
             // half-written results folder behind.
@@ -87,7 +116,12 @@ fn run() -> Result<()> {
             }
             let started = Instant::now();
             let command = format!("cargo xtask reproduce {}", recipe.name);
-            let done = reproduce_into(&recipe, &resolver, &staging, &command)?;
+            let done = match &scale {
+                Some(s) => {
+                    lmrepro_cli::reproduce_scale_into(&recipe, &resolver, &staging, &command, s)?
+                }
+                None => reproduce_into(&recipe, &resolver, &staging, &command)?,
+            };
             if out.exists() {
                 std::fs::remove_dir_all(&out)
                     .with_context(|| format!("replacing {}", out.display()))?;
@@ -105,10 +139,17 @@ fn run() -> Result<()> {
         }
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
-        Command::Eval(args) => lmrepro_eval::cli::run_eval(&args),
+        Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
+            let path = std::path::Path::new(arg);
+            path.exists()
+                .then(|| lmrepro_dclm::load_checkpoint_lm(path))
+        }),
         Command::Crawl(CrawlCommand::Heuristics(cmd)) => lmrepro_crawl::cli::run(cmd),
         Command::Crawl(CrawlCommand::Curation(cmd)) => lmrepro_curate::cli::run(cmd),
         Command::Crawl(CrawlCommand::Extraction(cmd)) => lmrepro_extract::cli::run(cmd),
+        Command::Crawl(CrawlCommand::Run(args)) => {
+            lmrepro_dclm::crawl_run::run(&args, Resolver::from_env()).map(|_| ())
+        }
         Command::Fetch { recipe } => {
             let recipe = Recipe::load_named(&recipe)?;
             let resolver = Resolver::from_env();

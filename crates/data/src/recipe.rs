@@ -107,15 +107,42 @@ impl Recipe {
             inputs.extend(parsed.inputs);
         }
         inputs.extend(file.inputs);
-        let mut seen = std::collections::BTreeSet::new();
-        for input in &inputs {
-            if !seen.insert(input.name.as_str()) {
-                bail!(
-                    "recipe {}: input `{}` is listed twice",
+        // Input sets may share a file (the tokenizer): the same pin twice is one input, two
+        // different pins under one name are an error.
+        let mut first: std::collections::BTreeMap<String, Input> = Default::default();
+        let mut unique = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            match first.get(&input.name) {
+                Some(prev)
+                    if (
+                        &prev.url,
+                        &prev.sha256,
+                        &prev.git_blob_sha1,
+                        prev.size,
+                        &prev.path,
+                    ) == (
+                        &input.url,
+                        &input.sha256,
+                        &input.git_blob_sha1,
+                        input.size,
+                        &input.path,
+                    ) =>
+                {
+                    continue
+                }
+                Some(_) => bail!(
+                    "recipe {}: input `{}` is listed twice with different pins",
                     path.display(),
                     input.name
-                );
+                ),
+                None => {
+                    first.insert(input.name.clone(), input.clone());
+                    unique.push(input);
+                }
             }
+        }
+        let inputs = unique;
+        for input in &inputs {
             let hex_of =
                 |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
             let pinned = if input.sha256.is_empty() {

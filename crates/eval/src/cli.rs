@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvalArgs {
-    /// Model: `ngram:order=3,wiki=10033,gutenberg=0` (reference n-gram LM).
+    /// Model: a checkpoint or training-run directory of `lmrepro train` / the dclm-baseline recipe
+    /// (newest `step_*`), or `ngram:order=3,wiki=10033,gutenberg=0` (reference n-gram LM).
     #[arg(long)]
     pub model: String,
     /// `core` (22 tasks), `extended` (53), `mmlu`, or a comma-separated list of task labels.
@@ -44,14 +45,25 @@ pub fn run(cmd: Command) -> Result<()> {
     }
 }
 
+/// Loads models this crate cannot build itself (burn checkpoints live in `lmrepro-model`, which
+/// this crate does not depend on): `Some(model)` when the loader recognises the argument.
+pub type ExternalModel<'a> = &'a dyn Fn(&str) -> Option<Result<Box<dyn lmrepro_lm::TokenLm>>>;
+
 pub fn run_eval(args: &EvalArgs) -> Result<()> {
+    run_eval_with(args, &|_| None)
+}
+
+pub fn run_eval_with(args: &EvalArgs, external: ExternalModel) -> Result<()> {
     let recipe = Recipe::load_named(&args.recipe)?;
     let resolver = Resolver::from_env();
     let env = SuiteEnv::load(recipe, resolver, &args.config)?;
     let labels = env.select(&args.suite)?;
     let tok = env.tokenizer()?;
     eprintln!("building model {} ...", args.model);
-    let mut model = build_model(&args.model, &tok, &env.recipe, &env.resolver)?;
+    let mut model = match external(&args.model) {
+        Some(m) => m?,
+        None => build_model(&args.model, &tok, &env.recipe, &env.resolver)?,
+    };
     let opts = RunOptions {
         limit: args.limit,
         batch_items: args.batch_items,

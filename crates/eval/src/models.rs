@@ -122,8 +122,8 @@ pub fn build_model(
         return Ok(Box::new(train_ngram(&spec, tok, recipe, resolver)?));
     }
     bail!(
-        "unsupported model `{arg}`: this build knows `ngram:order=N,wiki=N,gutenberg=N`; lmrepro \
-         checkpoints plug in through lmrepro_lm::TokenLm once the trainer exposes one"
+        "unsupported model `{arg}`: give a checkpoint directory (of `lmrepro train` or the \
+         dclm-baseline recipe) that exists, or `ngram:order=N,wiki=N,gutenberg=N`"
     )
 }
 

@@ -1,0 +1,177 @@
+//! Stage cache: each stage's output lives in `<root>/<stage>-<key>/`, where the key hashes the
+//! stage's configuration, its upstream keys and the sha256 of its inputs. A finished stage has a
+//! `_DONE.json` holding its summary; an interrupted one is a `.partial` directory that the next
+//! run deletes and redoes. So rerunning after changing only the training seed reuses every data
+//! stage, and a crash never leaves a half-written stage that looks finished.
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Bump when a stage's semantics change in a way its key does not capture.
+pub const STAGE_FORMAT: u32 = 1;
+
+/// Where stages are kept: `$LMREPRO_STAGE_CACHE`, else `<workspace>/target/lmrepro-stages`.
+pub fn default_root() -> PathBuf {
+    match std::env::var_os("LMREPRO_STAGE_CACHE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => lmrepro_data::workspace_root()
+            .join("target")
+            .join("lmrepro-stages"),
+    }
+}
+
+/// One stage run (or cache hit), for the runtime table.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTiming {
+    pub stage: String,
+    pub key: String,
+    pub seconds: f64,
+    pub cached: bool,
+}
+
+pub struct StageCache {
+    pub root: PathBuf,
+    pub timings: Vec<StageTiming>,
+    /// Print one line per stage on stderr.
+    pub verbose: bool,
+}
+
+/// A finished stage: its directory and key.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub dir: PathBuf,
+    pub key: String,
+}
+
+/// 16 hex digits of sha256 over the canonical JSON of `material`.
+pub fn key_of(material: &serde_json::Value) -> String {
+    let mut h = Sha256::new();
+    h.update(STAGE_FORMAT.to_le_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(serde_json::to_vec(material).expect("JSON values serialise"));
+    hex::encode(&h.finalize()[..8])
+}
+
+impl StageCache {
+    pub fn new(root: PathBuf) -> StageCache {
+        StageCache {
+            root,
+            timings: Vec::new(),
+            verbose: true,
+        }
+    }
+
+    /// Runs `build` into a fresh directory unless a finished stage with the same key exists;
+    /// returns the stage and the summary `build` returned (read back from `_DONE.json` on a hit).
+    pub fn run<T: Serialize + DeserializeOwned>(
+        &mut self,
+        name: &str,
+        material: &serde_json::Value,
+        build: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<(Stage, T)> {
+        let key = key_of(material);
+        let dir = self.root.join(format!("{name}-{key}"));
+        let done = dir.join("_DONE.json");
+        let started = Instant::now();
+        if done.is_file() {
+            let text = std::fs::read_to_string(&done)
+                .with_context(|| format!("reading {}", done.display()))?;
+            if let Ok(summary) = serde_json::from_str::<T>(&text) {
+                self.record(name, &key, started, true);
+                return Ok((Stage { dir, key }, summary));
+            }
+            // A summary this build cannot read is stale: redo the stage.
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let partial = self.root.join(format!("{name}-{key}.partial"));
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial)
+                .with_context(|| format!("removing {}", partial.display()))?;
+        }
+        std::fs::create_dir_all(&partial)
+            .with_context(|| format!("creating {}", partial.display()))?;
+        std::fs::write(
+            partial.join("_KEY.json"),
+            serde_json::to_string_pretty(material)? + "\n",
+        )?;
+        let summary = build(&partial).with_context(|| format!("stage `{name}`"))?;
+        std::fs::write(
+            partial.join("_DONE.json"),
+            serde_json::to_string_pretty(&summary)? + "\n",
+        )?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::rename(&partial, &dir).with_context(|| format!("finishing {}", dir.display()))?;
+        self.record(name, &key, started, false);
+        Ok((Stage { dir, key }, summary))
+    }
+
+    fn record(&mut self, name: &str, key: &str, started: Instant, cached: bool) {
+        let seconds = started.elapsed().as_secs_f64();
+        if self.verbose {
+            eprintln!(
+                "  {:<34} {:>8.1} s{}",
+                name,
+                seconds,
+                if cached { "  (cached)" } else { "" }
+            );
+        }
+        self.timings.push(StageTiming {
+            stage: name.to_string(),
+            key: key.to_string(),
+            seconds,
+            cached,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_run_is_a_cache_hit_and_key_changes_rerun() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = StageCache::new(tmp.path().to_path_buf());
+        c.verbose = false;
+        let m = serde_json::json!({"a": 1});
+        let mut calls = 0;
+        let (s1, v1): (Stage, u32) = c
+            .run("s", &m, |d| {
+                calls += 1;
+                std::fs::write(d.join("x"), "1")?;
+                Ok(7)
+            })
+            .unwrap();
+        assert_eq!(v1, 7);
+        assert!(s1.dir.join("x").is_file());
+        let (_, v2): (Stage, u32) = c.run("s", &m, |_| panic!("must be cached")).unwrap();
+        assert_eq!(v2, 7);
+        let (s3, _): (Stage, u32) = c
+            .run("s", &serde_json::json!({"a": 2}), |_| {
+                calls += 1;
+                Ok(8)
+            })
+            .unwrap();
+        assert_ne!(s1.key, s3.key);
+        assert_eq!(calls, 2);
+        assert_eq!(c.timings.iter().filter(|t| t.cached).count(), 1);
+    }
+
+    #[test]
+    fn failed_stage_leaves_no_finished_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = StageCache::new(tmp.path().to_path_buf());
+        c.verbose = false;
+        let m = serde_json::json!({"b": 1});
+        let r: Result<(Stage, u32)> = c.run("s", &m, |_| anyhow::bail!("boom"));
+        assert!(format!("{:#}", r.unwrap_err()).contains("boom"));
+        let (_, v): (Stage, u32) = c.run("s", &m, |_| Ok(3)).unwrap();
+        assert_eq!(v, 3);
+    }
+}

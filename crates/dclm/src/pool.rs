@@ -1,0 +1,272 @@
+//! The tiny-scale candidate pool: every `response` record of the pinned WARCs extracted as DCLM
+//! does (resiliparse main content, strict UTF-8), DCLM's human-labelled Common Crawl texts, and
+//! slices of Wikipedia summaries and Gutenberg books. Every `heldout_every`-th document of each
+//! text source is set aside as the common held-out set (WARC pages all stay in the pool).
+
+use crate::params::PoolSpec;
+use anyhow::{bail, Context, Result};
+use lmrepro_data::{Recipe, Resolver};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// Per-source counts of the pool stage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceCount {
+    pub source: String,
+    pub pool_docs: u64,
+    pub heldout_docs: u64,
+    pub pool_chars: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PoolSummary {
+    pub sources: Vec<SourceCount>,
+    /// WARC records that gave no document, by reason (`non_utf8`, ...), as DCLM skips them.
+    pub warc_skipped: BTreeMap<String, u64>,
+    /// Pool files (relative to the stage directory), in order.
+    pub files: Vec<String>,
+}
+
+impl PoolSummary {
+    pub fn pool_docs(&self) -> u64 {
+        self.sources.iter().map(|s| s.pool_docs).sum()
+    }
+}
+
+pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    for d in docs {
+        serde_json::to_writer(&mut w, d)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn doc(text: String, source: &str, id: String, url: Option<String>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("text".into(), Value::String(text));
+    m.insert("source".into(), json!(source));
+    m.insert("id".into(), json!(id));
+    if let Some(u) = url {
+        m.insert("url".into(), json!(u));
+    }
+    m
+}
+
+/// Cuts `text` into chunks of at most `max_chars` characters at blank-line paragraph breaks
+/// (a single paragraph longer than that is its own chunk).
+pub fn chunk_paragraphs(text: &str, max_chars: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_chars = 0usize;
+    for para in text.split("\n\n") {
+        let para = para.trim_matches('\n');
+        if para.trim().is_empty() {
+            continue;
+        }
+        let n = para.chars().count();
+        if cur_chars > 0 && cur_chars + 2 + n > max_chars {
+            out.push(std::mem::take(&mut cur));
+            cur_chars = 0;
+        }
+        if cur_chars > 0 {
+            cur.push_str("\n\n");
+            cur_chars += 2;
+        }
+        cur.push_str(para);
+        cur_chars += n;
+    }
+    if cur_chars > 0 {
+        out.push(cur);
+    }
+    out
+}
+
+fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
+    let reader = lmrepro_curate::docs::open_reader(path)?;
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{}:{}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
+        let Some(t) = v.get("text").and_then(Value::as_str) else {
+            bail!("{}:{}: no string `text` field", path.display(), i + 1);
+        };
+        out.push(t.to_string());
+    }
+    Ok(out)
+}
+
+/// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`.
+pub fn build(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    spec: &PoolSpec,
+    dir: &Path,
+) -> Result<PoolSummary> {
+    let pool_dir = dir.join("pool");
+    std::fs::create_dir_all(&pool_dir)?;
+    let mut summary = PoolSummary::default();
+    let mut heldout: Vec<Map<String, Value>> = Vec::new();
+    let mut file_no = 0usize;
+    let mut emit =
+        |summary: &mut PoolSummary, source: &str, docs: Vec<Map<String, Value>>| -> Result<()> {
+            let name = format!("{file_no:02}-{}.jsonl", source.replace(['/', '.'], "_"));
+            file_no += 1;
+            let chars: u64 = docs
+                .iter()
+                .map(|d| d["text"].as_str().map_or(0, |t| t.chars().count() as u64))
+                .sum();
+            write_jsonl(&pool_dir.join(&name), &docs)?;
+            summary.files.push(format!("pool/{name}"));
+            let c = summary
+                .sources
+                .iter_mut()
+                .find(|s| s.source == source)
+                .expect("source registered before emit");
+            c.pool_docs += docs.len() as u64;
+            c.pool_chars += chars;
+            Ok(())
+        };
+
+    // WARC pages, in record order.
+    let opts = lmrepro_extract::Options::default();
+    for name in &spec.warcs {
+        let path = recipe.resolve(resolver, name)?;
+        let it = lmrepro_extract::extract_warc(&path, &opts)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let mut docs = Vec::new();
+        for r in it.collect_par() {
+            match r {
+                Ok(d) => docs.push(doc(d.text, name, d.id, d.url)),
+                Err(e) => {
+                    *summary
+                        .warc_skipped
+                        .entry(e.kind().to_string())
+                        .or_default() += 1
+                }
+            }
+        }
+        summary.sources.push(SourceCount {
+            source: name.clone(),
+            ..Default::default()
+        });
+        emit(&mut summary, name, docs)?;
+    }
+
+    let split = |summary: &mut PoolSummary,
+                 heldout: &mut Vec<Map<String, Value>>,
+                 source: &str,
+                 texts: Vec<String>|
+     -> Result<Vec<Map<String, Value>>> {
+        let mut pool = Vec::new();
+        let mut held = 0u64;
+        for (i, t) in texts.into_iter().enumerate() {
+            let d = doc(t, source, format!("{source}#{i}"), None);
+            if (i + 1) % spec.heldout_every == 0 {
+                heldout.push(d);
+                held += 1;
+            } else {
+                pool.push(d);
+            }
+        }
+        summary.sources.push(SourceCount {
+            source: source.to_string(),
+            heldout_docs: held,
+            ..Default::default()
+        });
+        Ok(pool)
+    };
+
+    for name in &spec.texts {
+        let texts = read_text_jsonl(&recipe.resolve(resolver, name)?)?;
+        let pool = split(&mut summary, &mut heldout, name, texts)?;
+        emit(&mut summary, name, pool)?;
+    }
+
+    // Wikipedia: evenly spaced articles in title order.
+    let wiki_path = recipe.resolve(resolver, &spec.wikipedia)?;
+    let wiki: BTreeMap<String, Value> = serde_json::from_slice(
+        &std::fs::read(&wiki_path).with_context(|| format!("reading {}", wiki_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a JSON object of articles", wiki_path.display()))?;
+    let total = wiki.len();
+    let n = spec.wikipedia_articles.min(total);
+    let articles: Vec<&Value> = wiki.values().collect();
+    let mut texts = Vec::with_capacity(n);
+    for i in 0..n {
+        let a = articles[i * total / n.max(1)];
+        let Some(t) = a.get("extract").and_then(Value::as_str) else {
+            bail!("{}: article {i} has no `extract`", wiki_path.display());
+        };
+        texts.push(t.to_string());
+    }
+    let pool = split(&mut summary, &mut heldout, &spec.wikipedia, texts)?;
+    emit(&mut summary, &spec.wikipedia, pool)?;
+
+    // Gutenberg: chunks taken round-robin over the books, so every book contributes.
+    let books = read_text_jsonl(&recipe.resolve(resolver, &spec.gutenberg)?)?;
+    let per_book: Vec<Vec<String>> = books
+        .iter()
+        .map(|b| chunk_paragraphs(b, spec.gutenberg_chunk_chars))
+        .collect();
+    let mut texts = Vec::new();
+    let longest = per_book.iter().map(Vec::len).max().unwrap_or(0);
+    'outer: for i in 0..longest {
+        for b in &per_book {
+            if texts.len() == spec.gutenberg_chunks {
+                break 'outer;
+            }
+            if let Some(c) = b.get(i) {
+                texts.push(c.clone());
+            }
+        }
+    }
+    let pool = split(&mut summary, &mut heldout, &spec.gutenberg, texts)?;
+    emit(&mut summary, &spec.gutenberg, pool)?;
+
+    write_jsonl(&dir.join("heldout.jsonl"), &heldout)?;
+    Ok(summary)
+}
+
+/// The pool files of a finished pool stage.
+pub fn files(dir: &Path, summary: &PoolSummary) -> Vec<PathBuf> {
+    summary.files.iter().map(|f| dir.join(f)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn chunks_respect_paragraphs() {
+        let t = "aaaa\n\nbbbb\n\ncccc";
+        assert_eq!(chunk_paragraphs(t, 10), vec!["aaaa\n\nbbbb", "cccc"]);
+        assert_eq!(chunk_paragraphs(t, 3), vec!["aaaa", "bbbb", "cccc"]);
+        assert!(chunk_paragraphs("\n\n\n\n", 5).is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_keeps_every_paragraph(paras in proptest::collection::vec("[a-z ]{1,30}", 0..20), max in 1usize..80) {
+            let text = paras.join("\n\n");
+            let chunks = chunk_paragraphs(&text, max);
+            let kept: Vec<String> = text.split("\n\n").filter(|p| !p.trim().is_empty()).map(str::to_string).collect();
+            let rejoined: Vec<String> = chunks.iter().flat_map(|c| c.split("\n\n").map(str::to_string)).collect();
+            prop_assert_eq!(kept, rejoined);
+            for c in &chunks {
+                prop_assert!(c.chars().count() <= max || !c.contains("\n\n"));
+            }
+        }
+    }
+}
