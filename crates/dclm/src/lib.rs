@@ -442,7 +442,7 @@ pub fn run(
             let (np, nn) = lmrepro_curate::quality::write_training_file(&pos, &neg, &cfg, &train)?;
             let model = lmrepro_curate::quality::train_file(&train, &cfg)?;
             model
-                .save_model(&dir.join("model.bin"))
+                .save_model(dir.join("model.bin"))
                 .map_err(|e| anyhow::anyhow!("saving fastText model: {e}"))?;
             std::fs::remove_file(&train)?;
             Ok(json!({"positives": np, "negatives": nn}))

@@ -229,6 +229,19 @@ fn tiny_pipeline_matches_committed_results_caches_and_is_deterministic() {
         variants.contains("(partial)"),
         "3 of 53 tasks must be marked partial"
     );
+    // The tables that do not depend on training are the committed ones, pinned as snapshots.
+    for table in ["stages.md", "heuristics_steps.md", "published.md"] {
+        let fresh = std::fs::read_to_string(out_a.join(table)).unwrap();
+        assert_eq!(
+            fresh,
+            committed(table),
+            "results/dclm-baseline/{table} is stale"
+        );
+        insta::assert_snapshot!(
+            format!("dclm-baseline__{}", table.trim_end_matches(".md")),
+            fresh
+        );
+    }
 
     // A training stage is a checkpoint `lmrepro eval --model <dir>` can load (compact vocabulary
     // included); its scores are distributions over GPT-NeoX ids.
