@@ -92,9 +92,10 @@ pub fn run_file(warc: &Path, pipeline: &Pipeline, out: &Path, batch: usize) -> R
         let outcomes: Vec<_> = docs
             .into_par_iter()
             .map(|r| {
-                r.map(|d| {
+                r.map(|mut d| {
+                    // The text moves into the page; a kept page's final text is put back below.
                     let page = Page {
-                        text: d.text.clone(),
+                        text: std::mem::take(&mut d.text),
                         url: d.url.clone(),
                         warc_target_uri: d.url.clone(),
                         ..Default::default()

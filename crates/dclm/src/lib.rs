@@ -167,39 +167,32 @@ fn run_heuristics(
     })
 }
 
-/// Documents per `source` field in a variant's files.
-fn sources_of(inputs: &[PathBuf]) -> Result<BTreeMap<String, u64>> {
+/// Documents, characters and documents per `source` field of a set of JSONL files / directories,
+/// in one read.
+struct DocsProfile {
+    docs: u64,
+    chars: u64,
+    sources: BTreeMap<String, u64>,
+}
+
+fn profile(inputs: &[PathBuf]) -> Result<DocsProfile> {
     let files = lmrepro_curate::docs::expand_inputs(inputs)?;
-    let mut out = BTreeMap::new();
+    let mut p = DocsProfile {
+        docs: 0,
+        chars: 0,
+        sources: BTreeMap::new(),
+    };
     for f in files {
         let (docs, _) =
             lmrepro_curate::docs::read_docs(&f, lmrepro_curate::docs::OnMalformed::Error)?;
         for (_, d) in docs {
-            let s = d
-                .get("source")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_string();
-            *out.entry(s).or_default() += 1;
+            p.docs += 1;
+            p.chars += lmrepro_curate::docs::text(&d).chars().count() as u64;
+            let s = d.get("source").and_then(Value::as_str).unwrap_or("?");
+            *p.sources.entry(s.to_string()).or_default() += 1;
         }
     }
-    Ok(out)
-}
-
-/// Docs and characters of a stage directory's jsonl files.
-fn count_docs(dir: &Path) -> Result<(u64, u64)> {
-    let files = lmrepro_curate::docs::expand_inputs(&[dir.to_path_buf()])?;
-    let (mut n, mut c) = (0u64, 0u64);
-    for f in files {
-        let (docs, _) =
-            lmrepro_curate::docs::read_docs(&f, lmrepro_curate::docs::OnMalformed::Error)?;
-        n += docs.len() as u64;
-        c += docs
-            .iter()
-            .map(|(_, d)| lmrepro_curate::docs::text(d).chars().count() as u64)
-            .sum::<u64>();
-    }
-    Ok((n, c))
+    Ok(p)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -376,11 +369,11 @@ pub fn run(
                     };
                     let out = dir.join("docs");
                     let r = lmrepro_curate::bff::run(&[heur_dir], &out, &cfg, |_, _| {})?;
-                    let (n, c) = count_docs(&out)?;
+                    let out_profile = profile(&[out])?;
                     Ok(DocsSummary {
                         docs_in: r.total.docs_in,
-                        docs_out: n,
-                        chars_out: c,
+                        docs_out: out_profile.docs,
+                        chars_out: out_profile.chars,
                         detail: serde_json::to_value(&r.total)?,
                     })
                 },
@@ -398,11 +391,11 @@ pub fn run(
                     };
                     let out = dir.join("docs");
                     let st = lmrepro_curate::minhash::run(&[heur_dir], &out, &cfg)?;
-                    let (n, c) = count_docs(&out)?;
+                    let out_profile = profile(&[out])?;
                     Ok(DocsSummary {
                         docs_in: st.docs_in,
-                        docs_out: n,
-                        chars_out: c,
+                        docs_out: out_profile.docs,
+                        chars_out: out_profile.chars,
                         detail: serde_json::to_value(&st)?,
                     })
                 },
@@ -494,11 +487,11 @@ pub fn run(
                                 Some(KeepRule::TopFraction(f)),
                                 lmrepro_curate::docs::OnMalformed::Error,
                             )?;
-                            let (n, c) = count_docs(&out)?;
+                            let out_profile = profile(&[out])?;
                             Ok(DocsSummary {
                                 docs_in: stats["docs_in"].as_u64().unwrap_or(0),
-                                docs_out: n,
-                                chars_out: c,
+                                docs_out: out_profile.docs,
+                                chars_out: out_profile.chars,
                                 detail: stats,
                             })
                         },
@@ -511,7 +504,7 @@ pub fn run(
                 }
             };
         variant_docs.insert(v.name.clone(), docs);
-        variant_sources.insert(v.name.clone(), sources_of(&dirs)?);
+        variant_sources.insert(v.name.clone(), profile(&dirs)?.sources);
         variant_dirs.insert(v.name.clone(), (key, dirs));
     }
 

@@ -9,7 +9,6 @@ use lmrepro_data::{Recipe, Resolver};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 /// Per-source counts of the pool stage.
@@ -37,15 +36,8 @@ impl PoolSummary {
 }
 
 pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {
-    let mut w = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
-    for d in docs {
-        serde_json::to_writer(&mut w, d)?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()?;
-    Ok(())
+    std::fs::write(path, lmrepro_curate::docs::to_jsonl(docs))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn doc(text: String, source: &str, id: String, url: Option<String>) -> Map<String, Value> {
@@ -88,22 +80,14 @@ pub fn chunk_paragraphs(text: &str, max_chars: usize) -> Vec<String> {
     out
 }
 
+/// The `text` of every line (malformed lines and missing `text` are errors naming file and line).
 fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
-    let reader = lmrepro_curate::docs::open_reader(path)?;
-    let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
-        let Some(t) = v.get("text").and_then(Value::as_str) else {
-            bail!("{}:{}: no string `text` field", path.display(), i + 1);
-        };
-        out.push(t.to_string());
-    }
-    Ok(out)
+    let (docs, _) =
+        lmrepro_curate::docs::read_docs(path, lmrepro_curate::docs::OnMalformed::Error)?;
+    Ok(docs
+        .iter()
+        .map(|(_, d)| lmrepro_curate::docs::text(d).to_string())
+        .collect())
 }
 
 /// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`.
