@@ -6,7 +6,7 @@
 
 pub mod assets;
 pub mod cli;
-pub mod fasttext;
+pub use lmrepro_fasttext as fasttext;
 pub mod io;
 pub mod page;
 pub mod pipeline;

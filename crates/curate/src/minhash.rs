@@ -16,7 +16,7 @@
 //! Documents with fewer words than `n_grams` get no signature and are never duplicates (datatrove).
 
 use crate::docs::{self, Doc, OnMalformed, StageDir};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -527,11 +527,17 @@ pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupS
 
 /// Exact dedup: the first document (in file, line order) with a given text is kept; the key is
 /// the first 16 bytes of sha256(text). Memory: 16 bytes per distinct document.
+///
+/// Resume: next to each finished shard, `_state/exact/<shard>.keys` holds the keys that shard added
+/// to the seen set and `<shard>.dups` the keys of the documents it removed, and the shard's marker
+/// its counts; a resumed run loads those instead of re-reading and re-hashing finished inputs.
 pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> Result<DedupStats> {
     use sha2::{Digest, Sha256};
     let files = docs::expand_inputs(inputs)?;
     let names = docs::shard_names(&files);
     let stage = StageDir::create(out)?;
+    let state = out.join("_state").join("exact");
+    std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let mut seen: HashSet<[u8; 16]> = HashSet::new();
     let mut st = DedupStats {
         files: files.len() as u64,
@@ -539,9 +545,41 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
     };
     let mut dup_keys: HashSet<[u8; 16]> = HashSet::new();
     let pb = docs::progress(files.len() as u64, "exact dedup");
-    // Every file is re-read on resume (the set of seen texts must be rebuilt), but finished shards
-    // are not rewritten.
     for (fi, f) in files.iter().enumerate() {
+        let name = &names[fi];
+        let (keys_path, dups_path) = (
+            state.join(format!("{name}.keys")),
+            state.join(format!("{name}.dups")),
+        );
+        if stage.is_done(name) && keys_path.is_file() && dups_path.is_file() {
+            let counts = stage.done_stats(name)?;
+            let count = |k: &str| {
+                counts[k]
+                    .as_u64()
+                    .with_context(|| format!("{}: marker of {name} has no `{k}`", out.display()))
+            };
+            let (docs_in, kept, removed, malformed) = (
+                count("docs_in")?,
+                count("docs_kept")?,
+                count("docs_removed")?,
+                count("malformed_lines")?,
+            );
+            let new_keys = read_keys(&keys_path)?;
+            ensure!(
+                new_keys.len() as u64 == kept,
+                "{}: {} keys for {kept} kept documents (delete the stage to redo it)",
+                keys_path.display(),
+                new_keys.len()
+            );
+            seen.extend(new_keys);
+            dup_keys.extend(read_keys(&dups_path)?);
+            st.docs_in += docs_in;
+            st.docs_kept += kept;
+            st.docs_removed += removed;
+            st.malformed_lines += malformed;
+            pb.inc(1);
+            continue;
+        }
         let (ds, malformed) = docs::read_docs(f, on_malformed)?;
         st.malformed_lines += malformed;
         st.docs_in += ds.len() as u64;
@@ -552,19 +590,33 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
                 h[..16].try_into().unwrap()
             })
             .collect();
+        let docs_in = ds.len() as u64;
         let mut kept = Vec::new();
+        let (mut new_keys, mut removed_keys) = (Vec::new(), Vec::new());
         for ((_, d), k) in ds.into_iter().zip(keys) {
             if seen.insert(k) {
                 kept.push(d);
+                new_keys.push(k);
             } else {
-                st.docs_removed += 1;
+                removed_keys.push(k);
                 dup_keys.insert(k);
             }
         }
+        st.docs_removed += removed_keys.len() as u64;
         st.docs_kept += kept.len() as u64;
-        if !stage.is_done(&names[fi]) {
-            stage.write_shard(&names[fi], &kept, &json!({"docs_kept": kept.len()}))?;
-        }
+        // Keys first, marker last: a marker always has its keys.
+        write_keys(&state, &keys_path, &new_keys)?;
+        write_keys(&state, &dups_path, &removed_keys)?;
+        stage.write_shard(
+            name,
+            &kept,
+            &json!({
+                "docs_in": docs_in,
+                "docs_kept": kept.len(),
+                "docs_removed": removed_keys.len(),
+                "malformed_lines": malformed,
+            }),
+        )?;
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -572,6 +624,22 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
     st.docs_in_clusters = st.docs_removed + st.clusters;
     stage.write_stats(&json!({"exact": st}))?;
     Ok(st)
+}
+
+fn write_keys(dir: &Path, path: &Path, keys: &[[u8; 16]]) -> Result<()> {
+    let tmp = dir.join(".keys.tmp");
+    docs::write_atomic(&tmp, path, &keys.concat())
+}
+
+fn read_keys(path: &Path) -> Result<Vec<[u8; 16]>> {
+    let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    ensure!(
+        b.len() % 16 == 0,
+        "{}: {} bytes is not a whole number of 16-byte keys (delete the stage to redo it)",
+        path.display(),
+        b.len()
+    );
+    Ok(b.chunks_exact(16).map(|c| c.try_into().unwrap()).collect())
 }
 
 /// Writes pairs as `file doc file doc` lines (for comparisons with datatrove).

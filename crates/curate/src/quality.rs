@@ -1,5 +1,5 @@
-//! fastText quality classifier with DCLM's settings and preprocessing, on the pure-Rust `fasttext`
-//! crate (which reads and writes C++ fastText `.bin` models).
+//! fastText quality classifier with DCLM's settings and preprocessing: training on the pure-Rust
+//! `fasttext` crate (which writes C++ fastText `.bin` models), inference on `lmrepro-fasttext`.
 //!
 //! * training (DCLM `baselines/train_fasttext_classifier.py` defaults used for DCLM-Baseline):
 //!   supervised, softmax loss, `lr 0.1, dim 100, ws 5, epoch 5, minCount 1, wordNgrams 2`, labels
@@ -192,35 +192,27 @@ pub fn train_file(train: &Path, cfg: &TrainConfig) -> Result<fasttext::FastText>
     fasttext::FastText::train(args).map_err(|e| anyhow::anyhow!("fastText training: {e}"))
 }
 
-/// A loaded classifier.
+/// A loaded classifier: inference by `lmrepro-fasttext` (C++ fastText's tokenisation, word
+/// n-grams including the `(last word, </s>)` bigram, and f32 order of operations).
 pub struct Classifier {
-    pub model: fasttext::FastText,
+    model: lmrepro_fasttext::FastText,
 }
 
 impl Classifier {
     pub fn load(path: &Path) -> Result<Classifier> {
-        let model = fasttext::FastText::load_model(path)
-            .map_err(|e| anyhow::anyhow!("loading fastText model {}: {e}", path.display()))?;
-        Ok(Classifier { model })
+        Ok(Classifier {
+            model: lmrepro_fasttext::FastText::load(path)?,
+        })
     }
 
-    /// Top-1 (label, probability) of already preprocessed text.
-    ///
-    /// C++ fastText reads `line + "\n"`: the newline becomes the EOS word `</s>`, which also takes
-    /// part in the word n-grams (the bigram `(last word, </s>)`). The crate's `predict` appends EOS
-    /// after computing the n-grams and so misses that bigram (|Δp| up to 0.02 on DCLM's labelled
-    /// texts), so the line is tokenised here with an explicit `</s>` token instead.
+    /// Top-1 (label with its `__label__` prefix, probability) of already preprocessed text, as
+    /// the Python module's `model.predict(line)` returns it.
     pub fn top1(&self, line: &str) -> Option<(String, f32)> {
-        let mut words = Vec::new();
-        let mut labels = Vec::new();
         self.model
-            .dict()
-            .get_line_from_str(&format!("{line} </s>"), &mut words, &mut labels);
-        self.model
-            .predict_on_words(&words, 1, 0.0)
+            .predict(line, 1)
             .into_iter()
             .next()
-            .map(|p| (p.label, p.prob))
+            .map(|p| (format!("__label__{}", p.label), p.prob))
     }
 
     /// DCLM's hq score of a raw document text.

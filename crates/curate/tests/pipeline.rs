@@ -246,9 +246,25 @@ fn minhash_and_exact_find_real_duplicates() {
     assert_eq!(st.docs_removed, 2, "{st:?}");
     assert_eq!(st.clusters, 2);
     assert_eq!(st.docs_kept, 6);
-    let ex = minhash::run_exact(&[input], &tmp.path().join("ex"), OnMalformed::Error).unwrap();
+    let ex_dir = tmp.path().join("ex");
+    let ex = minhash::run_exact(std::slice::from_ref(&input), &ex_dir, OnMalformed::Error).unwrap();
     assert_eq!(ex.docs_removed, 1);
     assert_eq!(ex.docs_kept, 7);
+    assert_eq!(ex.clusters, 1);
+
+    // Resume after an interruption during the second shard: the first (which holds the copy that
+    // makes a document of the second a duplicate) must come from its saved keys, not be re-read —
+    // its input is made unreadable to prove it.
+    let before = read_tree(&ex_dir);
+    let names = docs::shard_names(&docs::expand_inputs(std::slice::from_ref(&input)).unwrap());
+    assert_eq!(names.len(), 2);
+    std::fs::remove_file(ex_dir.join("_done").join(&names[1])).unwrap();
+    std::fs::remove_file(ex_dir.join(format!("{}.jsonl.zst", names[1]))).unwrap();
+    std::fs::write(input.join("part_00.jsonl"), "not json\n").unwrap();
+    let resumed =
+        minhash::run_exact(std::slice::from_ref(&input), &ex_dir, OnMalformed::Error).unwrap();
+    assert_eq!(resumed, ex);
+    assert_eq!(read_tree(&ex_dir), before);
 }
 
 #[test]
@@ -306,16 +322,33 @@ fn quality_classifier_trains_and_ranks_labelled_cc() {
     assert!((0.0..=1.0).contains(&p));
     let mut scores = Vec::new();
     let mut labels = Vec::new();
+    let mut max_dp = 0.0f32;
     for f in [
         "dclm_assets/data/agreement_data.jsonl",
         "dclm_assets/data/majority_data.jsonl",
     ] {
         for line in docs::read_lines(&test_input(f)).unwrap() {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-            scores.push(clf.score(v["text"].as_str().unwrap()));
+            let text = v["text"].as_str().unwrap();
+            scores.push(clf.score(text));
             labels.push(v["label"] == 1);
+            // Two independent implementations must agree: our inference (lmrepro-fasttext) and the
+            // `fasttext` crate that trained the model, fed C++'s token line (with its `</s>`).
+            let line = quality::preprocess(text);
+            let (ours_label, ours_p) = clf.top1(&line).unwrap();
+            let (mut words, mut lab) = (Vec::new(), Vec::new());
+            model
+                .dict()
+                .get_line_from_str(&format!("{line} </s>"), &mut words, &mut lab);
+            let theirs = &model.predict_on_words(&words, 1, 0.0)[0];
+            max_dp = max_dp.max((ours_p - theirs.prob).abs());
+            if (theirs.prob - 0.5).abs() > 1e-4 {
+                assert_eq!(ours_label, theirs.label, "top label of {f} text {text:?}");
+            }
         }
     }
+    eprintln!("lmrepro-fasttext vs fasttext crate on 780 texts: max |dp| {max_dp:e}");
+    assert!(max_dp <= 1e-6, "max |dp| {max_dp}");
     assert_eq!(scores.len(), 780);
     let auc = quality::auc(&scores, &labels);
     assert!(auc > 0.55, "AUC {auc}");

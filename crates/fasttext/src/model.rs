@@ -1,9 +1,4 @@
-//! fastText supervised-model inference (`lid.176.ftz` / `.bin`), written from the fastText 0.9.2
-//! file format and prediction code so that probabilities equal the Python `fasttext` module's.
-//!
-//! Why not the crates.io `fasttext` 0.8.0 crate: it loads `lid.176.ftz` but ignores the pruned
-//! n-gram index of quantized models, and predicts wrong labels (`ar` 0.73 for an English page whose
-//! fastText answer is `en` 0.94), see README.md.
+//! The model file reader and `predict`.
 //!
 //! What is reproduced exactly (all in f32, in fastText's order of operations):
 //! - tokenisation (`Dictionary::readWord`), FNV-1a hash with fastText's signed-char quirk,
@@ -13,6 +8,7 @@
 //! - hierarchical softmax (Huffman tree from label counts, DFS with `std_log = log(x + 1e-5)`) or
 //!   full softmax, top-k with fastText's tie rule, `exp` of the log-probability.
 
+use crate::tokens::{fasttext_tokens, EOS};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::HashMap;
 use std::io::Read;
@@ -84,6 +80,29 @@ impl Matrix {
         }
     }
 
+    /// Asks the CPU to start loading row `i` (a hint: it changes no result). Summing the rows of
+    /// a document is a chain of cache misses into a matrix far larger than the cache (DCLM's
+    /// quality model: 2M hash buckets x 100 floats = 800 MB); issuing the loads a few rows ahead
+    /// overlaps them.
+    #[inline]
+    fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Matrix::Dense { cols, data } = self {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let row = &data[i * cols..(i + 1) * cols];
+            // One hint per 64-byte cache line of the row.
+            for line in row.chunks(16) {
+                // SAFETY: prefetching is a hint that never faults; the pointer is in bounds.
+                #[allow(unused_unsafe)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(line.as_ptr() as *const i8)
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
+    }
+
     /// `Vector::addRow(A, i)`: `x += A[i]` (quantized: `alpha * centroid`).
     fn add_row_to(&self, x: &mut [f32], i: usize) {
         match self {
@@ -149,8 +168,9 @@ struct TreeNode {
 /// A loaded fastText supervised model.
 pub struct FastText {
     args: Args,
-    /// word -> dictionary id (words and labels).
-    word2id: HashMap<Vec<u8>, i32>,
+    /// Dictionary entries (words and labels) and their lookup by fastText's own hash.
+    words: Vec<Vec<u8>>,
+    word_table: WordTable,
     /// Per dictionary entry: is it a label, and its subword ids (words only).
     is_label: Vec<bool>,
     subwords: Vec<Vec<i32>>,
@@ -162,6 +182,47 @@ pub struct FastText {
     input: Matrix,
     output: Matrix,
     tree: Vec<TreeNode>,
+}
+
+/// Open-addressing table from a dictionary entry's [`ft_hash`] to its id: the hash is computed
+/// anyway for the word n-grams, so a lookup costs one hash of the word instead of two.
+struct WordTable {
+    /// `-1` = empty slot; size a power of two, at most half full.
+    slots: Vec<i32>,
+    mask: usize,
+}
+
+impl WordTable {
+    fn new(words: &[Vec<u8>]) -> WordTable {
+        let size = (2 * words.len()).next_power_of_two().max(2);
+        let mut t = WordTable {
+            slots: vec![-1; size],
+            mask: size - 1,
+        };
+        for (id, w) in words.iter().enumerate() {
+            let mut i = ft_hash(w) as usize & t.mask;
+            while t.slots[i] >= 0 {
+                i = (i + 1) & t.mask;
+            }
+            t.slots[i] = id as i32;
+        }
+        t
+    }
+
+    #[inline]
+    fn find(&self, words: &[Vec<u8>], w: &[u8], hash: u32) -> Option<i32> {
+        let mut i = hash as usize & self.mask;
+        loop {
+            let id = self.slots[i];
+            if id < 0 {
+                return None;
+            }
+            if words[id as usize] == w {
+                return Some(id);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
 }
 
 /// One prediction: the label without `__label__` and its probability (fastText's f32).
@@ -339,12 +400,11 @@ impl FastText {
         let nlabels = r.i32()?;
         let _ntokens = r.i64()?;
         let pruneidx_size = r.i64()?;
-        let mut word2id = HashMap::new();
         let mut is_label = Vec::new();
         let mut words = Vec::new();
         let mut label_counts = Vec::new();
         let mut labels = Vec::new();
-        for i in 0..size {
+        for _ in 0..size {
             let w = r.cstr()?.to_vec();
             let count = r.i64()?;
             let ty = r.u8()?;
@@ -354,9 +414,13 @@ impl FastText {
                 labels.push(s.strip_prefix(LABEL_PREFIX).unwrap_or(&s).to_string());
             }
             is_label.push(ty == 1);
-            word2id.insert(w.clone(), i);
             words.push(w);
         }
+        // fastText's own table maps each entry to its first id; a file never repeats an entry.
+        ensure!(
+            size >= 0 && words.len() == size as usize,
+            "fastText dictionary: bad size {size}"
+        );
         ensure!(
             labels.len() == nlabels as usize && (size - nlabels) == nwords,
             "fastText dictionary: {size} entries, {nwords} words, {nlabels} labels do not add up"
@@ -369,7 +433,8 @@ impl FastText {
         }
         let mut ft = FastText {
             args,
-            word2id,
+            word_table: WordTable::new(&words),
+            words: Vec::new(),
             is_label,
             subwords: Vec::new(),
             labels,
@@ -390,7 +455,7 @@ impl FastText {
         let mut subwords = Vec::with_capacity(words.len());
         for (i, w) in words.iter().enumerate() {
             let mut v = vec![i as i32];
-            if w.as_slice() != crate::words::EOS.as_bytes() {
+            if w.as_slice() != EOS.as_bytes() {
                 let mut bw = Vec::with_capacity(w.len() + 2);
                 bw.extend_from_slice(BOW.as_bytes());
                 bw.extend_from_slice(w);
@@ -400,6 +465,7 @@ impl FastText {
             subwords.push(v);
         }
         ft.subwords = subwords;
+        ft.words = words;
 
         let quant_input = r.u8()? != 0;
         ft.input = read_matrix(&mut r, quant_input)?;
@@ -478,8 +544,8 @@ impl FastText {
         let mut add = |tok: &str, ids: &mut Vec<i32>| {
             let b = tok.as_bytes();
             let h = ft_hash(b);
-            match self.word2id.get(b) {
-                Some(&wid) => {
+            match self.word_table.find(&self.words, b, h) {
+                Some(wid) => {
                     if !self.is_label[wid as usize] {
                         if self.args.maxn <= 0 {
                             ids.push(wid);
@@ -491,7 +557,7 @@ impl FastText {
                 }
                 None => {
                     if !tok.starts_with(LABEL_PREFIX) {
-                        if tok != crate::words::EOS {
+                        if tok != EOS {
                             let mut bw = Vec::with_capacity(b.len() + 2);
                             bw.extend_from_slice(BOW.as_bytes());
                             bw.extend_from_slice(b);
@@ -503,21 +569,24 @@ impl FastText {
                 }
             }
         };
-        for tok in crate::words::fasttext_tokens(text) {
+        for tok in fasttext_tokens(text) {
             // getLine stops at the first EOS; the caller removed newlines, so this is the end.
-            if tok == crate::words::EOS {
+            if tok == EOS {
                 break;
             }
             add(tok, &mut ids);
         }
-        add(crate::words::EOS, &mut ids);
+        add(EOS, &mut ids);
         // `addWordNgrams`.
         let n = self.args.word_ngrams;
         if n > 1 {
+            // C++ keeps the word hashes as `int32_t` and widens them to `uint64_t`: negative ones
+            // sign-extend (`as i32 as u64`), which decides the bucket of about half the bigrams.
+            let widen = |h: u32| h as i32 as u64;
             for i in 0..hashes.len() {
-                let mut h = hashes[i] as u64;
+                let mut h = widen(hashes[i]);
                 for &hj in hashes.iter().skip(i + 1).take(n as usize - 1) {
-                    h = h.wrapping_mul(116049371).wrapping_add(hj as u64);
+                    h = h.wrapping_mul(116049371).wrapping_add(widen(hj));
                     // fastText: uint64_t h; pushHash(line, h % bucket)
                     self.push_hash(&mut ids, (h % self.args.bucket as u64) as i32);
                 }
@@ -534,7 +603,16 @@ impl FastText {
         }
         let dim = self.args.dim;
         let mut hidden = vec![0.0f32; dim];
-        for &id in &ids {
+        // Rows are added in fastText's order (f32 sums are order-dependent); the prefetch distance
+        // only decides how early each row's load is issued.
+        const AHEAD: usize = 8;
+        for &id in ids.iter().take(AHEAD) {
+            self.input.prefetch_row(id as usize);
+        }
+        for (n, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(n + AHEAD) {
+                self.input.prefetch_row(next as usize);
+            }
             self.input.add_row_to(&mut hidden, id as usize);
         }
         let scale = (1.0f64 / ids.len() as f64) as f32;
