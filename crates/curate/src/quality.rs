@@ -200,9 +200,39 @@ pub struct Classifier {
 
 impl Classifier {
     pub fn load(path: &Path) -> Result<Classifier> {
-        Ok(Classifier {
-            model: lmrepro_fasttext::FastText::load(path)?,
-        })
+        Ok(Classifier::load_with_sha256(path)?.0)
+    }
+
+    /// Loads the model and returns the sha256 of its file, hashed in the same single read (the
+    /// model is large: DCLM's is 855 MB).
+    pub fn load_with_sha256(path: &Path) -> Result<(Classifier, String)> {
+        use sha2::{Digest, Sha256};
+        struct Hashing<R> {
+            inner: R,
+            hasher: Sha256,
+        }
+        impl<R: std::io::Read> std::io::Read for Hashing<R> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.inner.read(buf)?;
+                self.hasher.update(&buf[..n]);
+                Ok(n)
+            }
+        }
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("opening fastText model {}", path.display()))?;
+        let mut reader = std::io::BufReader::with_capacity(
+            1 << 20,
+            Hashing {
+                inner: f,
+                hasher: Sha256::new(),
+            },
+        );
+        // The loader reads to the end of the file (it rejects trailing bytes), so every byte
+        // has passed through the hasher.
+        let model = lmrepro_fasttext::FastText::from_reader(&mut reader)
+            .with_context(|| format!("loading fastText model {}", path.display()))?;
+        let sha = hex::encode(reader.into_inner().hasher.finalize());
+        Ok((Classifier { model }, sha))
     }
 
     /// Top-1 (label with its `__label__` prefix, probability) of already preprocessed text, as
@@ -294,7 +324,7 @@ pub fn predict_filter(
 ) -> Result<Value> {
     let files = docs::expand_inputs(inputs)?;
     let names = docs::shard_names(&files);
-    let clf = Classifier::load(model)?;
+    let (clf, model_sha256) = Classifier::load_with_sha256(model)?;
     let stage = StageDir::create(out)?;
     // Pass 1: score (needed for the pool quantile); scores of a shard are kept in memory.
     let pb = docs::progress(files.len() as u64, "fastText scoring");
@@ -332,7 +362,7 @@ pub fn predict_filter(
         "threshold": t,
         "rule": rule,
         "malformed_lines": malformed_total,
-        "model_sha256": crate::tokens::sha256_path(model)?,
+        "model_sha256": model_sha256,
     });
     stage.write_stats(&stats)?;
     Ok(stats)

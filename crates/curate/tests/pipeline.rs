@@ -364,6 +364,8 @@ fn quality_classifier_trains_and_ranks_labelled_cc() {
     )
     .unwrap();
     assert_eq!(stats["docs_kept"], 2);
+    // The model is hashed while it is read: the stats carry the file's sha256.
+    assert_eq!(stats["model_sha256"], tokens::sha256_path(&path).unwrap());
 }
 
 #[test]

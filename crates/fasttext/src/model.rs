@@ -11,7 +11,7 @@
 use crate::tokens::{fasttext_tokens, EOS};
 use anyhow::{bail, ensure, Context, Result};
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 const MAGIC: i32 = 793712314;
@@ -232,57 +232,113 @@ pub struct Prediction {
     pub prob: f32,
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Reads the model file front to back (no copy of the whole file in memory: DCLM's classifier is
+/// 855 MB); `pos` is for error messages.
+struct Reader<R> {
+    r: R,
+    pos: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        ensure!(
-            self.pos + n <= self.buf.len(),
-            "truncated fastText model: wanted {n} bytes at offset {}, file has {}",
-            self.pos,
-            self.buf.len()
-        );
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+impl<R: BufRead> Reader<R> {
+    fn fill(&mut self, out: &mut [u8]) -> Result<()> {
+        self.r.read_exact(out).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                anyhow::anyhow!(
+                    "truncated fastText model: wanted {} bytes at offset {}",
+                    out.len(),
+                    self.pos
+                )
+            } else {
+                anyhow::Error::new(e).context(format!("reading at offset {}", self.pos))
+            }
+        })?;
+        self.pos += out.len() as u64;
+        Ok(())
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.fill(&mut b)?;
+        Ok(b)
+    }
+    fn take(&mut self, n: usize) -> Result<Vec<u8>> {
+        let mut v = vec![0u8; n];
+        self.fill(&mut v)?;
+        Ok(v)
     }
     fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+        Ok(i32::from_le_bytes(self.array()?))
     }
     fn i64(&mut self) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+        Ok(i64::from_le_bytes(self.array()?))
     }
     fn f64(&mut self) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+        Ok(f64::from_le_bytes(self.array()?))
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        Ok(self.array::<1>()?[0])
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
-        let b = self.take(n.checked_mul(4).context("matrix too large")?)?;
-        Ok(b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect())
+        n.checked_mul(4).context("matrix too large")?;
+        let mut out = Vec::with_capacity(n);
+        advise_huge_pages(&out);
+        let mut chunk = vec![0u8; 1 << 16];
+        while out.len() < n {
+            let k = (n - out.len()).min(chunk.len() / 4);
+            self.fill(&mut chunk[..4 * k])?;
+            out.extend(
+                chunk[..4 * k]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+            );
+        }
+        Ok(out)
     }
-    fn cstr(&mut self) -> Result<&'a [u8]> {
-        let rest = &self.buf[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .context("truncated fastText dictionary entry")?;
-        self.pos += end + 1;
-        Ok(&rest[..end])
+    fn cstr(&mut self) -> Result<Vec<u8>> {
+        let mut w = Vec::new();
+        self.r
+            .read_until(0, &mut w)
+            .with_context(|| format!("reading at offset {}", self.pos))?;
+        self.pos += w.len() as u64;
+        ensure!(
+            w.pop() == Some(0),
+            "truncated fastText dictionary entry at offset {}",
+            self.pos
+        );
+        Ok(w)
     }
+    fn at_end(&mut self) -> Result<bool> {
+        Ok(self.r.fill_buf()?.is_empty())
+    }
+}
+
+/// Asks Linux to back a large matrix with 2 MiB pages before it is first written. Inference reads
+/// rows at random from matrices far larger than what the TLB covers with 4 KiB pages, so every row
+/// costs a page walk; with transparent huge pages in `madvise` mode (the common default) this
+/// call is what enables them. A hint only: values are unchanged, and failure is ignored.
+fn advise_huge_pages(v: &Vec<f32>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + v.capacity() * std::mem::size_of::<f32>();
+        let (a, e) = ((start + HUGE - 1) & !(HUGE - 1), end & !(HUGE - 1));
+        if e > a {
+            // SAFETY: [a, e) lies inside the vector's allocation; MADV_HUGEPAGE changes no
+            // contents and no mapping permissions.
+            unsafe {
+                libc::madvise(a as *mut libc::c_void, e - a, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 fn usize_of(v: i64, what: &str) -> Result<usize> {
     usize::try_from(v).with_context(|| format!("fastText model: negative {what} ({v})"))
 }
 
-fn read_pq(r: &mut Reader) -> Result<ProductQuantizer> {
+fn read_pq<R: BufRead>(r: &mut Reader<R>) -> Result<ProductQuantizer> {
     let dim = usize_of(r.i32()? as i64, "pq dim")?;
     let nsubq = usize_of(r.i32()? as i64, "pq nsubq")?;
     let dsub = usize_of(r.i32()? as i64, "pq dsub")?;
@@ -300,13 +356,13 @@ fn read_pq(r: &mut Reader) -> Result<ProductQuantizer> {
     })
 }
 
-fn read_matrix(r: &mut Reader, quant: bool) -> Result<Matrix> {
+fn read_matrix<R: BufRead>(r: &mut Reader<R>, quant: bool) -> Result<Matrix> {
     if quant {
         let qnorm = r.u8()? != 0;
         let m = usize_of(r.i64()?, "rows")?;
         let _n = r.i64()?;
         let codesize = usize_of(r.i32()? as i64, "code size")?;
-        let codes = r.take(codesize)?.to_vec();
+        let codes = r.take(codesize)?;
         let pq = read_pq(r)?;
         ensure!(
             codes.len() == m * pq.nsubq,
@@ -315,7 +371,7 @@ fn read_matrix(r: &mut Reader, quant: bool) -> Result<Matrix> {
             pq.nsubq
         );
         let norm = if qnorm {
-            let nc = r.take(m)?.to_vec();
+            let nc = r.take(m)?;
             Some((nc, read_pq(r)?))
         } else {
             None
@@ -342,16 +398,19 @@ fn ft_hash(s: &[u8]) -> u32 {
 
 impl FastText {
     pub fn load(path: &Path) -> Result<FastText> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("reading fastText model {}", path.display()))?;
-        FastText::from_bytes(&bytes)
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("opening fastText model {}", path.display()))?;
+        FastText::from_reader(std::io::BufReader::with_capacity(1 << 20, f))
             .with_context(|| format!("loading fastText model {}", path.display()))
     }
 
     pub fn from_bytes(buf: &[u8]) -> Result<FastText> {
-        let mut r = Reader { buf, pos: 0 };
+        FastText::from_reader(buf)
+    }
+
+    /// Reads a model from a stream (e.g. one that also hashes the bytes it passes on).
+    pub fn from_reader<R: BufRead>(reader: R) -> Result<FastText> {
+        let mut r = Reader { r: reader, pos: 0 };
         let magic = r.i32()?;
         ensure!(
             magic == MAGIC,
@@ -405,7 +464,7 @@ impl FastText {
         let mut label_counts = Vec::new();
         let mut labels = Vec::new();
         for _ in 0..size {
-            let w = r.cstr()?.to_vec();
+            let w = r.cstr()?;
             let count = r.i64()?;
             let ty = r.u8()?;
             if ty == 1 {
@@ -472,9 +531,9 @@ impl FastText {
         let qout = r.u8()? != 0;
         ft.output = read_matrix(&mut r, quant_input && qout)?;
         ensure!(
-            r.pos == buf.len(),
-            "fastText model has {} trailing bytes",
-            buf.len() - r.pos
+            r.at_end()?,
+            "fastText model has trailing bytes after offset {}",
+            r.pos
         );
         ensure!(
             ft.output.rows() == nlabels as usize,
@@ -605,6 +664,8 @@ impl FastText {
         let mut hidden = vec![0.0f32; dim];
         // Rows are added in fastText's order (f32 sums are order-dependent); the prefetch distance
         // only decides how early each row's load is issued.
+        // Measured on DCLM's classifier (2-core EPYC VM, huge pages on): 8 rows ahead cut the
+        // prediction time by about a quarter; 4 and 16 were no better.
         const AHEAD: usize = 8;
         for &id in ids.iter().take(AHEAD) {
             self.input.prefetch_row(id as usize);
