@@ -358,37 +358,29 @@ fn join_strip(lines: &[&str]) -> Option<String> {
 /// `uppercase_ratio_line_modifier`: drops lines whose `isupper()` share exceeds `max`; keeps
 /// empty lines; ends with `.strip()`.
 pub fn uppercase_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
-    let lines: Vec<&str> = text
-        .split('\n')
-        .filter(|l| {
-            if l.is_empty() {
-                return true;
-            }
-            let (mut n, mut up) = (0usize, 0usize);
-            for c in l.chars() {
-                n += 1;
-                up += pyunicode::is_upper(c) as usize;
-            }
-            up as f64 / n as f64 <= max
-        })
-        .collect();
-    join_strip(&lines)
+    char_ratio_line_modifier(text, max, pyunicode::is_upper)
 }
 
 /// `numeric_ratio_line_modifier`: as above with `isdigit()`.
 pub fn numeric_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
+    char_ratio_line_modifier(text, max, pyunicode::is_digit)
+}
+
+/// Keeps empty lines and lines whose share of characters with `pred` is at most `max`
+/// (characters counted as Python counts `len(line)`: code points).
+fn char_ratio_line_modifier(text: &str, max: f64, pred: fn(char) -> bool) -> Option<String> {
     let lines: Vec<&str> = text
         .split('\n')
         .filter(|l| {
             if l.is_empty() {
                 return true;
             }
-            let (mut n, mut d) = (0usize, 0usize);
+            let (mut n, mut hits) = (0usize, 0usize);
             for c in l.chars() {
                 n += 1;
-                d += pyunicode::is_digit(c) as usize;
+                hits += pred(c) as usize;
             }
-            d as f64 / n as f64 <= max
+            hits as f64 / n as f64 <= max
         })
         .collect();
     join_strip(&lines)

@@ -111,6 +111,15 @@ impl StageCache {
         Ok((Stage { dir, key }, summary))
     }
 
+    /// A cache on the same root with no timings yet (for a worker thread).
+    pub fn clone_empty(&self) -> StageCache {
+        StageCache {
+            root: self.root.clone(),
+            timings: Vec::new(),
+            verbose: self.verbose,
+        }
+    }
+
     fn record(&mut self, name: &str, key: &str, started: Instant, cached: bool) {
         let seconds = started.elapsed().as_secs_f64();
         if self.verbose {

@@ -44,6 +44,18 @@ pub struct Options {
     pub progress: bool,
     /// Stop after the data stages (pool … tokenize, compact vocabulary).
     pub data_only: bool,
+    /// How many train+eval jobs run at once (`None`: env `LMREPRO_JOBS`, else the number of
+    /// CPUs). Results do not depend on it.
+    pub jobs: Option<usize>,
+}
+
+impl Options {
+    fn workers(&self) -> usize {
+        self.jobs
+            .or_else(|| std::env::var("LMREPRO_JOBS").ok()?.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
 }
 
 /// `reproduce` entry point of the registry: the recipe's default scale.
@@ -303,6 +315,9 @@ pub struct RunOutput {
     pub train: BTreeMap<(String, u64), TrainSummary>,
     pub eval: BTreeMap<(String, u64), EvalSummary>,
     pub timings: Vec<cache::StageTiming>,
+    /// Wall-clock seconds of the whole run, and how many train+eval jobs ran at once.
+    pub wall_seconds: f64,
+    pub jobs: usize,
 }
 
 /// Runs every stage of `scale` (which must be runnable here), using the cache.
@@ -320,6 +335,7 @@ pub fn run(
             scale.description
         );
     }
+    let started = std::time::Instant::now();
     let mut cache = StageCache::new(opts.cache_root.clone().unwrap_or_else(cache::default_root));
     let run_cfg = scale.run_config()?;
     let ctx = run_cfg.model.seq_len + 1;
@@ -596,83 +612,138 @@ pub fn run(
         }
     };
 
-    // 8. Train and evaluate every (variant, seed).
+    // 8. Train and evaluate every (variant, seed). The jobs are independent (each seeded by its
+    // own config; the CPU backend runs an op on the calling thread), so they run on
+    // `opts.jobs` worker threads; every result is the same whichever thread runs it, and the
+    // timings are put back in job order.
+    let jobs: Vec<(&params::VariantSpec, u64)> = p
+        .variants
+        .iter()
+        .filter(|_| !opts.data_only)
+        .flat_map(|v| p.seeds.iter().map(move |&s| (v, s)))
+        .collect();
+    let workers = opts.workers().min(jobs.len()).max(1);
+    let one_at_a_time = workers == 1;
+    // With several jobs at once, one bar counts jobs; per-job bars would overwrite each other.
+    let job_opts = Options {
+        progress: opts.progress && one_at_a_time,
+        ..opts.clone()
+    };
+    let jobs_bar = (opts.progress && !one_at_a_time && !jobs.is_empty()).then(|| {
+        let pb = indicatif::ProgressBar::new(jobs.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} train+eval jobs ({elapsed})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_prefix(format!("{workers} at a time"));
+        pb
+    });
+    type JobOutput = (TrainSummary, EvalSummary, StageCache);
+    let run_job = |v: &params::VariantSpec, seed: u64| -> Result<JobOutput> {
+        let mut cache = cache.clone_empty();
+        let tok_stage = &variant_tokens_stage[&v.name];
+        let mut cfg = run_cfg.clone();
+        cfg.seed = seed;
+        let (tr_stage, tr_sum): (Stage, TrainSummary) = cache.run(
+            &format!("train-{}-seed{seed}", v.name),
+            &{
+                let mut m = json!({"tokens": tok_stage.key, "heldout": held_stage.key,
+                                   "vocab": vocab_key, "config": cfg});
+                if let Some(n) = scale.stop_after {
+                    m["stop_after"] = json!(n);
+                }
+                m
+            },
+            |dir| {
+                let train_data = load_contexts(&tok_stage.dir.join("tokens"), ctx, map)?;
+                let r = lmrepro_model::run_on(
+                    DeviceKind::Cpu,
+                    &cfg,
+                    &train_data,
+                    &heldout,
+                    &RunOptions {
+                        out_dir: Some(dir.to_path_buf()),
+                        progress: job_opts.progress,
+                        stop_after: scale.stop_after,
+                        ..Default::default()
+                    },
+                )
+                .with_context(|| format!("training variant `{}` seed {seed}", v.name))?;
+                // A run directory is self-describing: `lmrepro eval --model <dir>` needs the
+                // vocabulary map beside the checkpoint.
+                if let Some(v) = &vocab {
+                    write_file(dir, COMPACT_VOCAB_FILE, lmrepro_report::to_json_pretty(v)?)?;
+                }
+                let corr = vocab
+                    .as_ref()
+                    .map_or(0.0, |v| other_share * v.other_log_count());
+                Ok(TrainSummary {
+                    steps: r.steps,
+                    tokens_trained: r.steps * cfg.tokens_per_step(),
+                    params: cfg.model.num_params().total,
+                    final_train_loss: r.final_train_loss,
+                    heldout_loss_compact: r.final_eval_loss,
+                    heldout_loss: r.final_eval_loss + corr,
+                    train_curve: r.train_curve.clone(),
+                    eval_curve: r.eval_curve.clone(),
+                    tokens_per_s: r.tokens_per_s,
+                })
+            },
+        )?;
+        let (_, ev): (Stage, EvalSummary) = cache.run(
+            &format!("eval-{}-seed{seed}", v.name),
+            &json!({"model": tr_stage.key, "eval": scale.eval, "vocab": vocab_key,
+                    "inputs": input_shas(recipe, &[&scale.eval.config])?}),
+            |dir| {
+                evaluate(
+                    recipe,
+                    resolver,
+                    scale,
+                    &tr_stage.dir,
+                    vocab.as_ref(),
+                    dir,
+                    &job_opts,
+                )
+            },
+        )?;
+        Ok((tr_sum, ev, cache))
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<Option<Result<JobOutput>>>> =
+        std::sync::Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|sc| {
+        for _ in 0..workers {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(v, seed)) = jobs.get(i) else { break };
+                let r = run_job(v, seed);
+                let failed = r.is_err();
+                done.lock().expect("no worker panicked holding the lock")[i] = Some(r);
+                if let Some(pb) = &jobs_bar {
+                    pb.inc(1);
+                }
+                if failed {
+                    // Let the other workers finish their current job, then stop taking new ones.
+                    next.store(jobs.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if let Some(pb) = jobs_bar {
+        pb.finish_and_clear();
+    }
     let mut train = BTreeMap::new();
     let mut eval = BTreeMap::new();
-    for v in p.variants.iter().filter(|_| !opts.data_only) {
-        let tok_stage = variant_tokens_stage[&v.name].clone();
-        let mut data: Option<Contexts> = None;
-        for &seed in &p.seeds {
-            let mut cfg = run_cfg.clone();
-            cfg.seed = seed;
-            let (tr_stage, tr_sum): (Stage, TrainSummary) = cache.run(
-                &format!("train-{}-seed{seed}", v.name),
-                &{
-                    let mut m = json!({"tokens": tok_stage.key, "heldout": held_stage.key,
-                                       "vocab": vocab_key, "config": cfg});
-                    if let Some(n) = scale.stop_after {
-                        m["stop_after"] = json!(n);
-                    }
-                    m
-                },
-                |dir| {
-                    if data.is_none() {
-                        data = Some(load_contexts(&tok_stage.dir.join("tokens"), ctx, map)?);
-                    }
-                    let train_data = data.as_ref().expect("loaded");
-                    let r = lmrepro_model::run_on(
-                        DeviceKind::Cpu,
-                        &cfg,
-                        train_data,
-                        &heldout,
-                        &RunOptions {
-                            out_dir: Some(dir.to_path_buf()),
-                            progress: opts.progress,
-                            stop_after: scale.stop_after,
-                            ..Default::default()
-                        },
-                    )
-                    .with_context(|| format!("training variant `{}` seed {seed}", v.name))?;
-                    // A run directory is self-describing: `lmrepro eval --model <dir>` needs the
-                    // vocabulary map beside the checkpoint.
-                    if let Some(v) = &vocab {
-                        write_file(dir, COMPACT_VOCAB_FILE, lmrepro_report::to_json_pretty(v)?)?;
-                    }
-                    let corr = vocab
-                        .as_ref()
-                        .map_or(0.0, |v| other_share * v.other_log_count());
-                    Ok(TrainSummary {
-                        steps: r.steps,
-                        tokens_trained: r.steps * cfg.tokens_per_step(),
-                        params: cfg.model.num_params().total,
-                        final_train_loss: r.final_train_loss,
-                        heldout_loss_compact: r.final_eval_loss,
-                        heldout_loss: r.final_eval_loss + corr,
-                        train_curve: r.train_curve.clone(),
-                        eval_curve: r.eval_curve.clone(),
-                        tokens_per_s: r.tokens_per_s,
-                    })
-                },
-            )?;
-            let (_, ev): (Stage, EvalSummary) = cache.run(
-                &format!("eval-{}-seed{seed}", v.name),
-                &json!({"model": tr_stage.key, "eval": scale.eval, "vocab": vocab_key,
-                        "inputs": input_shas(recipe, &[&scale.eval.config])?}),
-                |dir| {
-                    evaluate(
-                        recipe,
-                        resolver,
-                        scale,
-                        &tr_stage.dir,
-                        vocab.as_ref(),
-                        dir,
-                        opts,
-                    )
-                },
-            )?;
-            train.insert((v.name.clone(), seed), tr_sum);
-            eval.insert((v.name.clone(), seed), ev);
-        }
+    for ((v, seed), r) in jobs.iter().zip(done.into_inner().expect("workers joined")) {
+        // A job not run (after another failed) has no result; the failure is reported below.
+        let Some(r) = r else { continue };
+        let (tr, ev, job_cache) = r?;
+        cache.timings.extend(job_cache.timings);
+        train.insert((v.name.clone(), *seed), tr);
+        eval.insert((v.name.clone(), *seed), ev);
     }
 
     Ok(RunOutput {
@@ -689,6 +760,8 @@ pub fn run(
         train,
         eval,
         timings: cache.timings,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        jobs: workers,
     })
 }
 
@@ -1236,6 +1309,8 @@ pub fn timings_json(r: &RunOutput) -> Result<String> {
         .collect();
     lmrepro_report::to_json_pretty(&json!({
         "stages": r.timings,
+        "wall_seconds": r.wall_seconds,
+        "jobs_at_a_time": r.jobs,
         "total_seconds": r.timings.iter().map(|t| t.seconds).sum::<f64>(),
         "training_throughput": runs,
     }))
@@ -1302,7 +1377,11 @@ pub fn reproduce_with(
     for table in ["variants.md", "published.md"] {
         eprintln!("\n{}", std::fs::read_to_string(out_dir.join(table))?);
     }
-    eprintln!("dclm-baseline: stages took {total:.1} s in all");
+    eprintln!(
+        "dclm-baseline: stages took {:.1} s wall ({total:.1} s summed over stages; \
+         train+eval jobs ran {} at a time, set LMREPRO_JOBS to change)",
+        r.wall_seconds, r.jobs
+    );
     Ok(tables)
 }
 

@@ -99,6 +99,14 @@ impl WarcError {
     }
 }
 
+/// First header named `name`, compared case-insensitively (WARC and HTTP header names both are).
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// One WARC record: its headers (in file order, names as written) and its content block.
 #[derive(Debug, Clone)]
 pub struct WarcRecord {
@@ -113,10 +121,7 @@ pub struct WarcRecord {
 impl WarcRecord {
     /// First header named `name` (case-insensitive, as the WARC spec says).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     pub fn record_type(&self) -> Option<&str> {
@@ -645,10 +650,7 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// `charset=` parameter of the Content-Type header, if any.
