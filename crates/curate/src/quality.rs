@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+const LABEL_PREFIX: &str = "__label__";
 pub const HQ: &str = "__label__hq";
 pub const CC: &str = "__label__cc";
 /// DCLM-Baseline's absolute keep threshold (`fasttext_filter.yaml`).
@@ -242,14 +243,16 @@ impl Classifier {
             .predict(line, 1)
             .into_iter()
             .next()
-            .map(|p| (format!("__label__{}", p.label), p.prob))
+            .map(|p| (format!("{LABEL_PREFIX}{}", p.label), p.prob))
     }
 
     /// DCLM's hq score of a raw document text.
     pub fn score(&self, text: &str) -> f64 {
-        match self.top1(&preprocess(text)) {
-            Some((label, p)) if label == CC => 1.0 - p as f64,
-            Some((_, p)) => p as f64,
+        // Labels come back without their `__label__` prefix; compare without building one per doc.
+        let cc = &CC[LABEL_PREFIX.len()..];
+        match self.model.predict(&preprocess(text), 1).first() {
+            Some(p) if p.label == cc => 1.0 - p.prob as f64,
+            Some(p) => p.prob as f64,
             // Only for a model without labels.
             None => 0.0,
         }

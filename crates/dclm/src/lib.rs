@@ -641,7 +641,7 @@ pub fn run(
         pb.set_prefix(format!("{workers} at a time"));
         pb
     });
-    type JobOutput = (TrainSummary, EvalSummary, StageCache);
+    type JobOutput = (TrainSummary, EvalSummary, Vec<cache::StageTiming>);
     let run_job = |v: &params::VariantSpec, seed: u64| -> Result<JobOutput> {
         let mut cache = cache.clone_empty();
         let tok_stage = &variant_tokens_stage[&v.name];
@@ -709,39 +709,33 @@ pub fn run(
                 )
             },
         )?;
-        Ok((tr_sum, ev, cache))
+        Ok((tr_sum, ev, cache.timings))
     };
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done: std::sync::Mutex<Vec<Option<Result<JobOutput>>>> =
-        std::sync::Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|sc| {
-        for _ in 0..workers {
-            sc.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(&(v, seed)) = jobs.get(i) else { break };
+    // A pool of `workers` threads; `collect` keeps job order and, after a failure, starts no
+    // further jobs.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .context("starting the train+eval worker threads")?;
+    let results: Vec<JobOutput> = pool.install(|| {
+        jobs.par_iter()
+            .with_max_len(1)
+            .map(|&(v, seed)| {
                 let r = run_job(v, seed);
-                let failed = r.is_err();
-                done.lock().expect("no worker panicked holding the lock")[i] = Some(r);
                 if let Some(pb) = &jobs_bar {
                     pb.inc(1);
                 }
-                if failed {
-                    // Let the other workers finish their current job, then stop taking new ones.
-                    next.store(jobs.len(), std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-        }
-    });
+                r
+            })
+            .collect::<Result<_>>()
+    })?;
     if let Some(pb) = jobs_bar {
         pb.finish_and_clear();
     }
     let mut train = BTreeMap::new();
     let mut eval = BTreeMap::new();
-    for ((v, seed), r) in jobs.iter().zip(done.into_inner().expect("workers joined")) {
-        // A job not run (after another failed) has no result; the failure is reported below.
-        let Some(r) = r else { continue };
-        let (tr, ev, job_cache) = r?;
-        cache.timings.extend(job_cache.timings);
+    for ((v, seed), (tr, ev, timings)) in jobs.iter().zip(results) {
+        cache.timings.extend(timings);
         train.insert((v.name.clone(), *seed), tr);
         eval.insert((v.name.clone(), *seed), ev);
     }
