@@ -10,8 +10,8 @@ pub use lmrepro_fasttext as fasttext;
 pub mod io;
 pub mod page;
 pub mod pipeline;
-pub mod pyunicode;
-mod pyunicode_tables;
+/// CPython `str` semantics (moved to `lmrepro-pycompat`).
+pub use lmrepro_pycompat::unicode as pyunicode;
 pub mod reproduce;
 pub mod retrie;
 pub mod rules;

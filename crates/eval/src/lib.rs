@@ -1,9 +1,9 @@
 //! llm-foundry ICL evaluation.
 pub mod aggregate;
 pub mod data;
+pub mod fewshot;
 pub mod ngram;
 pub mod prompt;
-pub mod pyrandom;
 pub mod reproduce;
 pub mod score;
 pub mod tasks;

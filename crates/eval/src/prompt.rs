@@ -2,7 +2,7 @@
 //! (`llmfoundry/eval/datasets/in_context_learning_evaluation.py`):
 //!
 //! - few-shot examples: `get_fewshot_sample_idxs` with one `random.Random(seed)` per dataset
-//!   partition, consumed in item order ([`crate::pyrandom`]);
+//!   partition, consumed in item order ([`crate::fewshot`]);
 //! - `construct_context`: `prelimiter + context`, preceded by `example_delimiter` when any text
 //!   precedes it, followed by `continuation_delimiter`, plus the answer for few-shot examples
 //!   (no prefix space in context; MC answer = `choices[gold]`; generation answer =
@@ -15,7 +15,8 @@
 //!   `' a'` is one token) and do not already start with one.
 
 use crate::data::{py_rstrip, Item, Partition};
-use crate::pyrandom::{fewshot_sample_idxs, PyRandom};
+use crate::fewshot::fewshot_sample_idxs;
+use lmrepro_pycompat::PyRandom;
 use crate::tasks::{TaskSpec, TaskType};
 
 /// What the model is asked about one item.

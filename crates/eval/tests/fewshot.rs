@@ -1,5 +1,6 @@
 //! Few-shot index order against CPython (fixture `fewshot_idxs.json`, see fixtures/README.md).
-use lmrepro_eval::pyrandom::{fewshot_sample_idxs, PyRandom};
+use lmrepro_eval::fewshot::fewshot_sample_idxs;
+use lmrepro_pycompat::PyRandom;
 use serde_json::Value;
 
 #[test]

@@ -1,13 +1,9 @@
-//! Bit-exact re-implementation of the pieces of CPython's `random` module and `set` that decide
-//! llm-foundry's few-shot example choice.
+//! CPython's `random.Random` (int seeds) and `set` of small ints, bit-exact.
 //!
-//! llm-foundry (`llmfoundry/eval/datasets/utils.py::get_fewshot_sample_idxs`, v0.9.0 as pinned by
-//! DCLM's `requirements.txt`) draws few-shot examples with one `random.Random(fewshot_random_seed)`
-//! shared by all items of a dataset (consumed in item order), puts the sample into a Python `set`
-//! and iterates that set to build the prompt. The *order* of the few-shot examples in the prompt is
-//! therefore CPython's set iteration order, so both the Mersenne Twister stream
-//! (`random.Random.sample` / `choice` / `_randbelow_with_getrandbits`) and the hash-table layout of
-//! `setobject.c` are reproduced here.
+//! llm-foundry draws few-shot examples with `random.Random(seed).sample(...)`, puts them into a
+//! Python `set` and iterates it, so both the Mersenne Twister stream (`sample` / `choice` /
+//! `_randbelow_with_getrandbits`) and the hash-table layout of `setobject.c` decide a prompt.
+//! The generator itself is `rand_mt` (CPython seeds with `init_by_array`).
 
 use rand_mt::Mt;
 
@@ -253,31 +249,6 @@ impl PySet {
     }
 }
 
-/// llm-foundry `get_fewshot_sample_idxs` (utils.py, v0.9.0), returning the indices in the order
-/// the prompt uses them (the set's iteration order).
-pub fn fewshot_sample_idxs(
-    dataset_size: usize,
-    num_fewshot: usize,
-    example_idx: usize,
-    rng: &mut PyRandom,
-) -> Vec<usize> {
-    let num_fewshot = num_fewshot.min(dataset_size.saturating_sub(1));
-    let sample = rng.sample_range(dataset_size, num_fewshot);
-    let mut set = PySet::from_keys(&sample);
-    if set.contains(example_idx) {
-        set.remove(example_idx);
-        if set.len() >= dataset_size - 1 {
-            return set.iter_order();
-        }
-        let mut replacement = rng.choice_range(dataset_size);
-        while set.contains(replacement) || replacement == example_idx {
-            replacement = rng.choice_range(dataset_size);
-        }
-        set.add(replacement);
-    }
-    set.iter_order()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +259,14 @@ mod tests {
         let mut r = PyRandom::new(1234);
         assert_eq!(r.getrandbits(32), 4150886329);
         assert_eq!(r.getrandbits(5), 24);
+    }
+
+    #[test]
+    fn sample_matches_cpython() {
+        // python3 -c "import random; r=random.Random(7); print(r.sample(range(100), 5), r.sample(range(10), 4))"
+        let mut r = PyRandom::new(7);
+        assert_eq!(r.sample_range(100, 5), vec![41, 19, 50, 83, 6]);
+        assert_eq!(r.sample_range(10, 4), vec![1, 8, 9, 2]);
     }
 
     #[test]

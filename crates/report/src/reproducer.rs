@@ -1,0 +1,131 @@
+//! The reproducer contract: every paper track implements [`Reproducer`] for the recipe `kind`s it
+//! serves, and the CLI, xtask and the snapshot tests drive any recipe through it without naming
+//! one. [`reproduce_into`] runs a reproducer into an empty folder and adds `provenance.json`;
+//! [`publish`] swaps a finished staging folder into place.
+
+use crate::{to_json_pretty, write_file, Provenance};
+use anyhow::{bail, Context, Result};
+use lmrepro_data::{Recipe, Resolver};
+use std::path::Path;
+
+/// How a recipe is run: the scale of a multi-scale recipe, or only its plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `None`: the recipe's default scale.
+    pub scale: Option<String>,
+    /// Print the plan of the scale instead of running it.
+    pub dry_run: bool,
+}
+
+/// Regenerates the results of the recipes of one `kind`.
+pub trait Reproducer: Send + Sync {
+    /// The recipe `kind` served (the `kind` key of `recipes/<name>.toml`).
+    fn kind(&self) -> &'static str;
+
+    /// Whether `--scale` / `--dry-run` apply (a recipe with several scales and a plan for each).
+    fn multi_scale(&self) -> bool {
+        false
+    }
+
+    /// Files written whose content depends on the machine or the run (timings): compared by
+    /// name only when a fresh run is checked against the committed results.
+    fn machine_dependent_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Writes the results into the empty folder `out` and returns the markdown tables a reviewer
+    /// reads (snapshot-tested).
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        opts: &RunOptions,
+    ) -> Result<Vec<String>>;
+
+    /// The plan of one scale (model, tokens, compute, checks), for `--dry-run`.
+    fn plan(&self, recipe: &Recipe, _resolver: &Resolver, _scale: Option<&str>) -> Result<String> {
+        bail!("recipe `{}` has a single scale and no plan", recipe.name)
+    }
+}
+
+/// The files every results folder has whose content depends on the run.
+pub const PROVENANCE_FILE: &str = "provenance.json";
+
+/// Outcome of one reproduction.
+#[derive(Debug)]
+pub struct Reproduced {
+    /// Markdown tables, for snapshots.
+    pub tables: Vec<String>,
+    /// Every file written (relative, sorted), `provenance.json` included.
+    pub files: Vec<String>,
+}
+
+/// Checks that `opts` make sense for `rep` (a scale or a dry run only for multi-scale recipes).
+pub fn check_options(rep: &dyn Reproducer, recipe: &Recipe, opts: &RunOptions) -> Result<()> {
+    if (opts.scale.is_some() || opts.dry_run) && !rep.multi_scale() {
+        bail!(
+            "recipe `{}` (kind `{}`) has a single scale: --scale and --dry-run do not apply",
+            recipe.name,
+            rep.kind()
+        );
+    }
+    Ok(())
+}
+
+/// Runs `rep` into `out_dir` (created; must be empty or absent) and writes `provenance.json`.
+pub fn reproduce_into(
+    rep: &dyn Reproducer,
+    recipe: &Recipe,
+    resolver: &Resolver,
+    out_dir: &Path,
+    command: &str,
+    opts: &RunOptions,
+) -> Result<Reproduced> {
+    check_options(rep, recipe, opts)?;
+    if out_dir.exists() && std::fs::read_dir(out_dir)?.next().is_some() {
+        bail!("{} is not empty", out_dir.display());
+    }
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let tables = rep
+        .reproduce(recipe, resolver, out_dir, opts)
+        .with_context(|| format!("reproducing `{}`", recipe.name))?;
+    let mut files = list_files(out_dir)?;
+    files.push(PROVENANCE_FILE.into());
+    files.sort();
+    let prov = Provenance::new(recipe, resolver, command, files.clone());
+    write_file(out_dir, PROVENANCE_FILE, to_json_pretty(&prov)?)?;
+    Ok(Reproduced { tables, files })
+}
+
+/// Replaces `dest` by the finished folder `staging` (both on one file system), so an
+/// interrupted run never leaves a half-written results folder behind.
+pub fn publish(staging: &Path, dest: &Path) -> Result<()> {
+    if !staging.is_dir() {
+        bail!("{} is not a finished results folder", staging.display());
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
+    }
+    std::fs::rename(staging, dest)
+        .with_context(|| format!("moving {} to {}", staging.display(), dest.display()))
+}
+
+/// Relative paths (with `/`) of all files under `dir`, sorted.
+pub fn list_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).expect("under dir");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

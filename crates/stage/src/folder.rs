@@ -1,0 +1,225 @@
+//! Resumable stage folders, one convention for every stage:
+//!
+//! - a whole folder is built under `<dir>.partial` and renamed to `<dir>` after its completion
+//!   marker `_DONE.json` (the stage's summary) is written ([`build_folder`], [`read_done`]);
+//! - a sharded stage writes each shard's output under a temporary name, renames it, and then
+//!   writes the shard's marker `_done/<shard>` holding that shard's stats ([`ShardedStage`]).
+//!
+//! A folder without `_DONE.json`, or a shard without its marker, is unfinished: it is never read
+//! and is redone by the next run.
+
+use crate::jsonl::{to_jsonl, write_atomic};
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The completion marker of a whole stage folder.
+pub const DONE_FILE: &str = "_DONE.json";
+
+/// The summary in `dir/_DONE.json`, if the folder is finished and the summary parses as `T`
+/// (`None` for an unfinished folder or a summary written by an incompatible build).
+pub fn read_done<T: DeserializeOwned>(dir: &Path) -> Result<Option<T>> {
+    let done = dir.join(DONE_FILE);
+    if !done.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&done).with_context(|| format!("reading {}", done.display()))?;
+    Ok(serde_json::from_str(&text).ok())
+}
+
+fn partial_of(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    dir.with_file_name(name)
+}
+
+/// Builds `dir` from scratch: `build` fills `<dir>.partial` (a leftover from an interrupted run is
+/// deleted first), then its summary goes to `_DONE.json` and the folder is renamed to `dir`,
+/// replacing an older one.
+pub fn build_folder<T: Serialize>(
+    dir: &Path,
+    build: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
+    let partial = partial_of(dir);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
+    }
+    std::fs::create_dir_all(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let summary = build(&partial)?;
+    write_atomic(
+        &partial.join(".DONE.json.tmp"),
+        &partial.join(DONE_FILE),
+        (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
+    )?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("replacing {}", dir.display()))?;
+    }
+    std::fs::rename(&partial, dir).with_context(|| format!("finishing {}", dir.display()))?;
+    Ok(summary)
+}
+
+/// A stage folder with per-shard outputs and completion markers (`_done/<shard>`), so an
+/// interrupted run redoes only the shards it had not finished.
+#[derive(Debug, Clone)]
+pub struct ShardedStage {
+    pub dir: PathBuf,
+}
+
+impl ShardedStage {
+    pub fn create(dir: &Path) -> Result<ShardedStage> {
+        std::fs::create_dir_all(dir.join("_done"))
+            .with_context(|| format!("creating {}", dir.display()))?;
+        Ok(ShardedStage {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Where `shard`'s documents go: `<dir>/<shard>.jsonl.zst`.
+    pub fn shard_path(&self, shard: &str) -> PathBuf {
+        self.output_path(shard, ".jsonl.zst")
+    }
+
+    /// `<dir>/<shard><suffix>`, for stages whose shards are not document files.
+    pub fn output_path(&self, shard: &str, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{shard}{suffix}"))
+    }
+
+    /// The temporary name a shard's output is written under before the rename: hidden, so input
+    /// expansion never picks it up.
+    pub fn temp_path(&self, shard: &str, suffix: &str) -> PathBuf {
+        self.dir.join(format!(".{shard}{suffix}.tmp"))
+    }
+
+    fn marker(&self, shard: &str) -> PathBuf {
+        self.dir.join("_done").join(shard)
+    }
+
+    /// Whether `shard` was completed by an earlier run.
+    pub fn is_done(&self, shard: &str) -> bool {
+        self.marker(shard).is_file()
+    }
+
+    /// The stats recorded in `shard`'s marker.
+    pub fn done_stats<T: DeserializeOwned>(&self, shard: &str) -> Result<T> {
+        let path = self.marker(shard);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    /// Writes `shard`'s documents (zstd level 3, single-threaded so the bytes are deterministic)
+    /// under a temporary name, renames, then writes the marker with `stats`.
+    pub fn write_shard<D: Serialize, S: Serialize>(
+        &self,
+        shard: &str,
+        docs: &[D],
+        stats: &S,
+    ) -> Result<()> {
+        let compressed = zstd::bulk::compress(&to_jsonl(docs), 3).context("zstd compression")?;
+        write_atomic(
+            &self.temp_path(shard, ".jsonl.zst"),
+            &self.shard_path(shard),
+            &compressed,
+        )?;
+        self.mark_done(shard, stats)
+    }
+
+    /// Writes `shard`'s completion marker; call it only once the shard's output is in place.
+    pub fn mark_done<S: Serialize>(&self, shard: &str, stats: &S) -> Result<()> {
+        write_atomic(
+            &self.dir.join("_done").join(format!(".{shard}.tmp")),
+            &self.marker(shard),
+            (serde_json::to_string_pretty(stats)? + "\n").as_bytes(),
+        )
+    }
+
+    /// Removes `shard`'s marker (the shard will be redone).
+    pub fn clear(&self, shard: &str) -> Result<()> {
+        let marker = self.marker(shard);
+        if marker.exists() {
+            std::fs::remove_file(&marker)
+                .with_context(|| format!("removing {}", marker.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `<dir>/stats.json` (the run's totals).
+    pub fn write_stats<S: Serialize>(&self, stats: &S) -> Result<()> {
+        write_atomic(
+            &self.dir.join(".stats.json.tmp"),
+            &self.dir.join("stats.json"),
+            (serde_json::to_string_pretty(stats)? + "\n").as_bytes(),
+        )
+    }
+
+    /// The shard markers present, sorted (for reports).
+    pub fn done_shards(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let dir = self.dir.join("_done");
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn folder_is_invisible_until_done_and_an_interrupted_build_is_redone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("stage-abc");
+        let err = build_folder::<u32>(&dir, |p| {
+            std::fs::write(p.join("half"), "x")?;
+            anyhow::bail!("killed")
+        });
+        assert!(err.is_err());
+        assert!(!dir.exists());
+        assert_eq!(read_done::<u32>(&dir).unwrap(), None);
+        let n = build_folder(&dir, |p| {
+            assert!(!p.join("half").exists(), "leftover of the interrupted run");
+            std::fs::write(p.join("out"), "y")?;
+            Ok(7u32)
+        })
+        .unwrap();
+        assert_eq!(n, 7);
+        assert_eq!(read_done::<u32>(&dir).unwrap(), Some(7));
+        assert_eq!(read_done::<String>(&dir).unwrap(), None, "incompatible summary");
+        assert!(!tmp.path().join("stage-abc.partial").exists());
+    }
+
+    #[test]
+    fn shards_are_done_only_after_their_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stage = ShardedStage::create(tmp.path()).unwrap();
+        assert!(!stage.is_done("a"));
+        stage
+            .write_shard("a", &[json!({"text": "x"})], &json!({"docs": 1}))
+            .unwrap();
+        assert!(stage.is_done("a"));
+        assert_eq!(stage.done_stats::<Value>("a").unwrap(), json!({"docs": 1}));
+        assert_eq!(stage.done_shards().unwrap(), vec!["a"]);
+        let (docs, _) =
+            crate::read_docs(&stage.shard_path("a"), crate::OnMalformed::Error).unwrap();
+        assert_eq!(docs.len(), 1);
+        stage.clear("a").unwrap();
+        assert!(!stage.is_done("a"));
+        // No temporary files are left behind.
+        let hidden = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(hidden, 0);
+    }
+}

@@ -1,0 +1,221 @@
+//! Files in and out: plain, `.gz` or `.zst`/`.zstd` by extension; input expansion and shard names.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The suffixes of document files, longest first.
+const JSONL_SUFFIXES: [&str; 4] = [".jsonl.gz", ".jsonl.zstd", ".jsonl.zst", ".jsonl"];
+
+/// Opens a possibly compressed file for buffered reading (`.gz`: every gzip member; `.zst`/`.zstd`).
+pub fn open_reader(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let name = path.to_string_lossy();
+    let inner: Box<dyn Read + Send> = if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if name.ends_with(".zst") || name.ends_with(".zstd") {
+        Box::new(
+            zstd::stream::read::Decoder::new(file)
+                .with_context(|| format!("zstd header of {}", path.display()))?,
+        )
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
+}
+
+/// Creates a buffered writer, zstd level 3 when the name ends in `.zst`, gzip for `.gz`. A
+/// trailing `.tmp` (the temporary name of a shard being written) is ignored when choosing.
+pub fn create_writer(path: &Path) -> Result<Box<dyn Write + Send>> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let name = path.to_string_lossy();
+    let name = name.trim_end_matches(".tmp");
+    Ok(if name.ends_with(".zst") || name.ends_with(".zstd") {
+        Box::new(zstd::stream::write::Encoder::new(file, 3)?.auto_finish())
+    } else if name.ends_with(".gz") {
+        Box::new(flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(1 << 20, file),
+            flate2::Compression::default(),
+        ))
+    } else {
+        Box::new(BufWriter::with_capacity(1 << 20, file))
+    })
+}
+
+/// All lines of a (compressed) text file; a read error names the file and line.
+pub fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, line) in open_reader(path)?.lines().enumerate() {
+        out.push(line.with_context(|| format!("{}:{}: read error", path.display(), i + 1))?);
+    }
+    Ok(out)
+}
+
+/// Whether a path names a document file (`*.jsonl`, `*.jsonl.gz`, `*.jsonl.zst`, `*.jsonl.zstd`).
+pub fn is_jsonl(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    JSONL_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Expands inputs: files as given, directories recursively to their document files (skipping the
+/// bookkeeping folders `_done`, `_state` and hidden entries). Sorted and deduplicated so that runs
+/// are reproducible; no input at all is an error.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    expand_inputs_by(inputs, is_jsonl)
+}
+
+/// [`expand_inputs`] with another notion of an input file (e.g. WARC files).
+pub fn expand_inputs_by(inputs: &[PathBuf], wanted: fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, wanted: fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let name = name.unwrap_or_default();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                if name == "_done" || name == "_state" {
+                    continue;
+                }
+                walk(&path, wanted, out)?;
+            } else if wanted(&path) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            walk(input, wanted, &mut out)?;
+        } else if input.is_file() {
+            out.push(input.clone());
+        } else {
+            bail!("input {} does not exist", input.display());
+        }
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        bail!("no input files found in {inputs:?}");
+    }
+    Ok(out)
+}
+
+/// Shard name of an input file: its file name without the given suffixes (the first that
+/// matches), e.g. `a_01.jsonl.zst` → `a_01`.
+pub fn shard_name_without(path: &Path, suffixes: &[&str]) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for suffix in suffixes {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            return stem.to_string();
+        }
+    }
+    name
+}
+
+/// Shard name of a document file: its name without the `.jsonl[.gz|.zst|.zstd]` suffix.
+pub fn shard_name(path: &Path) -> String {
+    shard_name_without(path, &JSONL_SUFFIXES)
+}
+
+/// Unique shard names for a list of inputs, from `name_of`; when two collide, every name gets its
+/// input's index as a prefix (`00001_a`) so outputs never overwrite each other.
+pub fn unique_names(inputs: &[PathBuf], name_of: impl Fn(&Path) -> String) -> Vec<String> {
+    let names: Vec<String> = inputs.iter().map(|p| name_of(p)).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i:05}_{n}"))
+            .collect()
+    } else {
+        names
+    }
+}
+
+/// Unique shard names of document files ([`shard_name`], disambiguated by [`unique_names`]).
+pub fn shard_names(inputs: &[PathBuf]) -> Vec<String> {
+    unique_names(inputs, shard_name)
+}
+
+/// Serialises JSON objects to JSONL bytes (keys sorted, as serde_json's map; one per line).
+pub fn to_jsonl<T: serde::Serialize>(docs: &[T]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for doc in docs {
+        serde_json::to_writer(&mut out, doc).expect("serialising a JSON value cannot fail");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Writes `bytes` to `tmp`, syncs, then renames it to `path`: `path` is either absent, old, or
+/// complete, never half-written.
+pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.sync_all().ok();
+    std::fs::rename(tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_names_strip_suffixes_and_disambiguate() {
+        assert_eq!(shard_name(Path::new("/x/a_01.jsonl.zst")), "a_01");
+        assert_eq!(shard_name(Path::new("b.jsonl")), "b");
+        assert_eq!(shard_name(Path::new("c.txt")), "c.txt");
+        let names = shard_names(&[PathBuf::from("x/a.jsonl"), PathBuf::from("y/a.jsonl.gz")]);
+        assert_eq!(names, vec!["00000_a", "00001_a"]);
+        let names = shard_names(&[PathBuf::from("x/a.jsonl"), PathBuf::from("y/b.jsonl.gz")]);
+        assert_eq!(names, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn writers_and_readers_round_trip_every_compression() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["p.jsonl", "g.jsonl.gz", "z.jsonl.zst", "t.jsonl.zst.tmp"] {
+            let path = dir.path().join(name);
+            {
+                let mut w = create_writer(&path).unwrap();
+                w.write_all(b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n").unwrap();
+                w.flush().unwrap();
+            }
+            let read_as = if name.ends_with(".tmp") {
+                let p = dir.path().join("t.jsonl.zst");
+                std::fs::rename(&path, &p).unwrap();
+                p
+            } else {
+                path
+            };
+            assert_eq!(read_lines(&read_as).unwrap().len(), 2, "{name}");
+        }
+        let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(files.len(), 4);
+        assert!(expand_inputs(&[dir.path().join("nope")]).is_err());
+    }
+
+    #[test]
+    fn expansion_skips_bookkeeping_and_hidden_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("_done")).unwrap();
+        std::fs::write(dir.path().join("_done/x.jsonl"), "").unwrap();
+        std::fs::write(dir.path().join(".a.jsonl.zst.tmp"), "").unwrap();
+        std::fs::write(dir.path().join(".hidden.jsonl"), "").unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), "").unwrap();
+        let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(files, vec![dir.path().join("b.jsonl")]);
+    }
+}

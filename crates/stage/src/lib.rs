@@ -1,0 +1,29 @@
+//! What every pipeline stage shares, so that no stage writes its own:
+//!
+//! - [`jsonl`]: (compressed) files in and out, input expansion, shard names, atomic writes;
+//! - [`doc`]: the document type passed between stages (a JSON object with a string `text`, unknown
+//!   fields preserved) and its reader with file:line errors or counted skips;
+//! - [`folder`]: resumable stage folders: per-shard outputs with completion markers
+//!   ([`ShardedStage`]) and whole folders built under `.partial` and renamed when done
+//!   ([`build_folder`]);
+//! - [`progress`]: indicatif bars on stderr;
+//! - [`tally`]: statistics structs that add up field by field ([`tally!`]).
+//!
+//! Invariants: a completion marker is written only after the output it vouches for is in place
+//! (write to a temporary name, fsync, rename); an output without its marker is never read; output
+//! bytes are deterministic (sorted JSON keys, single-threaded zstd at a fixed level).
+
+pub mod doc;
+pub mod folder;
+pub mod jsonl;
+pub mod progress;
+pub mod tally;
+
+pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
+pub use folder::{build_folder, read_done, ShardedStage, DONE_FILE};
+pub use tally::sum;
+pub use jsonl::{
+    create_writer, expand_inputs, open_reader, read_lines, shard_name, shard_names, to_jsonl,
+    write_atomic,
+};
+pub use tally::Tally;

@@ -1,0 +1,34 @@
+//! Progress bars on stderr (indicatif hides them when stderr is not a terminal), one style for
+//! every stage so a long run reads the same everywhere.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar counting items: `what [=====>   ] 12/40 [00:00:03<00:00:07]`.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    styled(
+        Some(len),
+        what,
+        "{msg} {wide_bar} {pos}/{len} [{elapsed_precise}<{eta_precise}]",
+    )
+}
+
+/// A bar counting bytes (input files read).
+pub fn bytes(len: u64, what: &str) -> ProgressBar {
+    styled(
+        Some(len),
+        what,
+        "{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} [{elapsed_precise}<{eta_precise}]",
+    )
+}
+
+/// A counter without a known total.
+pub fn spinner(what: &str) -> ProgressBar {
+    styled(None, what, "{spinner} {msg} {pos} [{elapsed_precise}]")
+}
+
+fn styled(len: Option<u64>, what: &str, template: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    pb.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    pb.set_message(what.to_string());
+    pb
+}
