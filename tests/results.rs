@@ -1,16 +1,20 @@
-//! Snapshot tests of every committed results table.
+//! Snapshot tests of every committed results table, one test per recipe (a failure in one recipe
+//! never hides another's).
 //!
-//! For each recipe with a committed `results/<recipe>/`, the recipe is regenerated into a temporary
-//! directory through the same code path as `cargo xtask reproduce`, then
+//! Each recipe is regenerated into a temporary directory through the same code path as
+//! `cargo xtask reproduce`, then
 //! 1. every markdown table is pinned with insta (`tests/snapshots/`), so a change that moves a
-//!    number shows up as a reviewable snapshot diff (`cargo insta review`);
-//! 2. every regenerated file except `provenance.json` must equal the committed file byte for byte,
-//!    so `results/` can never silently go stale.
+//!    number shows up as a reviewable snapshot diff (`cargo insta review`); CSV/JSON twins are not
+//!    snapshotted (unreadable as diffs) but are covered by 2;
+//! 2. every regenerated file except the machine-dependent ones (`provenance.json`, timings) must
+//!    equal the committed file byte for byte, so `results/` can never silently go stale;
+//! 3. a second run must be byte-identical to the first.
 //!
 //! Recipes whose full run is too slow for the test suite set `snapshot_in_tests = false` in
 //! `[params]` and are covered by their crate's own tests instead.
 
 use lmrepro_data::testing;
+use lmrepro_report::RunOptions;
 
 fn check_recipe(name: &str) {
     let recipe = testing::recipe(name);
@@ -19,9 +23,11 @@ fn check_recipe(name: &str) {
         committed.is_dir(),
         "results/{name}/ is not committed; run `cargo xtask reproduce {name}`"
     );
+    let volatile = lmrepro_cli::machine_dependent_files(&recipe).unwrap();
+    let opts = RunOptions::default();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join(name);
-    let done = lmrepro_cli::reproduce_into(&recipe, &testing::resolver(), &out, "test")
+    let done = lmrepro_cli::reproduce_into(&recipe, &testing::resolver(), &out, "test", &opts)
         .unwrap_or_else(|e| panic!("reproducing {name}: {e:#}"));
     assert!(!done.tables.is_empty(), "{name} produced no tables");
     for table in &done.tables {
@@ -35,7 +41,7 @@ fn check_recipe(name: &str) {
         "results/{name}/ lists other files than a fresh run; run `cargo xtask reproduce {name}`"
     );
     for file in &done.files {
-        if lmrepro_cli::VOLATILE_FILES.contains(&file.as_str()) {
+        if volatile.contains(&file.as_str()) {
             continue;
         }
         let fresh = std::fs::read(out.join(file)).unwrap();
@@ -47,9 +53,9 @@ fn check_recipe(name: &str) {
         );
     }
     let second = tmp.path().join("again");
-    lmrepro_cli::reproduce_into(&recipe, &testing::resolver(), &second, "test").unwrap();
+    lmrepro_cli::reproduce_into(&recipe, &testing::resolver(), &second, "test", &opts).unwrap();
     for file in &done.files {
-        if !lmrepro_cli::VOLATILE_FILES.contains(&file.as_str()) {
+        if !volatile.contains(&file.as_str()) {
             assert_eq!(
                 std::fs::read(out.join(file)).unwrap(),
                 std::fs::read(second.join(file)).unwrap(),
@@ -59,30 +65,48 @@ fn check_recipe(name: &str) {
     }
 }
 
-/// Every recipe in `recipes/` must have committed results that a fresh run reproduces.
+/// Whether a recipe's full run belongs in the test suite (`snapshot_in_tests`, default true).
+fn in_tests(name: &str) -> bool {
+    testing::recipe(name)
+        .params
+        .get("snapshot_in_tests")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true)
+}
+
+macro_rules! recipe_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check_recipe($name);
+            }
+        )*
+
+        /// The recipes with a test above.
+        const TESTED: &[&str] = &[$($name),*];
+    };
+}
+
+recipe_tests! {
+    aiw => "aiw",
+    chinchilla_approach3 => "chinchilla-approach3",
+    crawl_extraction => "crawl-extraction",
+    dclm_eval => "dclm-eval",
+    dclm_heuristics => "dclm-heuristics",
+    scaling_overtraining => "scaling-overtraining",
+}
+
+/// A new recipe cannot be forgotten: every recipe in `recipes/` has a test above, unless it says
+/// `snapshot_in_tests = false` (and then it must not have one).
 #[test]
-fn every_recipe_reproduces_its_committed_results() {
-    let names = lmrepro_data::Recipe::list().unwrap();
-    assert!(!names.is_empty());
-    let mut checked = Vec::new();
-    // LMREPRO_TEST_RECIPES=a,b narrows the run while iterating locally; CI never sets it.
-    let only: Option<Vec<String>> = std::env::var("LMREPRO_TEST_RECIPES")
-        .ok()
-        .map(|v| v.split(',').map(str::to_string).collect());
-    for name in names {
-        if only.as_ref().is_some_and(|o| !o.contains(&name)) {
-            continue;
-        }
-        let recipe = testing::recipe(&name);
-        let in_tests = recipe
-            .params
-            .get("snapshot_in_tests")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
-        if in_tests {
-            check_recipe(&name);
-            checked.push(name);
-        }
+fn every_recipe_is_tested_or_opted_out() {
+    for name in lmrepro_data::Recipe::list().unwrap() {
+        assert_eq!(
+            TESTED.contains(&name.as_str()),
+            in_tests(&name),
+            "recipe `{name}`: add it to recipe_tests! in tests/results.rs, or set \
+             snapshot_in_tests = false and test it in its crate"
+        );
     }
-    assert!(!checked.is_empty(), "no recipe was checked");
 }

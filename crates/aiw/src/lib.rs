@@ -4,7 +4,7 @@
 //! - [`records`], [`prompts`], [`summary`]: the released files.
 //! - [`generator`]: template families regenerating the prompts, and new instances.
 //! - [`stats`]: correct-response rates with the repo's Beta-fit bands (seeded).
-//! - [`reproduce()`]: recipe `aiw` (tables + plots).
+//! - [`reproduce()`] / [`Aiw`]: recipe kind `aiw` (tables + plots).
 //! - [`client`], [`runner`], [`cli`]: OpenAI-compatible client, resumable runs, `lmrepro aiw ...`.
 
 pub mod cli;
@@ -20,3 +20,22 @@ pub mod stats;
 pub mod summary;
 
 pub use reproduce::reproduce;
+
+/// Recipe kind `aiw`: the paper's tables and plots re-scored from the released responses.
+pub struct Aiw;
+
+impl lmrepro_report::Reproducer for Aiw {
+    fn kind(&self) -> &'static str {
+        "aiw"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &lmrepro_data::Recipe,
+        resolver: &lmrepro_data::Resolver,
+        out: &std::path::Path,
+        _: &lmrepro_report::RunOptions,
+    ) -> anyhow::Result<Vec<String>> {
+        reproduce(recipe, resolver, out)
+    }
+}

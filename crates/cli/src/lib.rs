@@ -1,41 +1,38 @@
-//! The reproducer registry behind `lmrepro reproduce` (also used by the workspace snapshot tests).
-//!
-//! A recipe's `kind` selects the function that regenerates its results. Every reproducer writes
-//! into an empty directory; [`reproduce_into`] then adds `provenance.json`, so the committed
-//! `results/<recipe>/` and a fresh run can be compared file by file.
+//! The reproducer registry behind `lmrepro reproduce` (also used by the workspace snapshot tests),
+//! and the reproduce command itself. Nothing here names a recipe: a recipe's `kind` selects a
+//! [`Reproducer`], and scale / dry-run / machine-dependent files are the reproducer's to declare.
 
-use anyhow::{bail, Context, Result};
-use lmrepro_data::{Recipe, Resolver};
-use lmrepro_report::{write_file, Provenance};
-use std::path::Path;
+use anyhow::{Context, Result};
+use lmrepro_data::{workspace_root, Recipe, Resolver};
+use lmrepro_report::reproducer::{check_options, PROVENANCE_FILE};
+use lmrepro_report::{publish, Reproduced, Reproducer, RunOptions};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-/// Signature every reproducer implements: returns the markdown tables to snapshot.
-pub type ReproduceFn = fn(&Recipe, &Resolver, &Path) -> Result<Vec<String>>;
+pub use lmrepro_report::list_files;
 
-/// Recipe kinds and their reproducers.
-pub fn reproducers() -> Vec<(&'static str, ReproduceFn)> {
+/// Every track's reproducers, one per recipe kind.
+pub fn reproducers() -> Vec<&'static dyn Reproducer> {
     vec![
-        ("scaling-overtraining", lmrepro_scaling::gadre::reproduce),
-        (
-            "chinchilla-approach3",
-            lmrepro_scaling::chinchilla::reproduce,
-        ),
-        ("aiw", lmrepro_aiw::reproduce),
-        ("dclm-heuristics", lmrepro_crawl::reproduce),
-        ("crawl-extraction", lmrepro_extract::reproduce),
-        ("train", lmrepro_model::reproduce),
-        ("dclm-eval-aggregation", lmrepro_eval::reproduce),
-        ("dclm-baseline", lmrepro_dclm::reproduce),
+        &lmrepro_scaling::Overtraining,
+        &lmrepro_scaling::ChinchillaApproach3,
+        &lmrepro_aiw::Aiw,
+        &lmrepro_crawl::reproduce::Heuristics,
+        &lmrepro_extract::reproduce::Extraction,
+        &lmrepro_model::TrainReproducer,
+        &lmrepro_eval::reproduce::Aggregation,
+        &lmrepro_dclm::DclmBaseline,
     ]
 }
 
-pub fn reproducer(kind: &str) -> Result<ReproduceFn> {
-    reproducers()
-        .into_iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, f)| f)
+/// The reproducer of a recipe kind; an unknown kind is an error listing the known ones.
+pub fn reproducer(kind: &str) -> Result<&'static dyn Reproducer> {
+    let all = reproducers();
+    all.iter()
+        .copied()
+        .find(|r| r.kind() == kind)
         .with_context(|| {
-            let kinds: Vec<_> = reproducers().iter().map(|(k, _)| *k).collect();
+            let kinds: Vec<_> = all.iter().map(|r| r.kind()).collect();
             format!(
                 "no reproducer for recipe kind `{kind}` (known: {})",
                 kinds.join(", ")
@@ -43,10 +40,12 @@ pub fn reproducer(kind: &str) -> Result<ReproduceFn> {
         })
 }
 
-/// Outcome of one reproduction.
-pub struct Reproduced {
-    pub tables: Vec<String>,
-    pub files: Vec<String>,
+/// Files of a recipe's results folder that depend on the machine or the run (compared by name
+/// only): `provenance.json` and whatever the reproducer declares.
+pub fn machine_dependent_files(recipe: &Recipe) -> Result<Vec<&'static str>> {
+    let mut files = vec![PROVENANCE_FILE];
+    files.extend(reproducer(&recipe.kind)?.machine_dependent_files());
+    Ok(files)
 }
 
 /// Regenerates `recipe` into `out_dir` (created; must be empty or absent) and writes provenance.
@@ -55,73 +54,134 @@ pub fn reproduce_into(
     resolver: &Resolver,
     out_dir: &Path,
     command: &str,
+    opts: &RunOptions,
 ) -> Result<Reproduced> {
-    let run = reproducer(&recipe.kind)?;
-    finish_into(recipe, resolver, out_dir, command, |out| {
-        run(recipe, resolver, out)
-    })
+    let rep = reproducer(&recipe.kind)?;
+    lmrepro_report::reproduce_into(rep, recipe, resolver, out_dir, command, opts)
 }
 
-/// Like [`reproduce_into`] for one scale of a multi-scale recipe (dclm-baseline).
-pub fn reproduce_scale_into(
-    recipe: &Recipe,
-    resolver: &Resolver,
-    out_dir: &Path,
-    command: &str,
-    scale: &str,
-) -> Result<Reproduced> {
-    let opts = lmrepro_dclm::Options {
-        scale: Some(scale.to_string()),
-        ..Default::default()
-    };
-    let command = format!("{command} --scale {scale}");
-    finish_into(recipe, resolver, out_dir, &command, |out| {
-        lmrepro_dclm::reproduce_with(recipe, resolver, out, &opts)
-    })
+/// `lmrepro reproduce` arguments (`cargo xtask reproduce` passes its own through unchanged).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReproduceArgs {
+    /// Recipe name (file stem under recipes/); without one, the recipes are listed.
+    pub recipe: Option<String>,
+    /// List the recipes with their titles.
+    #[arg(long)]
+    pub list: bool,
+    /// Write somewhere else than results/<recipe>/.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Scale of a multi-scale recipe (dclm-baseline: tiny, 400m-1x, 1b-1x, 7b-1x, 7b-2x).
+    #[arg(long)]
+    pub scale: Option<String>,
+    /// Print the plan of `--scale` (model, tokens, batch, compute, checks) and exit.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
-fn finish_into(
-    recipe: &Recipe,
-    resolver: &Resolver,
-    out_dir: &Path,
-    command: &str,
-    run: impl FnOnce(&Path) -> Result<Vec<String>>,
-) -> Result<Reproduced> {
-    if out_dir.exists() && std::fs::read_dir(out_dir)?.next().is_some() {
-        bail!("{} is not empty", out_dir.display());
-    }
-    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let tables = run(out_dir).with_context(|| format!("reproducing `{}`", recipe.name))?;
-    let mut files = list_files(out_dir)?;
-    files.push("provenance.json".into());
-    files.sort();
-    let prov = Provenance::new(recipe, resolver, command, files.clone());
-    write_file(
-        out_dir,
-        "provenance.json",
-        lmrepro_report::to_json_pretty(&prov)?,
-    )?;
-    Ok(Reproduced { tables, files })
-}
-
-/// Files of a results folder that depend on the machine or the run (compared by name only).
-pub const VOLATILE_FILES: &[&str] = &["provenance.json", lmrepro_dclm::TIMINGS_FILE];
-
-/// Relative paths of all files under `dir`, sorted.
-pub fn list_files(dir: &Path) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).expect("under dir");
-                out.push(rel.to_string_lossy().replace('\\', "/"));
-            }
+/// `lmrepro reproduce`: list, plan, or regenerate into a staging folder next to the destination
+/// and swap it in when complete.
+pub fn run_reproduce(args: &ReproduceArgs) -> Result<()> {
+    let Some(name) = args.recipe.as_deref().filter(|_| !args.list) else {
+        for name in Recipe::list()? {
+            let r = Recipe::load_named(&name)?;
+            println!("{name:<24} {}", r.title);
         }
+        return Ok(());
+    };
+    let recipe = Recipe::load_named(name)?;
+    let resolver = Resolver::from_env();
+    let rep = reproducer(&recipe.kind)?;
+    let opts = RunOptions {
+        scale: args.scale.clone(),
+        dry_run: args.dry_run,
+    };
+    check_options(rep, &recipe, &opts)?;
+    if opts.dry_run {
+        print!("{}", rep.plan(&recipe, &resolver, opts.scale.as_deref())?);
+        return Ok(());
     }
-    out.sort();
-    Ok(out)
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("results").join(&recipe.name));
+    let staging = out.with_extension("partial");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    let started = Instant::now();
+    let mut command = format!("cargo xtask reproduce {}", recipe.name);
+    if let Some(s) = &opts.scale {
+        command.push_str(&format!(" --scale {s}"));
+    }
+    let done = reproduce_into(&recipe, &resolver, &staging, &command, &opts)?;
+    publish(&staging, &out)?;
+    eprintln!(
+        "reproduced `{}` in {:.1} s: {} files in {} ({} tables)",
+        recipe.name,
+        started.elapsed().as_secs_f64(),
+        done.files.len(),
+        out.display(),
+        done.tables.len()
+    );
+    Ok(())
+}
+
+/// `lmrepro fetch`: resolve and verify the inputs of recipes, one line per input.
+pub fn run_fetch(recipes: &[String]) -> Result<()> {
+    let resolver = Resolver::from_env();
+    let report =
+        lmrepro_data::fetch::fetch(recipes, &resolver, |_, input, outcome| match outcome {
+            Ok((path, source)) => println!(
+                "{:<8} {}  {}",
+                format!("{source:?}").to_lowercase(),
+                input.name,
+                path.display()
+            ),
+            Err(e) => println!(
+                "missing  {}{}: {}",
+                input.name,
+                if input.optional { " (optional)" } else { "" },
+                e.lines().next().unwrap_or("")
+            ),
+        })?;
+    report.print_and_check(&resolver)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_recipe_kind_has_exactly_one_reproducer() {
+        let kinds: Vec<_> = reproducers().iter().map(|r| r.kind()).collect();
+        let mut unique = kinds.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), kinds.len(), "duplicate kinds in {kinds:?}");
+        for name in Recipe::list().unwrap() {
+            let recipe = Recipe::load_named(&name).unwrap();
+            reproducer(&recipe.kind).unwrap();
+        }
+        let err = reproducer("nope").err().unwrap().to_string();
+        assert!(err.contains("known: scaling-overtraining"), "{err}");
+    }
+
+    #[test]
+    fn single_scale_recipes_refuse_scale_and_dry_run() {
+        let recipe = Recipe::load_named("aiw").unwrap();
+        let rep = reproducer(&recipe.kind).unwrap();
+        let opts = RunOptions {
+            scale: Some("1b-1x".into()),
+            dry_run: false,
+        };
+        let err = check_options(rep, &recipe, &opts).unwrap_err().to_string();
+        assert!(err.contains("single scale"), "{err}");
+        let plan = RunOptions {
+            scale: None,
+            dry_run: true,
+        };
+        assert!(check_options(rep, &recipe, &plan).is_err());
+    }
 }

@@ -11,6 +11,7 @@
 //! Whatever the source, the sha256 is checked before a path is handed out; a mismatch or a missing
 //! file is an error that names the input, the expected hash and how to obtain it.
 
+pub mod fetch;
 mod input;
 mod recipe;
 pub mod testing;

@@ -16,8 +16,8 @@
 
 use crate::data::{py_rstrip, Item, Partition};
 use crate::fewshot::fewshot_sample_idxs;
-use lmrepro_pycompat::PyRandom;
 use crate::tasks::{TaskSpec, TaskType};
+use lmrepro_pycompat::PyRandom;
 
 /// What the model is asked about one item.
 #[derive(Debug, Clone, PartialEq)]

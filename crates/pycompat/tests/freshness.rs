@@ -44,7 +44,11 @@ fn tables_equal_a_fresh_generation() {
         .arg(manifest().join("tools/gen_pyunicode.py"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let committed = std::fs::read(manifest().join("src/unicode_tables.rs")).unwrap();
     assert!(
         out.stdout == committed,

@@ -7,3 +7,45 @@
 pub mod chinchilla;
 pub mod gadre;
 pub mod levmar;
+
+use lmrepro_data::{Recipe, Resolver};
+use lmrepro_report::{Reproducer, RunOptions};
+use std::path::Path;
+
+/// Recipe kind `scaling-overtraining`: Gadre et al. 2024's fits and tables ([`gadre`]).
+pub struct Overtraining;
+
+impl Reproducer for Overtraining {
+    fn kind(&self) -> &'static str {
+        "scaling-overtraining"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        _: &RunOptions,
+    ) -> anyhow::Result<Vec<String>> {
+        gadre::reproduce(recipe, resolver, out)
+    }
+}
+
+/// Recipe kind `chinchilla-approach3`: Epoch AI's replication of Hoffmann et al. ([`chinchilla`]).
+pub struct ChinchillaApproach3;
+
+impl Reproducer for ChinchillaApproach3 {
+    fn kind(&self) -> &'static str {
+        "chinchilla-approach3"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        _: &RunOptions,
+    ) -> anyhow::Result<Vec<String>> {
+        chinchilla::reproduce(recipe, resolver, out)
+    }
+}

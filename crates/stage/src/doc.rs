@@ -122,9 +122,11 @@ impl Iterator for DocReader {
                 Ok(doc) => return Some(Ok((self.line_no, doc))),
                 Err(e) => match self.on_malformed {
                     OnMalformed::Error => {
-                        return Some(Err(
-                            e.context(format!("{}:{}", self.path.display(), self.line_no))
-                        ))
+                        return Some(Err(e.context(format!(
+                            "{}:{}",
+                            self.path.display(),
+                            self.line_no
+                        ))))
                     }
                     OnMalformed::Skip => self.malformed += 1,
                 },
@@ -189,7 +191,9 @@ mod tests {
     #[test]
     fn truncated_zstd_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let body: String = (0..2000).map(|i| format!("{{\"text\":\"doc {i}\"}}\n")).collect();
+        let body: String = (0..2000)
+            .map(|i| format!("{{\"text\":\"doc {i}\"}}\n"))
+            .collect();
         let full = zstd::bulk::compress(body.as_bytes(), 3).unwrap();
         let path = dir.path().join("cut.jsonl.zst");
         std::fs::write(&path, &full[..full.len() / 2]).unwrap();
@@ -202,7 +206,10 @@ mod tests {
         let doc = parse_doc(r#"{"text":"t","url":null,"metadata":{"WARC-Target-URI":"u","n":1}}"#)
             .unwrap();
         assert_eq!(opt_str(&doc, &["url"]).unwrap(), None);
-        assert_eq!(opt_str(&doc, &["metadata", "WARC-Target-URI"]).unwrap(), Some("u"));
+        assert_eq!(
+            opt_str(&doc, &["metadata", "WARC-Target-URI"]).unwrap(),
+            Some("u")
+        );
         assert_eq!(opt_str(&doc, &["nope", "x"]).unwrap(), None);
         let err = opt_str(&doc, &["metadata", "n"]).unwrap_err().to_string();
         assert_eq!(err, "`metadata.n` is not a string but a number");

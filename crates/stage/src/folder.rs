@@ -38,17 +38,13 @@ fn partial_of(dir: &Path) -> PathBuf {
 /// Builds `dir` from scratch: `build` fills `<dir>.partial` (a leftover from an interrupted run is
 /// deleted first), then its summary goes to `_DONE.json` and the folder is renamed to `dir`,
 /// replacing an older one.
-pub fn build_folder<T: Serialize>(
-    dir: &Path,
-    build: impl FnOnce(&Path) -> Result<T>,
-) -> Result<T> {
+pub fn build_folder<T: Serialize>(dir: &Path, build: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     let partial = partial_of(dir);
     if partial.exists() {
         std::fs::remove_dir_all(&partial)
             .with_context(|| format!("removing {}", partial.display()))?;
     }
-    std::fs::create_dir_all(&partial)
-        .with_context(|| format!("creating {}", partial.display()))?;
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let summary = build(&partial)?;
     write_atomic(
         &partial.join(".DONE.json.tmp"),
@@ -160,7 +156,9 @@ impl ShardedStage {
     pub fn done_shards(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let dir = self.dir.join("_done");
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
             let name = entry?.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') {
                 out.push(name);
@@ -195,7 +193,11 @@ mod tests {
         .unwrap();
         assert_eq!(n, 7);
         assert_eq!(read_done::<u32>(&dir).unwrap(), Some(7));
-        assert_eq!(read_done::<String>(&dir).unwrap(), None, "incompatible summary");
+        assert_eq!(
+            read_done::<String>(&dir).unwrap(),
+            None,
+            "incompatible summary"
+        );
         assert!(!tmp.path().join("stage-abc.partial").exists());
     }
 
@@ -218,7 +220,13 @@ mod tests {
         // No temporary files are left behind.
         let hidden = std::fs::read_dir(tmp.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
             .count();
         assert_eq!(hidden, 0);
     }

@@ -190,7 +190,8 @@ mod tests {
             let path = dir.path().join(name);
             {
                 let mut w = create_writer(&path).unwrap();
-                w.write_all(b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n").unwrap();
+                w.write_all(b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n")
+                    .unwrap();
                 w.flush().unwrap();
             }
             let read_as = if name.ends_with(".tmp") {

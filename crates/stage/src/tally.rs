@@ -137,8 +137,14 @@ mod tests {
     #[test]
     fn options_take_the_first_present_value_and_add() {
         let mut a = Outer::default();
-        a.tally(&Outer { first: Some(2), ..Default::default() });
-        a.tally(&Outer { first: Some(3), ..Default::default() });
+        a.tally(&Outer {
+            first: Some(2),
+            ..Default::default()
+        });
+        a.tally(&Outer {
+            first: Some(3),
+            ..Default::default()
+        });
         assert_eq!(a.first, Some(5));
     }
 }
