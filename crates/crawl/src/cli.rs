@@ -15,3 +15,24 @@ pub fn run(cmd: Command) -> Result<()> {
         Command::Filter(a) => filter(&a).map(|_| ()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[test]
+    fn flags_are_unique_and_default_to_the_builtin_pipeline() {
+        Cli::command().debug_assert();
+        let Command::Filter(a) =
+            Cli::parse_from(["x", "filter", "--input", "i", "--output", "o"]).command;
+        assert_eq!(a.pipeline.pipeline, crate::DCLM_BASELINE_REFINEDWEB);
+        assert_eq!(a.pipeline.curated_domains, Default::default());
+    }
+}

@@ -25,3 +25,23 @@ pub fn run(cmd: Command) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[test]
+    fn flags_are_unique_and_default_to_dclm() {
+        Cli::command().debug_assert();
+        let Command::Extract(a) =
+            Cli::parse_from(["x", "extract", "--input", "w", "--output", "o"]).command;
+        assert_eq!(a.options, crate::Options::default());
+    }
+}
