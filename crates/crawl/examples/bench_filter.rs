@@ -11,14 +11,10 @@ fn main() -> anyhow::Result<()> {
     let mut assets = Assets::new(lmrepro_data::testing::resolver());
     assets.curated_domains = lmrepro_crawl::assets::CuratedDomains::Empty;
     let pipeline = Pipeline::load(lmrepro_crawl::DCLM_BASELINE_REFINEDWEB, None, &assets)?;
-    let text = std::fs::read_to_string(&input)?;
-    let pages: Vec<Page> = text
-        .lines()
-        .map(|l| {
-            lmrepro_crawl::io::parse_doc(l)
-                .map(|d| d.page)
-                .map_err(anyhow::Error::msg)
-        })
+    let (docs, _) = lmrepro_stage::read_docs(input.as_ref(), lmrepro_stage::OnMalformed::Error)?;
+    let pages: Vec<Page> = docs
+        .iter()
+        .map(|(_, d)| Page::from_doc(d))
         .collect::<anyhow::Result<_>>()?;
     let bytes: usize = pages.iter().map(|p| p.text.len()).sum();
     let mut best = f64::INFINITY;

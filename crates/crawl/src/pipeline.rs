@@ -2,11 +2,12 @@
 //! built-in `dclm-baseline-refinedweb`, run page by page like DCLM's
 //! `apply_partial_func_sequential`.
 
-use crate::assets::Assets;
+use crate::assets::{Assets, CuratedDomains};
 use crate::page::Page;
 use crate::steps::{StepKind, Verdict};
 use anyhow::{bail, Context, Result};
 use serde_yaml::{Mapping, Value};
+use std::path::PathBuf;
 
 /// Name of the built-in pipeline.
 pub const DCLM_BASELINE_REFINEDWEB: &str = "dclm-baseline-refinedweb";
@@ -63,6 +64,51 @@ pub const DCLM_BASELINE_REFINEDWEB_STEPS: [(&str, &str); 26] = [
         "{prev_word_count_key: previous_word_count, max_removed_ratio: 0.05}",
     ),
 ];
+
+/// Which pipeline to build and from which files: the options of every command that runs the
+/// heuristics (`crawl filter`, `crawl run`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// `dclm-baseline-refinedweb` (built in) or a pipeline yaml in DCLM's schema.
+    #[arg(long, default_value = DCLM_BASELINE_REFINEDWEB)]
+    pub pipeline: String,
+    /// The yaml `source` to use when the yaml lists several.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// A DCLM checkout whose banlists / TLD list / lid.176.bin are used instead of pinned inputs.
+    #[arg(long)]
+    pub dclm_root: Option<PathBuf>,
+    /// A fastText LID model to use instead of the pinned lid.176.ftz.
+    #[arg(long)]
+    pub lid_model: Option<PathBuf>,
+    /// The curated domain banlist is not published: use an empty list or fail.
+    #[arg(long, value_enum, default_value_t = CuratedDomains::Empty)]
+    pub curated_domains: CuratedDomains,
+}
+
+impl Default for PipelineArgs {
+    /// The built-in pipeline on the pinned inputs (what the options default to).
+    fn default() -> Self {
+        PipelineArgs {
+            pipeline: DCLM_BASELINE_REFINEDWEB.into(),
+            source: None,
+            dclm_root: None,
+            lid_model: None,
+            curated_domains: CuratedDomains::Empty,
+        }
+    }
+}
+
+impl PipelineArgs {
+    /// Builds the pipeline, its files resolved by `resolver` unless `--dclm-root` names them.
+    pub fn load(&self, resolver: lmrepro_data::Resolver) -> Result<Pipeline> {
+        let mut assets = Assets::new(resolver);
+        assets.dclm_root = self.dclm_root.clone();
+        assets.lid_model_path = self.lid_model.clone();
+        assets.curated_domains = self.curated_domains;
+        Pipeline::load(&self.pipeline, self.source.as_deref(), &assets)
+    }
+}
 
 /// One step of a pipeline.
 pub struct Step {

@@ -1,13 +1,16 @@
-//! `cargo xtask reproduce <recipe>` for recipes of kind `dclm-heuristics` (input set
-//! `dclm_heuristics`): pages in/out per step of the built-in `dclm-baseline-refinedweb` pipeline
-//! on DCLM's two human-labelled CC samples, plus how the kept share relates to the human label.
+//! The `dclm-heuristics` recipes (input set `dclm_heuristics`): pages in/out per step of the
+//! built-in `dclm-baseline-refinedweb` pipeline on DCLM's two human-labelled CC samples, plus how
+//! the kept share relates to the human label.
 
-use crate::assets::Assets;
-use crate::cli::{count_outcome, StepStats};
+use crate::assets::{Assets, CuratedDomains};
 use crate::page::Page;
 use crate::pipeline::{Pipeline, DCLM_BASELINE_REFINEDWEB};
+use crate::runner::{run_batch, Counts};
 use anyhow::{Context, Result};
 use lmrepro_data::{Recipe, Resolver};
+use lmrepro_report::{Reproducer, RunOptions};
+use lmrepro_stage::{read_docs, OnMalformed};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -17,56 +20,51 @@ const DATASETS: [(&str, &str); 2] = [
     ("majority", "dclm/data/majority_data.jsonl"),
 ];
 
+/// The [`Reproducer`] of recipe kind `dclm-heuristics`.
+pub struct HeuristicsReproducer;
+
+impl Reproducer for HeuristicsReproducer {
+    fn kind(&self) -> &'static str {
+        "dclm-heuristics"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        _opts: &RunOptions,
+    ) -> Result<Vec<String>> {
+        reproduce(recipe, resolver, out)
+    }
+}
+
 struct Run {
-    steps: Vec<StepStats>,
-    docs: u64,
-    kept: u64,
-    /// (label, docs, kept) for labels "0"/"1".
-    by_label: Vec<(String, u64, u64)>,
+    counts: Counts,
+    /// Label ("0"/"1") → (docs, kept).
+    by_label: BTreeMap<String, (u64, u64)>,
 }
 
 fn run_dataset(p: &Pipeline, path: &Path) -> Result<Run> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut steps: Vec<StepStats> = p
-        .steps
-        .iter()
-        .map(|s| StepStats {
-            index: s.index,
-            func: s.func.clone(),
-            id: s.id.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let mut by_label: Vec<(String, u64, u64)> = Vec::new();
-    let (mut docs, mut kept) = (0, 0);
-    for (i, line) in text.lines().enumerate() {
-        let doc = crate::io::parse_doc(line)
-            .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        let label = match doc.json.get("label") {
+    let (docs, _) = read_docs(path, OnMalformed::Error)?;
+    let mut batch = Vec::with_capacity(docs.len());
+    for (line, doc) in docs {
+        let label = match doc.get("label") {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
             None => "none".into(),
         };
-        let out = p.run(Page::from_text(doc.page.text));
-        count_outcome(&mut steps, &out);
-        docs += 1;
-        kept += out.kept() as u64;
-        match by_label.iter_mut().find(|b| b.0 == label) {
-            Some(b) => {
-                b.1 += 1;
-                b.2 += out.kept() as u64;
-            }
-            None => by_label.push((label, 1, out.kept() as u64)),
-        }
+        let page = Page::from_doc(&doc).with_context(|| format!("{}:{line}", path.display()))?;
+        batch.push((label, page));
     }
-    by_label.sort();
-    Ok(Run {
-        steps,
-        docs,
-        kept,
-        by_label,
-    })
+    let mut counts = Counts::new(p);
+    let mut by_label = BTreeMap::<String, (u64, u64)>::new();
+    for (label, out) in run_batch(p, batch, &mut counts) {
+        let entry = by_label.entry(label).or_default();
+        entry.0 += 1;
+        entry.1 += out.kept() as u64;
+    }
+    Ok(Run { counts, by_label })
 }
 
 /// Regenerates `results/<recipe>/` into `out_dir`; returns the table files to snapshot.
@@ -76,7 +74,7 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out_dir: &Path) -> Result
     for (_, name) in DATASETS {
         recipe.input(name)?;
     }
-    assets.curated_domains = crate::assets::CuratedDomains::Empty;
+    assets.curated_domains = CuratedDomains::Empty;
     let p = Pipeline::load(DCLM_BASELINE_REFINEDWEB, None, &assets)?;
     let mut runs = Vec::new();
     for (label, name) in DATASETS {
@@ -88,31 +86,40 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out_dir: &Path) -> Result
          list; the inputs have no URL, so steps 00-04 are skipped.\n\n\
          | step | agreement in | agreement out | majority in | majority out |\n|---|---:|---:|---:|---:|\n",
     );
-    for i in 0..p.steps.len() {
-        let a = &runs[0].1.steps[i];
-        let m = &runs[1].1.steps[i];
-        let skip = if a.skipped > 0 { " (skipped)" } else { "" };
+    for (a, m) in runs[0]
+        .1
+        .counts
+        .steps
+        .iter()
+        .zip(runs[1].1.counts.steps.iter())
+    {
+        let skip = if a.count.skipped > 0 {
+            " (skipped)"
+        } else {
+            ""
+        };
         writeln!(
             md,
             "| {}{skip} | {} | {} | {} | {} |",
-            a.id, a.pages_in, a.pages_out, m.pages_in, m.pages_out
+            a.id, a.count.pages_in, a.count.pages_out, m.count.pages_in, m.count.pages_out
         )?;
     }
     md.push_str("\n## Kept share by human label\n\n| dataset | label | docs | kept | kept share |\n|---|---|---:|---:|---:|\n");
     for (name, r) in &runs {
-        for (label, n, k) in &r.by_label {
+        for (label, (n, k)) in &r.by_label {
             writeln!(
                 md,
                 "| {name} | {label} | {n} | {k} | {:.4} |",
                 *k as f64 / *n as f64
             )?;
         }
+        let c = &r.counts;
         writeln!(
             md,
             "| {name} | all | {} | {} | {:.4} |",
-            r.docs,
-            r.kept,
-            r.kept as f64 / r.docs as f64
+            c.docs_in,
+            c.docs_kept,
+            c.docs_kept as f64 / c.docs_in as f64
         )?;
     }
     std::fs::write(out_dir.join("step_counts.md"), &md)?;
@@ -120,8 +127,8 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out_dir: &Path) -> Result
         "pipeline": DCLM_BASELINE_REFINEDWEB,
         "notes": p.notes,
         "datasets": runs.iter().map(|(n, r)| serde_json::json!({
-            "name": n, "docs": r.docs, "kept": r.kept, "steps": r.steps,
-            "by_label": r.by_label.iter().map(|(l, d, k)| serde_json::json!({"label": l, "docs": d, "kept": k})).collect::<Vec<_>>(),
+            "name": n, "docs": r.counts.docs_in, "kept": r.counts.docs_kept, "steps": r.counts.steps,
+            "by_label": r.by_label.iter().map(|(l, (d, k))| serde_json::json!({"label": l, "docs": d, "kept": k})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     std::fs::write(

@@ -3,8 +3,8 @@
 //! function documents the quirks it keeps. Filters only read the text; modifiers return the new
 //! text or `None` when DCLM returns `[]`.
 
-use crate::pyunicode::{self, is_space};
 use crate::words;
+use lmrepro_pycompat::unicode as pyunicode;
 use regex::Regex;
 use std::collections::{HashMap, HashSet};
 
@@ -586,47 +586,6 @@ pub fn is_space_or_punct(s: &str) -> bool {
     s.chars().all(|c| c == ' ' || c.is_ascii_punctuation())
 }
 
-/// `str.splitlines()` (used to read banlists and the TLD file).
-pub fn py_splitlines(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let brk = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if brk {
-            out.push(&s[start..i]);
-            let mut next = i + c.len_utf8();
-            if c == '\r' {
-                if let Some(&(_, '\n')) = it.peek() {
-                    it.next();
-                    next += 1;
-                }
-            }
-            start = next;
-        }
-    }
-    if start < s.len() {
-        out.push(&s[start..]);
-    }
-    out
-}
-
-/// Python's whitespace test re-exported for modules that build on the rules.
-pub fn py_is_space(c: char) -> bool {
-    is_space(c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,14 +636,5 @@ mod tests {
             counter_line_modifier("Post\n1.2K Likes\n3 views.\nEnd", &re).as_deref(),
             Some("Post\nEnd")
         );
-    }
-
-    #[test]
-    fn splitlines_like_python() {
-        assert_eq!(
-            py_splitlines("a\r\nb\rc\n\nd\x1ce\n"),
-            ["a", "b", "c", "", "d", "e"]
-        );
-        assert_eq!(py_splitlines(""), Vec::<&str>::new());
     }
 }

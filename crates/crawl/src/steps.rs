@@ -4,10 +4,10 @@
 use crate::assets::Assets;
 use crate::fasttext::FastText;
 use crate::page::{Field, Page};
-use crate::pyunicode;
 use crate::retrie;
 use crate::rules;
 use anyhow::{anyhow, bail, Context, Result};
+use lmrepro_pycompat::unicode as pyunicode;
 use regex::Regex;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -260,7 +260,7 @@ impl StepKind {
                     .string("tlds_filepath")?
                     .unwrap_or_else(|| "baselines/mappers/iana_tlds.txt".to_string());
                 let text = assets.read_dclm_text(&path)?;
-                let tlds: Vec<String> = rules::py_splitlines(&text)
+                let tlds: Vec<String> = pyunicode::splitlines(&text)
                     .iter()
                     .map(|t| retrie::py_re_escape(t))
                     .collect();
@@ -417,7 +417,7 @@ impl StepKind {
             }
             "substring_filter" => {
                 let banlist = match p.string("banlist_from_fname")? {
-                    Some(f) => rules::py_splitlines(&assets.read_dclm_text(&f)?)
+                    Some(f) => pyunicode::splitlines(&assets.read_dclm_text(&f)?)
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
@@ -756,7 +756,7 @@ fn build_url_substring(p: &mut Params, assets: &Assets) -> Result<StepKind> {
             if f.ends_with(".pkl") || f.ends_with(".pickle") {
                 bail!("url_substring_filter: pickled banlists ({f}) are not supported");
             }
-            rules::py_splitlines(&assets.read_dclm_text(&f)?)
+            pyunicode::splitlines(&assets.read_dclm_text(&f)?)
                 .iter()
                 .map(|s| s.to_string())
                 .collect()

@@ -4,10 +4,10 @@
 //! |---|---|
 //! | [`fasttext_words`]: `fasttext.FastText.tokenize` (splits on ASCII ` \t\n\v\f\r\0` only, `</s>` per newline), then first char `isalnum` | page_length_filter (word), word_counter_enricher, word_removal_ratio_filter |
 //! | [`uniseg_words`]: UAX #29 word segments (`uniseg.wordbreak.words`), then first char `isalnum` | massive_web_repetition_filters (n-grams) |
-//! | `str.split()` ([`crate::pyunicode::split_whitespace`]) | word_length, symbol_ratio, stop_word, alphabetic_word_ratio filters, line_length_modifier, substring_line_modifier's max_length |
+//! | `str.split()` ([`lmrepro_pycompat::unicode::split_whitespace`]) | word_length, symbol_ratio, stop_word, alphabetic_word_ratio filters, line_length_modifier, substring_line_modifier's max_length |
 //! | [`split_paragraphs`]: `re.split(sep)`, `strip()`, drop empty | bullet/ellipsis filters, line/paragraph repetition |
 
-use crate::pyunicode;
+use lmrepro_pycompat::unicode as pyunicode;
 use unicode_segmentation::UnicodeSegmentation;
 
 pub use lmrepro_fasttext::{fasttext_tokens, FastTextTokens, EOS};

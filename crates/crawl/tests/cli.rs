@@ -3,21 +3,20 @@
 
 mod common;
 
-use lmrepro_crawl::cli::{filter_with, FilterArgs};
-
-fn filter(a: &FilterArgs) -> anyhow::Result<lmrepro_crawl::cli::RunStats> {
-    filter_with(a, lmrepro_data::testing::resolver())
-}
 use lmrepro_crawl::assets::CuratedDomains;
+use lmrepro_crawl::filter::{filter_with, FilterArgs, RunStats};
 use lmrepro_crawl::pipeline::{builtin_steps, parse_yaml, Pipeline};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+fn filter(a: &FilterArgs) -> anyhow::Result<RunStats> {
+    filter_with(a, lmrepro_data::testing::resolver())
+}
+
 fn args(input: Vec<PathBuf>, output: PathBuf) -> FilterArgs {
     FilterArgs {
-        pipeline: lmrepro_crawl::DCLM_BASELINE_REFINEDWEB.into(),
-        source: None,
+        pipeline: Default::default(),
         annotate: false,
         input,
         output,
@@ -25,9 +24,6 @@ fn args(input: Vec<PathBuf>, output: PathBuf) -> FilterArgs {
         skip_malformed: false,
         force: false,
         threads: Some(2),
-        dclm_root: None,
-        lid_model: None,
-        curated_domains: CuratedDomains::Empty,
         quiet: true,
     }
 }
@@ -71,10 +67,11 @@ fn annotate_contract_matches_golden() {
         assert_eq!(v["dropped_by"], g["dropped_at_step"], "doc {i}");
         assert_eq!(v["text"], g["text"], "doc {i}");
     }
-    assert_eq!(stats.total.docs_in, n as u64);
-    assert_eq!(stats.total.pages_without_url, n as u64);
-    assert_eq!(stats.total.steps[0].skipped, n as u64);
-    let report = lmrepro_crawl::cli::report(&stats);
+    let total = &stats.total.pipeline;
+    assert_eq!(total.docs_in, n as u64);
+    assert_eq!(total.pages_without_url, n as u64);
+    assert_eq!(total.steps[0].count.skipped, n as u64);
+    let report = lmrepro_crawl::filter::report(&stats);
     assert!(report.contains("URL steps"), "{report}");
     assert!(report.contains("16_massive_web_repetition_filters"));
 }
@@ -88,7 +85,7 @@ fn malformed_lines_name_file_and_line() {
     let err = filter(&args(vec![input.clone()], out.clone())).unwrap_err();
     let msg = format!("{err:#}");
     assert!(
-        msg.contains("bad.jsonl:2: malformed document: `text` is not a string"),
+        msg.contains("bad.jsonl:2: malformed document: field `text` is not a string"),
         "{msg}"
     );
     // Counted and skipped on request.
@@ -96,7 +93,7 @@ fn malformed_lines_name_file_and_line() {
     a.skip_malformed = true;
     let stats = filter(&a).unwrap();
     assert_eq!(stats.total.malformed_skipped, 2);
-    assert_eq!(stats.total.docs_in, 1);
+    assert_eq!(stats.total.pipeline.docs_in, 1);
     // Not with --annotate.
     let mut a = args(vec![input], out);
     a.annotate = true;
@@ -132,17 +129,20 @@ fn shards_resume_and_compressed_io() {
     let first = filter(&a).unwrap();
     assert_eq!(first.shards.len(), 3);
     assert!(first.shards_resumed.is_empty());
+    // One convention for every stage: the shard's output, then its marker `_done/<shard>`.
     for s in ["a.jsonl", "b.jsonl.zst", "c.jsonl.gz"] {
-        assert!(outdir.join(format!("{s}.done")).is_file(), "{s}");
+        assert!(outdir.join(s).is_file(), "{s}");
+        assert!(outdir.join("_done").join(s).is_file(), "{s}");
     }
+    let shard = |i: usize| &first.shards[i].counts.pipeline;
     // URL steps ran on b (no skips), were skipped on a and c.
-    assert_eq!(first.shards[1].pages_without_url, 0);
-    assert_eq!(first.shards[0].pages_without_url, 12);
-    assert_eq!(first.shards[0].docs_kept, first.shards[1].docs_kept);
+    assert_eq!(shard(1).pages_without_url, 0);
+    assert_eq!(shard(0).pages_without_url, 12);
+    assert_eq!(shard(0).docs_kept, shard(1).docs_kept);
     let kept_b =
         zstd::decode_all(std::fs::File::open(outdir.join("b.jsonl.zst")).unwrap()).unwrap();
     let kept_b = String::from_utf8(kept_b).unwrap();
-    assert_eq!(kept_b.lines().count() as u64, first.shards[1].docs_kept);
+    assert_eq!(kept_b.lines().count() as u64, shard(1).docs_kept);
     let v: Value = serde_json::from_str(kept_b.lines().next().unwrap()).unwrap();
     assert_eq!(v["url"], "https://example.com/page");
     assert!(v["previous_word_count"].is_u64());
@@ -151,6 +151,14 @@ fn shards_resume_and_compressed_io() {
     let second = filter(&a).unwrap();
     assert_eq!(second.shards_resumed.len(), 3);
     assert_eq!(second.total, first.total);
+    // A shard without its marker is redone; --force redoes every shard.
+    std::fs::remove_file(outdir.join("_done/a.jsonl")).unwrap();
+    let third = filter(&a).unwrap();
+    assert_eq!(third.shards_resumed.len(), 2);
+    assert_eq!(third.total, first.total);
+    let mut forced = a.clone();
+    forced.force = true;
+    assert!(filter(&forced).unwrap().shards_resumed.is_empty());
 }
 
 #[test]
@@ -267,8 +275,17 @@ fn reproduce_writes_step_table() {
         path: dir.path().join("dclm-heuristics.toml"),
         sha256: "0".repeat(64),
     };
-    let files =
-        lmrepro_crawl::reproduce(&recipe, &lmrepro_data::testing::resolver(), dir.path()).unwrap();
+    use lmrepro_report::Reproducer;
+    let rep = lmrepro_crawl::HeuristicsReproducer;
+    assert_eq!(rep.kind(), recipe.kind);
+    let files = rep
+        .reproduce(
+            &recipe,
+            &lmrepro_data::testing::resolver(),
+            dir.path(),
+            &Default::default(),
+        )
+        .unwrap();
     assert_eq!(files, ["step_counts.md"]);
     let md = std::fs::read_to_string(dir.path().join("step_counts.md")).unwrap();
     // agreement: 281 in, 252 out at the end (the golden's counts).

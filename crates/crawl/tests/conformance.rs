@@ -240,39 +240,16 @@ fn step_counts_match_golden_counts() {
     .unwrap();
     let texts = agreement_texts();
     let p = pipeline();
-    let mut steps: Vec<lmrepro_crawl::cli::StepStats> = p
-        .steps
-        .iter()
-        .map(|s| lmrepro_crawl::cli::StepStats {
-            index: s.index,
-            func: s.func.clone(),
-            id: s.id.clone(),
-            ..Default::default()
-        })
-        .collect();
+    let mut counts = lmrepro_crawl::runner::Counts::new(p);
     for t in texts {
-        lmrepro_crawl::cli::count_outcome(&mut steps, &p.run(Page::from_text(t)));
+        counts.count(&p.run(Page::from_text(t)));
     }
-    for (ours, g) in steps.iter().zip(v["steps"].as_array().unwrap()) {
-        assert_eq!(ours.id, g["step_id"].as_str().unwrap());
-        assert_eq!(
-            ours.pages_in,
-            g["pages_in"].as_u64().unwrap(),
-            "{}",
-            ours.id
-        );
-        assert_eq!(
-            ours.pages_out,
-            g["pages_out"].as_u64().unwrap(),
-            "{}",
-            ours.id
-        );
-        assert_eq!(ours.removed, g["removed"].as_u64().unwrap(), "{}", ours.id);
-        assert_eq!(
-            ours.skipped > 0,
-            g["skipped"].as_bool().unwrap(),
-            "{}",
-            ours.id
-        );
+    for (ours, g) in counts.steps.iter().zip(v["steps"].as_array().unwrap()) {
+        let (id, ours) = (&ours.id, &ours.count);
+        assert_eq!(id, g["step_id"].as_str().unwrap());
+        assert_eq!(ours.pages_in, g["pages_in"].as_u64().unwrap(), "{id}");
+        assert_eq!(ours.pages_out, g["pages_out"].as_u64().unwrap(), "{id}");
+        assert_eq!(ours.removed, g["removed"].as_u64().unwrap(), "{id}");
+        assert_eq!(ours.skipped > 0, g["skipped"].as_bool().unwrap(), "{id}");
     }
 }

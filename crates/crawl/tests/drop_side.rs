@@ -222,7 +222,7 @@ fn url_substring_filters_drop_banned_urls() {
 fn retrie_pattern_equals_python() {
     let tlds = std::fs::read_to_string(common::assets().input_path("dclm/iana_tlds.txt").unwrap())
         .unwrap();
-    let escaped: Vec<String> = lmrepro_crawl::rules::py_splitlines(&tlds)
+    let escaped: Vec<String> = lmrepro_pycompat::unicode::splitlines(&tlds)
         .iter()
         .map(|t| lmrepro_crawl::retrie::py_re_escape(t))
         .collect();

@@ -148,7 +148,7 @@ proptest! {
         let t = ws.join(" ");
         prop_assert_eq!(words::fasttext_word_count(&t, true), ws.len());
         prop_assert_eq!(words::uniseg_words(&t).count(), ws.len());
-        prop_assert_eq!(lmrepro_crawl::pyunicode::split_whitespace(&t).count(), ws.len());
+        prop_assert_eq!(lmrepro_pycompat::unicode::split_whitespace(&t).count(), ws.len());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! `lmrepro crawl run`: WARC → main-content text → DCLM heuristics → filtered JSONL in one
-//! streaming pass (no intermediate extracted files), parallel within each file, one output shard
-//! per WARC with a completion marker so an interrupted run resumes at the first unfinished file.
+//! streaming pass (no intermediate extracted files), parallel within each file. Each WARC is one
+//! shard of a [`ShardedStage`] (`<shard>.jsonl.zst`, then its marker `_done/<shard>` with the
+//! file's counts), so an interrupted run redoes only the files it had not finished.
 
 use anyhow::{Context, Result};
-use lmrepro_crawl::{Page, Pipeline};
-use rayon::prelude::*;
+use lmrepro_crawl::runner::{run_batch, Counts};
+use lmrepro_crawl::{Page, Pipeline, PipelineArgs};
+use lmrepro_stage::jsonl::{create_writer, shard_name_without, unique_names};
+use lmrepro_stage::{ShardedStage, Tally};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,12 +21,8 @@ pub struct CrawlRunArgs {
     /// Output directory: `<warc name>.jsonl.zst` per input, `_done/` markers, `stats.json`.
     #[arg(long)]
     pub output: PathBuf,
-    /// `dclm-baseline-refinedweb` (built in) or a pipeline yaml in DCLM's schema.
-    #[arg(long, default_value = lmrepro_crawl::DCLM_BASELINE_REFINEDWEB)]
-    pub pipeline: String,
-    /// The yaml `source` to use when the yaml lists several.
-    #[arg(long)]
-    pub source: Option<String>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Records per parallel batch.
     #[arg(long, default_value_t = 512)]
     pub batch: usize,
@@ -32,150 +31,118 @@ pub struct CrawlRunArgs {
     pub force: bool,
 }
 
-/// Counters of one WARC file (and, summed, of the run).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct FileStats {
-    /// Records read (any type).
-    pub records: u64,
-    /// `response` records that gave a document.
-    pub extracted: u64,
-    /// Records that gave no document, by reason (DCLM skips non-UTF-8 pages).
-    pub skipped: BTreeMap<String, u64>,
-    pub kept: u64,
-    /// Pages dropped per step id.
-    pub dropped_by: BTreeMap<String, u64>,
-    /// Pages dropped because a step raised (DCLM `_safe` mode).
-    pub errors: u64,
-}
-
-impl FileStats {
-    fn add(&mut self, o: &FileStats) {
-        self.records += o.records;
-        self.extracted += o.extracted;
-        self.kept += o.kept;
-        self.errors += o.errors;
-        for (k, v) in &o.skipped {
-            *self.skipped.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &o.dropped_by {
-            *self.dropped_by.entry(k.clone()).or_default() += v;
-        }
+lmrepro_stage::tally! {
+    /// Counters of one WARC file (and, summed, of the run).
+    #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+    pub struct FileStats {
+        /// Records read (any type).
+        pub records: u64,
+        /// `response` records that gave a document.
+        pub extracted: u64,
+        /// Records that gave no document, by reason (DCLM skips non-UTF-8 pages).
+        pub skipped: BTreeMap<String, u64>,
+        pub kept: u64,
+        /// Pages dropped per step id.
+        pub dropped_by: BTreeMap<String, u64>,
+        /// Pages dropped because a step raised (DCLM `_safe` mode).
+        pub errors: u64,
     }
 }
 
+/// Suffixes a WARC's shard name drops.
+const WARC_SUFFIXES: [&str; 6] = [
+    ".warc.gz",
+    ".warc.zst",
+    ".warc.zstd",
+    ".warc",
+    ".gz",
+    ".zst",
+];
+
 fn shard_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "input".into());
-    name.trim_end_matches(".gz")
-        .trim_end_matches(".zst")
-        .trim_end_matches(".warc")
-        .to_string()
+    shard_name_without(path, &WARC_SUFFIXES)
 }
 
-/// Runs one WARC through extraction and the pipeline into `out` (zstd JSONL).
-pub fn run_file(warc: &Path, pipeline: &Pipeline, out: &Path, batch: usize) -> Result<FileStats> {
+/// Runs one WARC through extraction and the pipeline into its shard of `stage` (zstd JSONL).
+pub fn run_file(
+    warc: &Path,
+    pipeline: &Pipeline,
+    stage: &ShardedStage,
+    shard: &str,
+    batch: usize,
+) -> Result<FileStats> {
     let opts = lmrepro_extract::Options::default();
     let mut it = lmrepro_extract::extract_warc(warc, &opts)
         .with_context(|| format!("opening {}", warc.display()))?;
-    let tmp = out.with_extension("partial");
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut w = zstd::Encoder::new(std::io::BufWriter::new(file), 3)?;
+    let tmp = stage.temp_path(shard, ".jsonl.zst");
+    let mut w = create_writer(&tmp)?;
     let mut st = FileStats::default();
+    let mut counts = Counts::new(pipeline);
     loop {
         let docs = it.next_batch_par(batch.max(1));
         if docs.is_empty() {
             break;
         }
-        let outcomes: Vec<_> = docs
-            .into_par_iter()
-            .map(|r| {
-                r.map(|mut d| {
-                    // The text moves into the page; a kept page's final text is put back below.
-                    let page = Page {
-                        text: std::mem::take(&mut d.text),
-                        url: d.url.clone(),
-                        warc_target_uri: d.url.clone(),
-                        ..Default::default()
-                    };
-                    let o = pipeline.run(page);
-                    (d, o)
-                })
-            })
-            .collect();
-        for r in outcomes {
+        let mut pages = Vec::with_capacity(docs.len());
+        for r in docs {
             match r {
                 Err(e) => *st.skipped.entry(e.kind().to_string()).or_default() += 1,
-                Ok((mut d, o)) => {
-                    st.extracted += 1;
-                    match o.stop {
-                        Some(stop) => {
-                            st.errors += stop.error.is_some() as u64;
-                            *st.dropped_by
-                                .entry(pipeline.steps[stop.step].id.clone())
-                                .or_default() += 1;
-                        }
-                        None => {
-                            st.kept += 1;
-                            d.text = o.page.text;
-                            serde_json::to_writer(&mut w, &d)?;
-                            w.write_all(b"\n")?;
-                        }
-                    }
+                Ok(mut d) => {
+                    // The text moves into the page; a kept page's final text is put back below.
+                    let page = Page::with_url(std::mem::take(&mut d.text), d.url.clone());
+                    pages.push((d, page));
                 }
             }
         }
+        for (mut d, o) in run_batch(pipeline, pages, &mut counts) {
+            if o.kept() {
+                d.text = o.page.text;
+                serde_json::to_writer(&mut w, &d)?;
+                w.write_all(b"\n")?;
+            }
+        }
     }
+    w.flush()?;
+    drop(w);
+    let out = stage.shard_path(shard);
+    std::fs::rename(&tmp, &out).with_context(|| format!("finishing {}", out.display()))?;
     st.records = it.records_read;
-    w.finish()?.flush()?;
-    std::fs::rename(&tmp, out).with_context(|| format!("finishing {}", out.display()))?;
+    st.extracted = counts.docs_in;
+    st.kept = counts.docs_kept;
+    st.errors = counts.errors();
+    st.dropped_by = counts.dropped_by();
     Ok(st)
 }
 
 pub fn run(args: &CrawlRunArgs, resolver: lmrepro_data::Resolver) -> Result<FileStats> {
-    let assets = lmrepro_crawl::Assets::new(resolver);
-    let pipeline = Pipeline::load(&args.pipeline, args.source.as_deref(), &assets)?;
-    let done_dir = args.output.join("_done");
-    std::fs::create_dir_all(&done_dir)
-        .with_context(|| format!("creating {}", done_dir.display()))?;
-    let bar = indicatif::ProgressBar::new(args.input.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} WARCs {msg}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
+    let pipeline = args.pipeline.load(resolver)?;
+    let stage = ShardedStage::create(&args.output)?;
+    let names = unique_names(&args.input, shard_name);
+    let bar = lmrepro_stage::progress::bar(args.input.len() as u64, "WARCs");
     let mut total = FileStats::default();
-    let mut names = std::collections::BTreeSet::new();
-    for warc in &args.input {
-        let name = shard_name(warc);
-        if !names.insert(name.clone()) {
-            anyhow::bail!("two inputs map to the output shard `{name}`: rename one");
-        }
-        let marker = done_dir.join(format!("{name}.json"));
-        let out = args.output.join(format!("{name}.jsonl.zst"));
-        let st = match std::fs::read_to_string(&marker) {
-            Ok(t) if !args.force => serde_json::from_str(&t)
-                .with_context(|| format!("{}: corrupt marker; remove it", marker.display()))?,
-            _ => {
-                let st = run_file(warc, &pipeline, &out, args.batch)?;
-                std::fs::write(&marker, serde_json::to_string_pretty(&st)? + "\n")?;
-                st
-            }
+    for (warc, name) in args.input.iter().zip(&names) {
+        let st = if !args.force && stage.is_done(name) {
+            stage
+                .done_stats(name)
+                .context("corrupt completion marker; remove it to redo the file")?
+        } else {
+            // A forced file loses its marker first, so that an interrupted rerun never leaves an
+            // old marker vouching for a new output.
+            stage.clear(name)?;
+            let st = run_file(warc, &pipeline, &stage, name, args.batch)?;
+            stage.mark_done(name, &st)?;
+            st
         };
-        total.add(&st);
-        bar.set_message(format!("{} kept of {} pages", total.kept, total.extracted));
+        total.tally(&st);
+        bar.set_message(format!(
+            "WARCs, {} kept of {} pages",
+            total.kept, total.extracted
+        ));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let stats =
-        serde_json::json!({"pipeline": pipeline.name, "notes": pipeline.notes, "totals": total});
-    std::fs::write(
-        args.output.join("stats.json"),
-        serde_json::to_string_pretty(&stats)? + "\n",
+    stage.write_stats(
+        &serde_json::json!({"pipeline": pipeline.name, "notes": pipeline.notes, "totals": total}),
     )?;
     eprintln!(
         "crawl run: {} WARCs, {} records, {} pages extracted, {} kept; {} skipped; wrote {}",
@@ -198,6 +165,7 @@ mod tests {
         assert_eq!(shard_name(Path::new("/a/b/x.warc.gz")), "x");
         assert_eq!(shard_name(Path::new("y.warc.zst")), "y");
         assert_eq!(shard_name(Path::new("z.warc")), "z");
+        assert_eq!(shard_name(Path::new("w.gz")), "w");
     }
 
     #[test]
@@ -211,8 +179,7 @@ mod tests {
         let args = CrawlRunArgs {
             input: vec![warc.clone()],
             output: tmp.path().join("out"),
-            pipeline: lmrepro_crawl::DCLM_BASELINE_REFINEDWEB.into(),
-            source: None,
+            pipeline: PipelineArgs::default(),
             batch: 4,
             force: false,
         };
@@ -228,12 +195,7 @@ mod tests {
             .into_iter()
             .filter_map(|r| r.ok())
             .filter_map(|d| {
-                let o = p.run(Page {
-                    text: d.text,
-                    url: d.url.clone(),
-                    warc_target_uri: d.url,
-                    ..Default::default()
-                });
+                let o = p.run(Page::with_url(d.text, d.url));
                 o.kept().then_some(o.page.text)
             })
             .collect();
@@ -250,7 +212,8 @@ mod tests {
             })
             .collect();
         assert_eq!(got, expected);
-        // A finished file is not redone: its marker holds the stats.
+        // A finished file is not redone: its marker `_done/<shard>` holds the stats.
+        assert!(tmp.path().join("out/_done/dolma-sample-0000").is_file());
         std::fs::write(&out, b"sentinel").unwrap();
         let again = run(&args, resolver).unwrap();
         assert_eq!(again, st);

@@ -17,25 +17,38 @@ use crate::dom::{Dom, Kind, NodeId, Tag, DOCUMENT, NONE};
 use regex::{Regex, RegexBuilder};
 use std::sync::LazyLock;
 
-/// Options of `extract_plain_text`, with resiliparse's names and defaults.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Options of `extract_plain_text`, with resiliparse's names and defaults. As command-line flags
+/// each one turns away from DCLM's setting ([`ExtractOptions::dclm`]), the flags' default.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExtractOptions {
     /// Keep block structure (newlines, list bullets, indents). `false` = one line of text.
+    #[arg(long = "no-preserve-formatting", action = clap::ArgAction::SetFalse, help = "One line of text instead of the block structure (preserve_formatting=False)")]
     pub preserve_formatting: bool,
     /// Apply the main-content heuristics.
+    #[arg(long = "all-text", action = clap::ArgAction::SetFalse, help = "Extract all text, not only the main content (main_content=False)")]
     pub main_content: bool,
+    #[arg(long = "no-list-bullets", action = clap::ArgAction::SetFalse, help = "No bullets before list items (list_bullets=False)")]
     pub list_bullets: bool,
+    #[arg(long = "no-alt-texts", action = clap::ArgAction::SetFalse, help = "Leave out image alt texts (alt_texts=False)")]
     pub alt_texts: bool,
     /// Append ` (href)` after link texts.
+    #[arg(long)]
     pub links: bool,
+    /// Extract form fields (form_fields=True).
+    #[arg(long)]
     pub form_fields: bool,
+    /// Extract `<noscript>` contents (noscript=True).
+    #[arg(long)]
     pub noscript: bool,
     /// Treat comment sections as main content.
+    #[arg(long = "no-comments", action = clap::ArgAction::SetFalse, help = "Drop comment sections from the main content (comments=False)")]
     pub comments: bool,
     /// Keep article meta data (bylines, dates) in the main content.
+    #[arg(long = "no-post-meta", action = clap::ArgAction::SetFalse, help = "Drop article meta data from the main content (post_meta=False)")]
     pub post_meta: bool,
     /// Keep elements hidden by class names (inline `display:none` is always dropped).
+    #[arg(long)]
     pub hidden_elements: bool,
 }
 

@@ -5,7 +5,12 @@
 //! - [`dom`] + [`extract`]: HTML → text.
 //! - [`pipeline`]: `extract_warc(path, options)` → iterator of [`Doc`]s, the building block of
 //!   `crawl extract` and `crawl run`.
-//! - [`score`]: the scrapinghub article-extraction-benchmark scorer and golden similarity.
+//! - [`run`]: `crawl extract` (WARC files → one JSONL file + stats); [`cli`] holds only its clap
+//!   types.
+//! - [`score`] + [`quality`]: the scrapinghub article-extraction-benchmark scorer and golden
+//!   similarity; [`reproduce`]: the `crawl-extraction` recipe.
+//!
+//! Output files are written with `lmrepro-stage`'s writers.
 
 pub mod cli;
 pub mod dom;
@@ -14,9 +19,10 @@ pub mod inputs;
 pub mod pipeline;
 pub mod quality;
 pub mod reproduce;
+pub mod run;
 pub mod score;
 pub mod warc;
 
 pub use extract::{extract_plain_text, ExtractOptions};
 pub use pipeline::{extract_warc, Doc, DocError, Options};
-pub use reproduce::reproduce;
+pub use reproduce::{reproduce, ExtractionReproducer};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// How the HTTP payload bytes become text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decoding {
     /// DCLM: `body.decode("utf-8")` (strict); a record that is not valid UTF-8 is skipped.
@@ -18,16 +18,24 @@ pub enum Decoding {
     Charset,
 }
 
-/// Options of [`extract_warc`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Options of [`extract_warc`]; as command-line flags their defaults are [`Options::default`]
+/// (DCLM's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct Options {
+    #[command(flatten)]
     pub extract: ExtractOptions,
+    /// Payload decoding: `strict-utf8` (DCLM: skip non-UTF-8 pages) or `charset` (deviation:
+    /// decode with the declared / detected charset).
+    #[arg(long, value_enum, default_value_t = Decoding::StrictUtf8)]
     pub decoding: Decoding,
     /// Remove `Transfer-Encoding: chunked` framing (FastWARC does not; Common Crawl never stores
     /// chunked payloads, GNU wget does).
+    #[arg(long = "raw-http-body", action = clap::ArgAction::SetFalse, help = "Keep chunked transfer-encoding framing in payloads (FastWARC's behaviour)")]
     pub decode_chunked: bool,
-    /// Records whose HTTP payload is larger are skipped (`payload_too_large`); 0 = no limit.
+    /// Skip records whose HTTP payload is larger than this many bytes (`payload_too_large`);
+    /// 0 = no limit.
+    #[arg(long, default_value_t = 0)]
     pub max_payload_bytes: u64,
 }
 
@@ -327,5 +335,36 @@ fn make_doc(file: &Path, rec: &WarcRecord, text: String) -> Doc {
         text,
         url: rec.target_uri().map(str::to_string),
         metadata,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: Options,
+    }
+
+    #[test]
+    fn flags_default_to_dclm_and_each_turns_one_option() {
+        assert_eq!(Cli::parse_from(["x"]).options, Options::default());
+        let o = Cli::parse_from(["x", "--all-text", "--raw-http-body", "--links"]).options;
+        assert!(!o.extract.main_content && !o.decode_chunked && o.extract.links);
+        assert_eq!(
+            Options {
+                extract: ExtractOptions::dclm(),
+                ..o.clone()
+            },
+            Options {
+                decode_chunked: false,
+                ..Options::default()
+            }
+        );
+        let o = Cli::parse_from(["x", "--decoding", "charset", "--max-payload-bytes", "9"]).options;
+        assert_eq!((o.decoding, o.max_payload_bytes), (Decoding::Charset, 9));
     }
 }

@@ -1,12 +1,32 @@
-//! `reproduce` for an extraction-quality recipe: our extraction of the two benchmark WARCs next to
-//! the resiliparse 2.0.1 goldens, and the scrapinghub article-extraction-benchmark score.
+//! The `crawl-extraction` recipes: our extraction of the two benchmark WARCs next to the
+//! resiliparse 2.0.1 goldens, and the scrapinghub article-extraction-benchmark score.
 
 use crate::pipeline::Options;
 use crate::quality::{aeb_score, compare_goldens, load_aeb_truth};
 use anyhow::Result;
 use lmrepro_data::{Recipe, Resolver};
+use lmrepro_report::{Reproducer, RunOptions};
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// The [`Reproducer`] of recipe kind `crawl-extraction`.
+pub struct ExtractionReproducer;
+
+impl Reproducer for ExtractionReproducer {
+    fn kind(&self) -> &'static str {
+        "crawl-extraction"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        _opts: &RunOptions,
+    ) -> Result<Vec<String>> {
+        reproduce(recipe, resolver, out)
+    }
+}
 
 /// Regenerates the tables into `out_dir`; returns the table files to pin in snapshot tests.
 ///

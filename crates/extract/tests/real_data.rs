@@ -2,10 +2,10 @@
 //! resiliparse goldens and the scrapinghub ground truth.
 
 use lmrepro_data::testing::resolver;
-use lmrepro_extract::cli::{run_extract, DecodingArg, ExtractArgs};
 use lmrepro_extract::inputs::input_path;
 use lmrepro_extract::pipeline::{extract_warc, record_to_doc, Decoding, DocError, Options};
 use lmrepro_extract::quality::{aeb_score, compare_goldens, load_aeb_truth};
+use lmrepro_extract::run::{run_extract, ExtractArgs};
 use lmrepro_extract::warc::{parse_http_response, Compression, WarcReader};
 use std::path::{Path, PathBuf};
 
@@ -18,11 +18,7 @@ fn args(inputs: Vec<PathBuf>, output: &Path) -> ExtractArgs {
         input: inputs,
         output: output.to_path_buf(),
         stats: None,
-        decoding: DecodingArg::StrictUtf8,
-        all_text: false,
-        raw_http_body: false,
-        max_payload_bytes: 0,
-        zstd_level: 3,
+        options: Options::default(),
     }
 }
 
