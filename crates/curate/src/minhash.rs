@@ -19,7 +19,7 @@ use anyhow::{bail, ensure, Context, Result};
 use lmrepro_pycompat::numpy::RandomState;
 use lmrepro_stage::{
     expand_inputs, progress, read_docs, shard_names, text, write_atomic, Doc, OnMalformed,
-    ShardedStage,
+    ShardedStage, Tally,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -346,6 +346,18 @@ pub struct DedupStats {
     pub docs_kept: u64,
 }
 
+lmrepro_stage::tally! {
+    /// Counts of one exact-dedup shard, kept in its marker (fields in alphabetical order, so the
+    /// marker has the same bytes as the sorted JSON object it replaced).
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    struct ExactCounts {
+        docs_in: u64,
+        docs_kept: u64,
+        docs_removed: u64,
+        malformed_lines: u64,
+    }
+}
+
 /// Per removed/clustered document: `(file, doc) -> (cluster id, cluster size, removed)`.
 pub type Clusters = BTreeMap<(u32, u32), (u32, u64, bool)>;
 
@@ -478,10 +490,7 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
     let state = out.join("_state").join("exact");
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let mut seen: HashSet<[u8; 16]> = HashSet::new();
-    let mut st = DedupStats {
-        files: files.len() as u64,
-        ..Default::default()
-    };
+    let mut totals = ExactCounts::default();
     let mut dup_keys: HashSet<[u8; 16]> = HashSet::new();
     let pb = progress::bar(files.len() as u64, "exact dedup");
     for (fi, f) in files.iter().enumerate() {
@@ -491,37 +500,24 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
             state.join(format!("{name}.dups")),
         );
         if stage.is_done(name) && keys_path.is_file() && dups_path.is_file() {
-            let counts: serde_json::Value = stage.done_stats(name)?;
-            let count = |k: &str| {
-                counts[k]
-                    .as_u64()
-                    .with_context(|| format!("{}: marker of {name} has no `{k}`", out.display()))
-            };
-            let (docs_in, kept, removed, malformed) = (
-                count("docs_in")?,
-                count("docs_kept")?,
-                count("docs_removed")?,
-                count("malformed_lines")?,
-            );
+            let counts: ExactCounts = stage
+                .done_stats(name)
+                .with_context(|| format!("{}: marker of {name}", out.display()))?;
             let new_keys = read_keys(&keys_path)?;
             ensure!(
-                new_keys.len() as u64 == kept,
-                "{}: {} keys for {kept} kept documents (delete the stage to redo it)",
+                new_keys.len() as u64 == counts.docs_kept,
+                "{}: {} keys for {} kept documents (delete the stage to redo it)",
                 keys_path.display(),
-                new_keys.len()
+                new_keys.len(),
+                counts.docs_kept
             );
             seen.extend(new_keys);
             dup_keys.extend(read_keys(&dups_path)?);
-            st.docs_in += docs_in;
-            st.docs_kept += kept;
-            st.docs_removed += removed;
-            st.malformed_lines += malformed;
+            totals.tally(&counts);
             pb.inc(1);
             continue;
         }
         let (ds, malformed) = read_docs(f, on_malformed)?;
-        st.malformed_lines += malformed;
-        st.docs_in += ds.len() as u64;
         let keys: Vec<[u8; 16]> = ds
             .par_iter()
             .map(|(_, d)| {
@@ -541,24 +537,28 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
                 dup_keys.insert(k);
             }
         }
-        st.docs_removed += removed_keys.len() as u64;
-        st.docs_kept += kept.len() as u64;
+        let counts = ExactCounts {
+            docs_in,
+            docs_kept: kept.len() as u64,
+            docs_removed: removed_keys.len() as u64,
+            malformed_lines: malformed,
+        };
         // Keys first, marker last: a marker always has its keys.
         write_keys(&state, &keys_path, &new_keys)?;
         write_keys(&state, &dups_path, &removed_keys)?;
-        stage.write_shard(
-            name,
-            &kept,
-            &json!({
-                "docs_in": docs_in,
-                "docs_kept": kept.len(),
-                "docs_removed": removed_keys.len(),
-                "malformed_lines": malformed,
-            }),
-        )?;
+        stage.write_shard(name, &kept, &counts)?;
+        totals.tally(&counts);
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let mut st = DedupStats {
+        files: files.len() as u64,
+        docs_in: totals.docs_in,
+        docs_kept: totals.docs_kept,
+        docs_removed: totals.docs_removed,
+        malformed_lines: totals.malformed_lines,
+        ..Default::default()
+    };
     st.clusters = dup_keys.len() as u64;
     st.docs_in_clusters = st.docs_removed + st.clusters;
     stage.write_stats(&json!({"exact": st}))?;
