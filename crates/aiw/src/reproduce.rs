@@ -159,7 +159,6 @@ fn write_table(
 }
 
 /// Pools groups by `key` and writes a table of rates + bands.
-#[allow(clippy::too_many_arguments)]
 fn pooled_table(
     groups: &[&Group],
     key_headers: &[&str],

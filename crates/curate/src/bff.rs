@@ -18,8 +18,10 @@
 //! (same false-positive rate, much faster); the filter size uses upstream's binary search without
 //! the "90 % of system RAM" cap (that cap made the size machine-dependent).
 
-use crate::docs::{self, Doc, OnMalformed, StageDir};
 use anyhow::{bail, Context, Result};
+use lmrepro_stage::{
+    expand_inputs, progress, read_docs, shard_names, text, Doc, OnMalformed, ShardedStage, Tally,
+};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -434,39 +436,26 @@ pub fn cut(text: &str, removed: &[(usize, usize)]) -> String {
     out
 }
 
-/// Counters of a shard or run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BffStats {
-    pub files: u64,
-    pub docs_in: u64,
-    pub docs_out: u64,
-    pub docs_removed_whole: u64,
-    pub docs_emptied: u64,
-    pub malformed_lines: u64,
-    pub paragraphs: u64,
-    pub paragraphs_removed: u64,
-    pub text_bytes_in: u64,
-    pub text_bytes_out: u64,
-    pub ngrams: u64,
-    pub contained_ngrams: u64,
+lmrepro_stage::tally! {
+    /// Counters of a shard or run (a run's are the sum of its shards').
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    pub struct BffStats {
+        pub files: u64,
+        pub docs_in: u64,
+        pub docs_out: u64,
+        pub docs_removed_whole: u64,
+        pub docs_emptied: u64,
+        pub malformed_lines: u64,
+        pub paragraphs: u64,
+        pub paragraphs_removed: u64,
+        pub text_bytes_in: u64,
+        pub text_bytes_out: u64,
+        pub ngrams: u64,
+        pub contained_ngrams: u64,
+    }
 }
 
 impl BffStats {
-    fn add(&mut self, o: &BffStats) {
-        self.files += o.files;
-        self.docs_in += o.docs_in;
-        self.docs_out += o.docs_out;
-        self.docs_removed_whole += o.docs_removed_whole;
-        self.docs_emptied += o.docs_emptied;
-        self.malformed_lines += o.malformed_lines;
-        self.paragraphs += o.paragraphs;
-        self.paragraphs_removed += o.paragraphs_removed;
-        self.text_bytes_in += o.text_bytes_in;
-        self.text_bytes_out += o.text_bytes_out;
-        self.ngrams += o.ngrams;
-        self.contained_ngrams += o.contained_ngrams;
-    }
-
     /// Fraction of text bytes removed.
     pub fn removed_byte_fraction(&self) -> f64 {
         1.0 - self.text_bytes_out as f64 / self.text_bytes_in.max(1) as f64
@@ -482,14 +471,7 @@ pub fn dedup_docs(
 ) -> (Vec<Doc>, BffStats) {
     let hashed: Vec<_> = docs_in
         .par_iter()
-        .map(|d| {
-            hash_paragraphs(
-                hasher,
-                docs::text(d),
-                cfg.min_ngram_size,
-                cfg.max_ngram_size,
-            )
-        })
+        .map(|d| hash_paragraphs(hasher, text(d), cfg.min_ngram_size, cfg.max_ngram_size))
         .collect();
     let mut st = BffStats {
         docs_in: docs_in.len() as u64,
@@ -497,7 +479,7 @@ pub fn dedup_docs(
     };
     let mut out = Vec::with_capacity(docs_in.len());
     for (mut doc, paras) in docs_in.into_iter().zip(hashed) {
-        let text = docs::text(&doc).to_string();
+        let text = lmrepro_stage::text(&doc).to_string();
         let o = process_doc(filter, hasher, &text, &paras, cfg);
         st.paragraphs += o.paragraphs as u64;
         st.paragraphs_removed += o.paragraphs_removed as u64;
@@ -542,14 +524,14 @@ pub fn dedup_docs(
 pub fn count_ngrams(files: &[PathBuf], cfg: &BffConfig) -> Result<u64> {
     let mut total = 0u64;
     for f in files {
-        let (ds, _) = docs::read_docs(f, OnMalformed::Skip)?;
+        let (ds, _) = read_docs(f, OnMalformed::Skip)?;
         total += ds
             .par_iter()
             .map(|(_, d)| {
-                paragraph_bounds(docs::text(d))
+                paragraph_bounds(text(d))
                     .windows(2)
                     .map(|w| {
-                        let n = Hasher::tokens(&docs::text(d)[w[0]..w[1]]).count();
+                        let n = Hasher::tokens(&text(d)[w[0]..w[1]]).count();
                         if n >= cfg.max_ngram_size {
                             (n - cfg.max_ngram_size + 1) as u64
                         } else {
@@ -624,10 +606,10 @@ pub fn run(
     cfg: &BffConfig,
     mut report_plan: impl FnMut(usize, &FilterPlan),
 ) -> Result<BffReport> {
-    let files = docs::expand_inputs(inputs)?;
-    let names = docs::shard_names(&files);
+    let files = expand_inputs(inputs)?;
+    let names = shard_names(&files);
     let name_of = |p: &PathBuf| names[files.iter().position(|f| f == p).unwrap()].clone();
-    let stage = StageDir::create(out)?;
+    let stage = ShardedStage::create(out)?;
     let state = out.join("_state");
     std::fs::create_dir_all(&state)?;
     let plans = plan(&files, cfg)?;
@@ -650,14 +632,15 @@ pub fn run(
             );
         }
         let mut st = BffStats::default();
-        let pb = docs::progress(mine.len() as u64, &format!("bff shard {s}"));
+        let pb = progress::bar(mine.len() as u64, &format!("bff shard {s}"));
         for (i, file) in mine.iter().enumerate() {
             let name = name_of(file);
             if (i as u64) < done {
                 // Finished before the interruption: its filter state is in the checkpoint.
-                let prev: BffStats = serde_json::from_value(stage.done_stats(&name)?)
+                let prev: BffStats = stage
+                    .done_stats(&name)
                     .with_context(|| format!("stats of {name}"))?;
-                st.add(&prev);
+                st.tally(&prev);
                 pb.inc(1);
                 continue;
             }
@@ -666,7 +649,7 @@ pub fn run(
                 bail!("stopped after {i} files (stop_after_files)");
             }
             stage.clear(&name)?;
-            let (ds, malformed) = docs::read_docs(file, cfg.on_malformed)?;
+            let (ds, malformed) = read_docs(file, cfg.on_malformed)?;
             let (kept, mut fst) = dedup_docs(
                 &mut filter,
                 &hasher,
@@ -677,13 +660,17 @@ pub fn run(
             fst.malformed_lines = malformed;
             // Order matters for resuming: output, then filter (with `done`), then marker.
             let shard_path = stage.shard_path(&name);
-            let tmp = out.join(format!(".{name}.jsonl.zst.tmp"));
-            let compressed = zstd::bulk::compress(&docs::to_jsonl(&kept), 3)?;
-            docs::write_atomic(&tmp, &shard_path, &compressed)?;
+            let compressed = zstd::bulk::compress(&lmrepro_stage::to_jsonl(&kept), 3)?;
+            lmrepro_stage::write_atomic(
+                &stage.temp_path(&name, ".jsonl.zst"),
+                &shard_path,
+                &compressed,
+            )?;
             done = i as u64 + 1;
             filter.save(&ckpt, done)?;
-            stage.write_shard_marker(&name, &serde_json::to_value(&fst)?)?;
-            st.add(&fst);
+            // Through a JSON value, so the marker's keys stay sorted as before (same bytes).
+            stage.mark_done(&name, &serde_json::to_value(&fst)?)?;
+            st.tally(&fst);
             pb.inc(1);
         }
         pb.finish_and_clear();
@@ -694,10 +681,7 @@ pub fn run(
             stats: st,
         });
     }
-    let mut total = BffStats::default();
-    for r in &reports {
-        total.add(&r.stats);
-    }
+    let total: BffStats = lmrepro_stage::sum(reports.iter().map(|r| &r.stats));
     let report = BffReport {
         removed_byte_fraction: total.removed_byte_fraction(),
         removed_doc_fraction: 1.0 - total.docs_out as f64 / total.docs_in.max(1) as f64,
@@ -769,7 +753,7 @@ mod tests {
             doc(""),
         ];
         let (out, st) = dedup_docs(&mut f, &h, docs_in, &c);
-        let texts: Vec<&str> = out.iter().map(docs::text).collect();
+        let texts: Vec<&str> = out.iter().map(text).collect();
         assert_eq!(
             texts,
             vec![
@@ -792,7 +776,7 @@ mod tests {
         let mut f = BloomFilter::new(&FilterPlan::new(1000, 0.01), 3);
         let h = Hasher::new(3);
         let (out, _) = dedup_docs(&mut f, &h, vec![doc("a b c\nx y\na b c")], &c);
-        assert_eq!(docs::text(&out[0]), "a b c\nx y");
+        assert_eq!(text(&out[0]), "a b c\nx y");
     }
 
     #[test]

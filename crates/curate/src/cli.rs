@@ -1,9 +1,9 @@
 //! Command-line interface: `dedup {bff,minhash,exact}`, `quality {train,predict,filter}`,
 //! `tokenize`. Every command writes a `stats.json` into its output directory and prints it.
 
-use crate::docs::OnMalformed;
 use crate::{bff, minhash, quality, tokenize};
 use anyhow::{bail, Result};
+use lmrepro_stage::OnMalformed;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]

@@ -15,8 +15,12 @@
 //!
 //! Documents with fewer words than `n_grams` get no signature and are never duplicates (datatrove).
 
-use crate::docs::{self, Doc, OnMalformed, StageDir};
 use anyhow::{bail, ensure, Context, Result};
+use lmrepro_pycompat::numpy::RandomState;
+use lmrepro_stage::{
+    expand_inputs, progress, read_docs, shard_names, text, write_atomic, Doc, OnMalformed,
+    ShardedStage, Tally,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -51,76 +55,9 @@ impl Default for MinhashConfig {
     }
 }
 
-// ---------------------------------------------------------------- numpy's legacy MT19937 ------
-
-/// MT19937 as numpy's legacy `RandomState(int)` (seeded with `init_genrand`).
-pub struct Mt19937 {
-    mt: [u32; 624],
-    idx: usize,
-}
-
-impl Mt19937 {
-    pub fn new(seed: u32) -> Mt19937 {
-        let mut mt = [0u32; 624];
-        mt[0] = seed;
-        for i in 1..624 {
-            mt[i] = 1_812_433_253u32
-                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
-                .wrapping_add(i as u32);
-        }
-        Mt19937 { mt, idx: 624 }
-    }
-
-    pub fn next_u32(&mut self) -> u32 {
-        if self.idx >= 624 {
-            for i in 0..624 {
-                let y = (self.mt[i] & 0x8000_0000) | (self.mt[(i + 1) % 624] & 0x7fff_ffff);
-                let mut v = self.mt[(i + 397) % 624] ^ (y >> 1);
-                if y & 1 != 0 {
-                    v ^= 0x9908_b0df;
-                }
-                self.mt[i] = v;
-            }
-            self.idx = 0;
-        }
-        let mut y = self.mt[self.idx];
-        self.idx += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let hi = self.next_u32() as u64;
-        let lo = self.next_u32() as u64;
-        (hi << 32) | lo
-    }
-
-    /// `randint(low, high, dtype=np.uint64)` for a range wider than 32 bits (legacy masked
-    /// rejection sampling).
-    pub fn randint_u64(&mut self, low: u64, high: u64) -> u64 {
-        let rng = high - low - 1;
-        assert!(
-            rng > u32::MAX as u64,
-            "only the wide-range path is implemented"
-        );
-        let mut mask = rng;
-        for s in [1, 2, 4, 8, 16, 32] {
-            mask |= mask >> s;
-        }
-        loop {
-            let v = self.next_u64() & mask;
-            if v <= rng {
-                return low + v;
-            }
-        }
-    }
-}
-
 /// The `(a, b)` permutation parameters datatrove draws for `num_hashes` hash functions.
 pub fn parameters(seed: u32, num_hashes: usize) -> (Vec<u64>, Vec<u64>) {
-    let mut g = Mt19937::new(seed);
+    let mut g = RandomState::new(seed);
     let a = (0..num_hashes)
         .map(|_| g.randint_u64(1, MERSENNE_PRIME))
         .collect();
@@ -243,7 +180,7 @@ fn write_records(path: &Path, recs: &[Record]) -> Result<()> {
         }
         buf.extend_from_slice(&doc.to_le_bytes());
     }
-    docs::write_atomic(&path.with_extension("tmp"), path, &buf)
+    write_atomic(&path.with_extension("tmp"), path, &buf)
 }
 
 struct SigReader {
@@ -282,10 +219,10 @@ fn signatures_of_file(
     cfg: &MinhashConfig,
     ab: &(Vec<u64>, Vec<u64>),
 ) -> Result<(u64, u64, u64)> {
-    let (ds, malformed) = docs::read_docs(file, cfg.on_malformed)?;
+    let (ds, malformed) = read_docs(file, cfg.on_malformed)?;
     let sigs: Vec<Option<Vec<u64>>> = ds
         .par_iter()
-        .map(|(_, d)| signature(&shingles(docs::text(d), cfg.n_grams), &ab.0, &ab.1))
+        .map(|(_, d)| signature(&shingles(text(d), cfg.n_grams), &ab.0, &ab.1))
         .collect();
     let hpb = cfg.hashes_per_bucket;
     let with_sig = sigs.iter().filter(|s| s.is_some()).count() as u64;
@@ -409,6 +346,18 @@ pub struct DedupStats {
     pub docs_kept: u64,
 }
 
+lmrepro_stage::tally! {
+    /// Counts of one exact-dedup shard, kept in its marker (fields in alphabetical order, so the
+    /// marker has the same bytes as the sorted JSON object it replaced).
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    struct ExactCounts {
+        docs_in: u64,
+        docs_kept: u64,
+        docs_removed: u64,
+        malformed_lines: u64,
+    }
+}
+
 /// Per removed/clustered document: `(file, doc) -> (cluster id, cluster size, removed)`.
 pub type Clusters = BTreeMap<(u32, u32), (u32, u64, bool)>;
 
@@ -422,23 +371,23 @@ pub fn find_duplicates(
         bail!("n_grams, num_buckets and hashes_per_bucket must be positive");
     }
     let sig_dir = work.join("sigs");
-    let done_dir = sig_dir.join("_done");
-    std::fs::create_dir_all(&done_dir)?;
+    // Per input file `fffff`, its signature files and then the marker `sigs/_done/fffff` with
+    // its counts (documents, with a signature, malformed lines).
+    let sigs = ShardedStage::create(&sig_dir)?;
     let ab = parameters(cfg.seed, cfg.num_buckets * cfg.hashes_per_bucket);
-    let pb = docs::progress(files.len() as u64, "minhash signatures");
+    let pb = progress::bar(files.len() as u64, "minhash signatures");
     let mut st = DedupStats {
         files: files.len() as u64,
         ..Default::default()
     };
     for (fi, f) in files.iter().enumerate() {
-        let marker = done_dir.join(format!("{fi:05}"));
-        let counts: (u64, u64, u64) = match std::fs::read_to_string(&marker) {
-            Ok(t) => serde_json::from_str(&t)?,
-            Err(_) => {
-                let c = signatures_of_file(f, fi, &sig_dir, cfg, &ab)?;
-                std::fs::write(&marker, serde_json::to_string(&c)?)?;
-                c
-            }
+        let shard = format!("{fi:05}");
+        let counts: (u64, u64, u64) = if sigs.is_done(&shard) {
+            sigs.done_stats(&shard)?
+        } else {
+            let c = signatures_of_file(f, fi, &sig_dir, cfg, &ab)?;
+            sigs.mark_done(&shard, &c)?;
+            c
         };
         st.docs_in += counts.0;
         st.docs_with_signature += counts.1;
@@ -462,7 +411,7 @@ pub fn find_duplicates(
             }
             uf.union((p[0], p[1]), (p[2], p[3]));
         }
-        docs::write_atomic(
+        write_atomic(
             &dups_dir.join(format!(".{b:05}.tmp")),
             &dups_dir.join(format!("{b:05}_00.dups")),
             &buf,
@@ -487,21 +436,23 @@ pub fn find_duplicates(
 
 /// Full MinHash dedup of `inputs` into stage directory `out` (work files under `out/_state`).
 pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupStats> {
-    let files = docs::expand_inputs(inputs)?;
-    let names = docs::shard_names(&files);
-    let stage = StageDir::create(out)?;
+    let files = expand_inputs(inputs)?;
+    let names = shard_names(&files);
+    let stage = ShardedStage::create(out)?;
     let work = out.join("_state");
     let (clusters, _, mut st) = find_duplicates(&files, &work, cfg)?;
-    let pb = docs::progress(files.len() as u64, "minhash filter");
+    let pb = progress::bar(files.len() as u64, "minhash filter");
     let mut kept_total = 0;
     for (fi, f) in files.iter().enumerate() {
         let name = &names[fi];
         if stage.is_done(name) {
-            kept_total += stage.done_stats(name)?["docs_kept"].as_u64().unwrap_or(0);
+            kept_total += stage.done_stats::<serde_json::Value>(name)?["docs_kept"]
+                .as_u64()
+                .unwrap_or(0);
             pb.inc(1);
             continue;
         }
-        let (ds, _) = docs::read_docs(f, cfg.on_malformed)?;
+        let (ds, _) = read_docs(f, cfg.on_malformed)?;
         let mut kept: Vec<Doc> = Vec::with_capacity(ds.len());
         // Document ids are positions among the well-formed documents, as in step 1.
         for (di, (_, mut d)) in ds.into_iter().enumerate() {
@@ -533,18 +484,15 @@ pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupS
 /// its counts; a resumed run loads those instead of re-reading and re-hashing finished inputs.
 pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> Result<DedupStats> {
     use sha2::{Digest, Sha256};
-    let files = docs::expand_inputs(inputs)?;
-    let names = docs::shard_names(&files);
-    let stage = StageDir::create(out)?;
+    let files = expand_inputs(inputs)?;
+    let names = shard_names(&files);
+    let stage = ShardedStage::create(out)?;
     let state = out.join("_state").join("exact");
     std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let mut seen: HashSet<[u8; 16]> = HashSet::new();
-    let mut st = DedupStats {
-        files: files.len() as u64,
-        ..Default::default()
-    };
+    let mut totals = ExactCounts::default();
     let mut dup_keys: HashSet<[u8; 16]> = HashSet::new();
-    let pb = docs::progress(files.len() as u64, "exact dedup");
+    let pb = progress::bar(files.len() as u64, "exact dedup");
     for (fi, f) in files.iter().enumerate() {
         let name = &names[fi];
         let (keys_path, dups_path) = (
@@ -552,41 +500,28 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
             state.join(format!("{name}.dups")),
         );
         if stage.is_done(name) && keys_path.is_file() && dups_path.is_file() {
-            let counts = stage.done_stats(name)?;
-            let count = |k: &str| {
-                counts[k]
-                    .as_u64()
-                    .with_context(|| format!("{}: marker of {name} has no `{k}`", out.display()))
-            };
-            let (docs_in, kept, removed, malformed) = (
-                count("docs_in")?,
-                count("docs_kept")?,
-                count("docs_removed")?,
-                count("malformed_lines")?,
-            );
+            let counts: ExactCounts = stage
+                .done_stats(name)
+                .with_context(|| format!("{}: marker of {name}", out.display()))?;
             let new_keys = read_keys(&keys_path)?;
             ensure!(
-                new_keys.len() as u64 == kept,
-                "{}: {} keys for {kept} kept documents (delete the stage to redo it)",
+                new_keys.len() as u64 == counts.docs_kept,
+                "{}: {} keys for {} kept documents (delete the stage to redo it)",
                 keys_path.display(),
-                new_keys.len()
+                new_keys.len(),
+                counts.docs_kept
             );
             seen.extend(new_keys);
             dup_keys.extend(read_keys(&dups_path)?);
-            st.docs_in += docs_in;
-            st.docs_kept += kept;
-            st.docs_removed += removed;
-            st.malformed_lines += malformed;
+            totals.tally(&counts);
             pb.inc(1);
             continue;
         }
-        let (ds, malformed) = docs::read_docs(f, on_malformed)?;
-        st.malformed_lines += malformed;
-        st.docs_in += ds.len() as u64;
+        let (ds, malformed) = read_docs(f, on_malformed)?;
         let keys: Vec<[u8; 16]> = ds
             .par_iter()
             .map(|(_, d)| {
-                let h = Sha256::digest(docs::text(d).as_bytes());
+                let h = Sha256::digest(text(d).as_bytes());
                 h[..16].try_into().unwrap()
             })
             .collect();
@@ -602,24 +537,28 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
                 dup_keys.insert(k);
             }
         }
-        st.docs_removed += removed_keys.len() as u64;
-        st.docs_kept += kept.len() as u64;
+        let counts = ExactCounts {
+            docs_in,
+            docs_kept: kept.len() as u64,
+            docs_removed: removed_keys.len() as u64,
+            malformed_lines: malformed,
+        };
         // Keys first, marker last: a marker always has its keys.
         write_keys(&state, &keys_path, &new_keys)?;
         write_keys(&state, &dups_path, &removed_keys)?;
-        stage.write_shard(
-            name,
-            &kept,
-            &json!({
-                "docs_in": docs_in,
-                "docs_kept": kept.len(),
-                "docs_removed": removed_keys.len(),
-                "malformed_lines": malformed,
-            }),
-        )?;
+        stage.write_shard(name, &kept, &counts)?;
+        totals.tally(&counts);
         pb.inc(1);
     }
     pb.finish_and_clear();
+    let mut st = DedupStats {
+        files: files.len() as u64,
+        docs_in: totals.docs_in,
+        docs_kept: totals.docs_kept,
+        docs_removed: totals.docs_removed,
+        malformed_lines: totals.malformed_lines,
+        ..Default::default()
+    };
     st.clusters = dup_keys.len() as u64;
     st.docs_in_clusters = st.docs_removed + st.clusters;
     stage.write_stats(&json!({"exact": st}))?;
@@ -628,7 +567,7 @@ pub fn run_exact(inputs: &[PathBuf], out: &Path, on_malformed: OnMalformed) -> R
 
 fn write_keys(dir: &Path, path: &Path, keys: &[[u8; 16]]) -> Result<()> {
     let tmp = dir.join(".keys.tmp");
-    docs::write_atomic(&tmp, path, &keys.concat())
+    write_atomic(&tmp, path, &keys.concat())
 }
 
 fn read_keys(path: &Path) -> Result<Vec<[u8; 16]>> {
@@ -670,14 +609,6 @@ mod tests {
             word_tokenize("i cannot wanna go wanna"),
             vec!["i", "can", "not", "wan", "na", "go", "wanna"]
         );
-    }
-
-    #[test]
-    fn mt19937_matches_reference_stream() {
-        // First outputs of init_genrand(5489), the reference MT19937 default seed.
-        let mut g = Mt19937::new(5489);
-        assert_eq!(g.next_u32(), 3_499_211_612);
-        assert_eq!(g.next_u32(), 581_869_302);
     }
 
     #[test]

@@ -9,8 +9,12 @@
 //!   top-1 label, score = p if the label is `__label__hq` else 1 − p;
 //! * filter: keep `score >= threshold` (DCLM: 0.018112), or keep the top fraction of the pool.
 
-use crate::docs::{self, Doc, OnMalformed, StageDir};
 use anyhow::{bail, Context, Result};
+use lmrepro_pycompat::unicode::{splitlines, strip};
+use lmrepro_stage::{
+    expand_inputs, progress, read_docs, read_lines, shard_names, text, Doc, OnMalformed,
+    ShardedStage,
+};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -26,50 +30,10 @@ pub const CC: &str = "__label__cc";
 /// DCLM-Baseline's absolute keep threshold (`fasttext_filter.yaml`).
 pub const DCLM_THRESHOLD: f64 = 0.018112;
 
-/// Python's `str.splitlines()` line boundaries.
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
-}
-
-/// DCLM's preprocessing: `" ".join(content.strip().splitlines())`.
+/// DCLM's preprocessing: `" ".join(content.strip().splitlines())`, with CPython's exact
+/// whitespace and line-break classes.
 pub fn preprocess(text: &str) -> String {
-    // Python's strip() removes str.isspace() characters; char::is_whitespace is the same set for
-    // everything but a few control characters that are also line breaks above.
-    let s = text.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    let mut pending_break = false;
-    while let Some(c) = chars.next() {
-        if is_line_break(c) {
-            // "\r\n" is one boundary.
-            if c == '\r' && chars.peek() == Some(&'\n') {
-                chars.next();
-            }
-            if pending_break {
-                // An empty line between two breaks still joins with a space: "a\n\nb" -> "a  b".
-                out.push(' ');
-            }
-            pending_break = true;
-            continue;
-        }
-        if pending_break {
-            out.push(' ');
-            pending_break = false;
-        }
-        out.push(c);
-    }
-    out
+    splitlines(strip(text)).join(" ")
 }
 
 /// A training example's text: `text`, or GSM8K's `question` + "\n" + `answer`.
@@ -87,7 +51,7 @@ pub fn example_text(doc: &Doc) -> Option<String> {
 pub fn read_examples(files: &[PathBuf]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for f in files {
-        for (i, line) in docs::read_lines(f)?.into_iter().enumerate() {
+        for (i, line) in read_lines(f)?.into_iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
@@ -325,19 +289,16 @@ pub fn predict_filter(
     rule: Option<KeepRule>,
     on_malformed: OnMalformed,
 ) -> Result<Value> {
-    let files = docs::expand_inputs(inputs)?;
-    let names = docs::shard_names(&files);
+    let files = expand_inputs(inputs)?;
+    let names = shard_names(&files);
     let (clf, model_sha256) = Classifier::load_with_sha256(model)?;
-    let stage = StageDir::create(out)?;
+    let stage = ShardedStage::create(out)?;
     // Pass 1: score (needed for the pool quantile); scores of a shard are kept in memory.
-    let pb = docs::progress(files.len() as u64, "fastText scoring");
+    let pb = progress::bar(files.len() as u64, "fastText scoring");
     let mut scored: Vec<(Vec<Doc>, Vec<f64>, u64)> = Vec::new();
     for f in &files {
-        let (ds, malformed) = docs::read_docs(f, on_malformed)?;
-        let scores: Vec<f64> = ds
-            .par_iter()
-            .map(|(_, d)| clf.score(docs::text(d)))
-            .collect();
+        let (ds, malformed) = read_docs(f, on_malformed)?;
+        let scores: Vec<f64> = ds.par_iter().map(|(_, d)| clf.score(text(d))).collect();
         scored.push((ds.into_iter().map(|(_, d)| d).collect(), scores, malformed));
         pb.inc(1);
     }

@@ -19,9 +19,12 @@
 //! little-endian `u16`/`u32` files plus `manifest.jsonl` (see [`crate::tokens`]) instead of tars of
 //! gzipped JSON.
 
-use crate::docs::{self, OnMalformed};
 use crate::tokens::{self, Dtype, ManifestEntry, TokenMeta};
 use anyhow::{bail, Context, Result};
+use lmrepro_stage::{
+    expand_inputs, progress, read_docs, text, write_atomic, OnMalformed, ShardedStage,
+};
+use lmrepro_tokenizer::Tokenizer;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
@@ -67,40 +70,6 @@ impl Default for TokenizeConfig {
             on_malformed: OnMalformed::Error,
             stop_after_stage1_files: None,
         }
-    }
-}
-
-/// A loaded tokenizer with its identity.
-pub struct Tok {
-    pub inner: tokenizers::Tokenizer,
-    pub sha256: String,
-}
-
-impl Tok {
-    pub fn load(path: &Path) -> Result<Tok> {
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| anyhow::anyhow!("loading tokenizer {}: {e}", path.display()))?;
-        let sha256 = tokens::sha256_path(path)?;
-        Ok(Tok { inner, sha256 })
-    }
-
-    /// Ids of `text` without special tokens added (what tokshuf-rs stores).
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode_fast(text, false)
-            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-        Ok(enc.get_ids().to_vec())
-    }
-
-    /// Vocabulary size without added tokens (50254 for GPT-NeoX-20B).
-    pub fn base_vocab(&self) -> u32 {
-        self.inner.get_vocab_size(false) as u32
-    }
-
-    /// Vocabulary size with added tokens (50277 for GPT-NeoX-20B).
-    pub fn full_vocab(&self) -> u32 {
-        self.inner.get_vocab_size(true) as u32
     }
 }
 
@@ -165,7 +134,7 @@ fn write_u32s(path: &Path, ids: impl Iterator<Item = u32>) -> Result<()> {
         buf.extend_from_slice(&id.to_le_bytes());
     }
     let tmp = path.with_extension("tmp");
-    docs::write_atomic(&tmp, path, &buf)
+    write_atomic(&tmp, path, &buf)
 }
 
 fn read_u32s(path: &Path) -> Result<Vec<u32>> {
@@ -175,13 +144,17 @@ fn read_u32s(path: &Path) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-#[derive(Serialize, Deserialize, Default)]
-struct FileStats {
-    documents: u64,
-    malformed: u64,
-    tokens: u64,
-    pad_tokens: u64,
-    contexts: u64,
+lmrepro_stage::tally! {
+    /// Counts of one input file, kept in its stage-1 marker (the field names are that marker's
+    /// format).
+    #[derive(Serialize, Deserialize, Default)]
+    struct FileStats {
+        documents: u64,
+        malformed: u64,
+        tokens: u64,
+        pad_tokens: u64,
+        contexts: u64,
+    }
 }
 
 /// Tokenizes `inputs` into a shuffled token directory `out` (see [`crate::tokens`]). Stage-1 work is
@@ -196,19 +169,21 @@ pub fn tokenize_shuffle(
     if cfg.seqlen == 0 || cfg.chunk_size == 0 || cfg.num_local_cells == 0 {
         bail!("seqlen, chunk_size and num_local_cells must be positive");
     }
-    let files = docs::expand_inputs(inputs)?;
-    let tok = Tok::load(tokenizer)?;
-    let pad_id = cfg.pad_id.unwrap_or(tok.base_vocab() + 2);
-    let id_bound = tok.full_vocab().max(pad_id + 1).max(cfg.eot_id + 1);
+    let files = expand_inputs(inputs)?;
+    let tok = Tokenizer::from_file(tokenizer)?;
+    let pad_id = cfg.pad_id.unwrap_or(tok.base_vocab() as u32 + 2);
+    let vocab_size = tok.full_vocab() as u32;
+    let id_bound = vocab_size.max(pad_id + 1).max(cfg.eot_id + 1);
     let dtype = Dtype::for_id_bound(id_bound as u64);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let state = out.join("_state");
     let s1 = state.join("stage1");
-    std::fs::create_dir_all(s1.join("_done"))?;
+    // Markers `stage1/_done/<file index>` hold each finished file's FileStats.
+    let stage1 = ShardedStage::create(&s1)?;
     // The state is only valid for the same inputs and parameters.
     let fingerprint = serde_json::json!({
         "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
-        "tokenizer": tok.sha256, "config": cfg,
+        "tokenizer": tok.sha256(), "config": cfg,
     });
     let fp_path = state.join("config.json");
     let fp_text = serde_json::to_string_pretty(&fingerprint)?;
@@ -225,7 +200,7 @@ pub fn tokenize_shuffle(
     }
 
     // Stage 1: tokenize each file, cut contexts, scatter them to local cells.
-    let pb = docs::progress(files.len() as u64, "tokenize");
+    let pb = progress::bar(files.len() as u64, "tokenize");
     let cells = cfg.num_local_cells;
     let limit = cfg.stop_after_stage1_files.unwrap_or(usize::MAX);
     let file_stats: Vec<FileStats> = files
@@ -233,17 +208,16 @@ pub fn tokenize_shuffle(
         .enumerate()
         .take(limit)
         .map(|(fi, file)| -> Result<FileStats> {
-            let marker = s1.join("_done").join(format!("{fi:08}"));
-            if let Ok(text) = std::fs::read_to_string(&marker) {
+            let shard = format!("{fi:08}");
+            if stage1.is_done(&shard) {
                 pb.inc(1);
-                return serde_json::from_str(&text)
-                    .with_context(|| format!("parsing {}", marker.display()));
+                return stage1.done_stats(&shard);
             }
-            let (docs_in, malformed) = docs::read_docs(file, cfg.on_malformed)?;
+            let (docs_in, malformed) = read_docs(file, cfg.on_malformed)?;
             let encoded: Vec<Vec<u32>> = docs_in
                 .par_iter()
                 .map(|(line, d)| {
-                    tok.encode(docs::text(d))
+                    tok.encode(text(d))
                         .with_context(|| format!("{}:{line}", file.display()))
                 })
                 .collect::<Result<_>>()?;
@@ -275,7 +249,7 @@ pub fn tokenize_shuffle(
                 pad_tokens: pads,
                 contexts: contexts.len() as u64,
             };
-            std::fs::write(&marker, serde_json::to_string(&st)?)?;
+            stage1.mark_done(&shard, &st)?;
             pb.inc(1);
             Ok(st)
         })
@@ -361,7 +335,7 @@ pub fn tokenize_shuffle(
                     let mut bytes = Vec::with_capacity(chunk.len() * dtype.width());
                     tokens::encode_ids(&chunk, dtype, &mut bytes);
                     let path = out.join(format!("{name}.bin"));
-                    docs::write_atomic(&out.join(format!(".{name}.tmp")), &path, &bytes)?;
+                    write_atomic(&out.join(format!(".{name}.tmp")), &path, &bytes)?;
                     manifest.push(ManifestEntry {
                         shard: name,
                         contexts: (chunk.len() / seqlen) as u64,
@@ -387,18 +361,16 @@ pub fn tokenize_shuffle(
         };
     }
 
-    let mut stats = TokenizeStats {
+    let fs: FileStats = lmrepro_stage::sum(&file_stats);
+    let stats = TokenizeStats {
         files: files.len() as u64,
+        documents: fs.documents,
+        malformed_lines: fs.malformed,
+        tokens: fs.tokens,
+        pad_tokens: fs.pad_tokens,
+        contexts: fs.contexts,
         shards: manifest.len() as u64,
-        ..Default::default()
     };
-    for fs in &file_stats {
-        stats.documents += fs.documents;
-        stats.malformed_lines += fs.malformed;
-        stats.tokens += fs.tokens;
-        stats.pad_tokens += fs.pad_tokens;
-        stats.contexts += fs.contexts;
-    }
     let total_contexts: u64 = manifest.iter().map(|m| m.contexts).sum();
     if total_contexts != stats.contexts {
         bail!(
@@ -411,19 +383,19 @@ pub fn tokenize_shuffle(
         serde_json::to_writer(&mut mf, m)?;
         mf.push(b'\n');
     }
-    docs::write_atomic(&out.join(".manifest.tmp"), &out.join("manifest.jsonl"), &mf)?;
+    write_atomic(&out.join(".manifest.tmp"), &out.join("manifest.jsonl"), &mf)?;
     let meta = TokenMeta {
         format: 1,
         dtype,
         seqlen,
         eot_id: cfg.eot_id,
         pad_id,
-        vocab_size: tok.full_vocab(),
+        vocab_size,
         total_contexts,
         total_tokens: total_contexts * seqlen as u64,
         pad_tokens: stats.pad_tokens,
         documents: stats.documents,
-        tokenizer_sha256: tok.sha256.clone(),
+        tokenizer_sha256: tok.sha256().to_string(),
         seed: cfg.seed,
     };
     let mut f = std::fs::File::create(out.join("meta.json"))?;

@@ -2,9 +2,9 @@
 //! run with `cargo test -p lmrepro-curate --release --test parity -- --ignored`, see
 //! benchmarks/curate/README.md for producing the reference files).
 
-use lmrepro_curate::docs::{self, OnMalformed};
 use lmrepro_curate::inputs::test_input;
-use lmrepro_curate::tokenize::Tok;
+use lmrepro_stage::OnMalformed;
+use lmrepro_tokenizer::Tokenizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -25,7 +25,7 @@ fn parity_docs() -> Vec<(String, String)> {
     }
     for name in ["agreement_data", "majority_data"] {
         let p = test_input(&format!("dclm_assets/data/{name}.jsonl"));
-        for (i, line) in docs::read_lines(&p).unwrap().iter().enumerate() {
+        for (i, line) in lmrepro_stage::read_lines(&p).unwrap().iter().enumerate() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             out.push((
                 format!("{name}:{}", i + 1),
@@ -34,7 +34,7 @@ fn parity_docs() -> Vec<(String, String)> {
         }
     }
     let p = test_input("quality/negatives_cc_2019-30_dolma_sample.jsonl.gz");
-    for (i, line) in docs::read_lines(&p).unwrap().iter().enumerate() {
+    for (i, line) in lmrepro_stage::read_lines(&p).unwrap().iter().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         out.push((
             format!("dolma:{}", i + 1),
@@ -43,10 +43,10 @@ fn parity_docs() -> Vec<(String, String)> {
     }
     for s in 0..4 {
         let p = test_input(&format!("corpus/gutenberg_top100_{s:02}.jsonl.zst"));
-        for (_, d) in docs::read_docs(&p, OnMalformed::Error).unwrap().0 {
+        for (_, d) in lmrepro_stage::read_docs(&p, OnMalformed::Error).unwrap().0 {
             out.push((
                 format!("gutenberg:{}", d["id"].as_str().unwrap()),
-                docs::text(&d).to_string(),
+                lmrepro_stage::text(&d).to_string(),
             ));
         }
     }
@@ -68,7 +68,7 @@ fn tokenizer_ids_identical_to_python_on_all_documents() {
             ),
         );
     }
-    let tok = Tok::load(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
+    let tok = Tokenizer::from_file(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
     let docs = parity_docs();
     let results: Vec<(String, bool, u64)> = docs
         .par_iter()

@@ -1,14 +1,15 @@
 //! End-to-end tests on the real pinned data (Gutenberg sample, GPT-NeoX tokenizer, DCLM labels).
 
-use lmrepro_curate::docs::{self, Doc, OnMalformed};
 use lmrepro_curate::inputs::test_input;
 use lmrepro_curate::{bff, minhash, quality, tokenize, tokens};
+use lmrepro_stage::{Doc, OnMalformed};
+use lmrepro_tokenizer::Tokenizer;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn sample_docs() -> Vec<Doc> {
     let p = test_input("corpus/gutenberg_sample.jsonl.zst");
-    let (ds, bad) = docs::read_docs(&p, OnMalformed::Error).unwrap();
+    let (ds, bad) = lmrepro_stage::read_docs(&p, OnMalformed::Error).unwrap();
     assert_eq!(bad, 0);
     ds.into_iter().map(|(_, d)| d).collect()
 }
@@ -21,7 +22,7 @@ fn split_into_files(dir: &Path, ds: &[Doc], n: usize) -> PathBuf {
         let part: Vec<Doc> = ds.iter().skip(k).step_by(n).cloned().collect();
         std::fs::write(
             input.join(format!("part_{k:02}.jsonl")),
-            docs::to_jsonl(&part),
+            lmrepro_stage::to_jsonl(&part),
         )
         .unwrap();
     }
@@ -50,7 +51,7 @@ fn tokenizer_ids_match_python_fixture() {
         .unwrap(),
     )
     .unwrap();
-    let tok = tokenize::Tok::load(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
+    let tok = Tokenizer::from_file(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
     assert_eq!(tok.base_vocab() + 2, 50256, "tokshuf's PAD id");
     assert_eq!(tok.full_vocab(), 50277);
     let docs = fixture["docs"].as_object().unwrap();
@@ -101,13 +102,13 @@ fn tokenize_shuffle_roundtrip_and_resume() {
     assert_eq!(data.num_contexts(), st.contexts);
     assert!(data.manifest.len() > 2);
     // The multiset of contexts equals the unshuffled per-file contexts.
-    let tok = tokenize::Tok::load(&tokenizer).unwrap();
+    let tok = Tokenizer::from_file(&tokenizer).unwrap();
     let mut expected: Vec<Vec<u32>> = Vec::new();
-    for f in docs::expand_inputs(std::slice::from_ref(&input)).unwrap() {
-        let (fd, _) = docs::read_docs(&f, OnMalformed::Skip).unwrap();
+    for f in lmrepro_stage::expand_inputs(std::slice::from_ref(&input)).unwrap() {
+        let (fd, _) = lmrepro_stage::read_docs(&f, OnMalformed::Skip).unwrap();
         let mut stream = Vec::new();
         for (_, d) in &fd {
-            stream.extend(tok.encode(docs::text(d)).unwrap());
+            stream.extend(tok.encode(lmrepro_stage::text(d)).unwrap());
             stream.push(0);
         }
         expected.extend(tokenize::contexts_of_stream(&stream, 2049, 50256, false).0);
@@ -156,7 +157,7 @@ fn bff_removes_gutenberg_boilerplate_and_resumes_identically() {
     ds.truncate(9);
     // A real second edition: the same book again with a different header line.
     let mut copy = ds[0].clone();
-    let t = format!("Another edition\n{}", docs::text(&ds[0]));
+    let t = format!("Another edition\n{}", lmrepro_stage::text(&ds[0]));
     copy.insert("text".into(), serde_json::Value::String(t));
     copy.insert("id".into(), serde_json::Value::String("copy".into()));
     ds.push(copy);
@@ -179,10 +180,10 @@ fn bff_removes_gutenberg_boilerplate_and_resumes_identically() {
         "{}",
         r.removed_byte_fraction
     );
-    let kept: Vec<Doc> = docs::expand_inputs(std::slice::from_ref(&out))
+    let kept: Vec<Doc> = lmrepro_stage::expand_inputs(std::slice::from_ref(&out))
         .unwrap()
         .iter()
-        .flat_map(|f| docs::read_docs(f, OnMalformed::Error).unwrap().0)
+        .flat_map(|f| lmrepro_stage::read_docs(f, OnMalformed::Error).unwrap().0)
         .map(|(_, d)| d)
         .collect();
     assert_eq!(kept.len(), 9);
@@ -224,7 +225,7 @@ fn minhash_and_exact_find_real_duplicates() {
     let mut exact = ds[1].clone();
     exact.insert("id".into(), serde_json::Value::String("exact-copy".into()));
     let mut near = ds[2].clone();
-    let t = docs::text(&ds[2]);
+    let t = lmrepro_stage::text(&ds[2]);
     // Near duplicate: drop the first 2 % of the book.
     let cut = t.char_indices().nth(t.chars().count() / 50).unwrap().0;
     near.insert(
@@ -256,7 +257,9 @@ fn minhash_and_exact_find_real_duplicates() {
     // makes a document of the second a duplicate) must come from its saved keys, not be re-read —
     // its input is made unreadable to prove it.
     let before = read_tree(&ex_dir);
-    let names = docs::shard_names(&docs::expand_inputs(std::slice::from_ref(&input)).unwrap());
+    let names = lmrepro_stage::shard_names(
+        &lmrepro_stage::expand_inputs(std::slice::from_ref(&input)).unwrap(),
+    );
     assert_eq!(names.len(), 2);
     std::fs::remove_file(ex_dir.join("_done").join(&names[1])).unwrap();
     std::fs::remove_file(ex_dir.join(format!("{}.jsonl.zst", names[1]))).unwrap();
@@ -327,7 +330,7 @@ fn quality_classifier_trains_and_ranks_labelled_cc() {
         "dclm_assets/data/agreement_data.jsonl",
         "dclm_assets/data/majority_data.jsonl",
     ] {
-        for line in docs::read_lines(&test_input(f)).unwrap() {
+        for line in lmrepro_stage::read_lines(&test_input(f)).unwrap() {
             let v: serde_json::Value = serde_json::from_str(&line).unwrap();
             let text = v["text"].as_str().unwrap();
             scores.push(clf.score(text));

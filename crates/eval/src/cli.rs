@@ -33,18 +33,6 @@ pub struct EvalArgs {
     pub batch_items: usize,
 }
 
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum Command {
-    /// Run llm-foundry ICL tasks (DCLM CORE / EXTENDED / MMLU) with a model.
-    Eval(EvalArgs),
-}
-
-pub fn run(cmd: Command) -> Result<()> {
-    match cmd {
-        Command::Eval(args) => run_eval(&args),
-    }
-}
-
 /// Loads models this crate cannot build itself (burn checkpoints live in `lmrepro-model`, which
 /// this crate does not depend on): `Some(model)` when the loader recognises the argument.
 pub type ExternalModel<'a> = &'a dyn Fn(&str) -> Option<Result<Box<dyn lmrepro_lm::TokenLm>>>;

@@ -7,23 +7,10 @@
 
 use crate::tasks::TaskType;
 use anyhow::{bail, Context, Result};
+use lmrepro_pycompat::unicode::strip;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Python's `str.isspace` (what `str.strip()` removes): Unicode whitespace plus the ASCII
-/// separators U+001C..U+001F that Rust's `char::is_whitespace` does not include.
-pub fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-pub fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
-
-pub fn py_rstrip(s: &str) -> &str {
-    s.trim_end_matches(py_isspace)
-}
 
 /// One evaluation item, by task type.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +169,7 @@ pub fn parse_task_text(
                 }
                 let gold = get_gold(&obj, choices.len(), path, line)?;
                 Item::MultipleChoice {
-                    query: py_strip(&get_str(&obj, "query", path, line)?).to_string(),
+                    query: strip(&get_str(&obj, "query", path, line)?).to_string(),
                     choices,
                     gold,
                 }
@@ -195,13 +182,13 @@ pub fn parse_task_text(
                 let gold = get_gold(&obj, context_options.len(), path, line)?;
                 Item::Schema {
                     context_options,
-                    continuation: py_strip(&get_str(&obj, "continuation", path, line)?).to_string(),
+                    continuation: strip(&get_str(&obj, "continuation", path, line)?).to_string(),
                     gold,
                 }
             }
             TaskType::LanguageModeling => Item::LanguageModeling {
-                context: py_strip(&get_str(&obj, "context", path, line)?).to_string(),
-                continuation: py_strip(&get_str(&obj, "continuation", path, line)?).to_string(),
+                context: strip(&get_str(&obj, "context", path, line)?).to_string(),
+                continuation: strip(&get_str(&obj, "continuation", path, line)?).to_string(),
             },
             TaskType::GenerationTaskWithAnswers => {
                 let answer = get_str(&obj, "answer", path, line)?;
@@ -230,10 +217,10 @@ pub fn parse_task_text(
                 }
                 raw_ans = (answer.clone(), aliases.clone(), cot.clone());
                 Item::Generation {
-                    context: py_strip(&get_str(&obj, "context", path, line)?).to_string(),
-                    answer: py_strip(&answer).to_string(),
+                    context: strip(&get_str(&obj, "context", path, line)?).to_string(),
+                    answer: strip(&answer).to_string(),
                     aliases,
-                    chain_of_thought: py_strip(&cot).to_string(),
+                    chain_of_thought: strip(&cot).to_string(),
                 }
             }
         };
@@ -307,12 +294,6 @@ mod tests {
         let cats: Vec<_> = parts.iter().map(|p| p.category.clone().unwrap()).collect();
         assert_eq!(cats, vec!["m", "z"]);
         assert_eq!(parts[0].lines, vec![2]);
-    }
-
-    #[test]
-    fn strip_matches_python() {
-        assert_eq!(py_strip("\u{1c} a b \n\t"), "a b");
-        assert_eq!(py_rstrip("  x: "), "  x:");
     }
 
     proptest! {

@@ -8,7 +8,7 @@ pub mod reproduce;
 pub mod score;
 pub mod tasks;
 pub mod tokenizer;
-pub use reproduce::reproduce;
+pub use reproduce::{reproduce, EvalAggregationReproducer};
 pub mod cli;
 pub mod models;
 pub mod suite;

@@ -9,7 +9,7 @@ use crate::tokenizer::Tok;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
 use lmrepro_lm::TokenLm;
-use std::io::BufRead;
+use lmrepro_stage::{DocReader, OnMalformed};
 
 pub const WIKI_INPUT: &str = "corpus/wikipedia_vital_summaries_en-us.json";
 pub const GUTENBERG_INPUT: &str = "corpus/gutenberg_sample.jsonl.zst";
@@ -75,18 +75,8 @@ pub fn corpus_docs(spec: &NgramSpec, recipe: &Recipe, resolver: &Resolver) -> Re
     }
     if spec.gutenberg > 0 {
         let path = recipe.resolve(resolver, GUTENBERG_INPUT)?;
-        let f = std::fs::File::open(&path)?;
-        let r = std::io::BufReader::new(zstd::Decoder::new(f)?);
-        for (i, line) in r.lines().enumerate().take(spec.gutenberg) {
-            let line = line.with_context(|| format!("{}: line {}", path.display(), i + 1))?;
-            let v: serde_json::Value = serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: malformed JSON", path.display(), i + 1))?;
-            docs.push(
-                v["text"]
-                    .as_str()
-                    .with_context(|| format!("{}:{}: no text", path.display(), i + 1))?
-                    .to_string(),
-            );
+        for doc in DocReader::open(&path, OnMalformed::Error)?.take(spec.gutenberg) {
+            docs.push(lmrepro_stage::text(&doc?.1).to_string());
         }
     }
     if docs.is_empty() {

@@ -14,9 +14,10 @@
 //! - continuations get a leading space when the tokenizer "needs a prefix space" (GPT-NeoX does:
 //!   `' a'` is one token) and do not already start with one.
 
-use crate::data::{py_rstrip, Item, Partition};
+use crate::data::{Item, Partition};
 use crate::fewshot::fewshot_sample_idxs;
 use crate::tasks::{TaskSpec, TaskType};
+use lmrepro_pycompat::unicode::rstrip;
 use lmrepro_pycompat::PyRandom;
 
 /// What the model is asked about one item.
@@ -176,7 +177,7 @@ pub fn build_prompt(
     let body = match (spec.task_type, item) {
         (TaskType::MultipleChoice, Item::MultipleChoice { choices, gold, .. }) => {
             let ctxt = construct_context(spec, part, item, &preamble, false);
-            let ctxt = py_rstrip(&ctxt).to_string();
+            let ctxt = rstrip(&ctxt).to_string();
             PromptBody::Choices {
                 pairs: choices
                     .iter()
@@ -195,7 +196,7 @@ pub fn build_prompt(
         ) => {
             let cont = with_prefix_space(continuation, opts.prefix_space);
             let contexts: Vec<String> = if !preamble.is_empty() {
-                let cont_del = py_rstrip(&spec.continuation_delimiter);
+                let cont_del = rstrip(&spec.continuation_delimiter);
                 context_options
                     .iter()
                     .map(|c| {
@@ -219,14 +220,14 @@ pub fn build_prompt(
         (TaskType::LanguageModeling, Item::LanguageModeling { continuation, .. }) => {
             let ctxt = construct_context(spec, part, item, &preamble, false);
             PromptBody::Lm {
-                context: py_rstrip(&ctxt).to_string(),
+                context: rstrip(&ctxt).to_string(),
                 continuation: with_prefix_space(continuation, opts.prefix_space),
             }
         }
         (TaskType::GenerationTaskWithAnswers, Item::Generation { aliases, .. }) => {
             let ctxt = construct_context(spec, part, item, &preamble, false);
             PromptBody::Generate {
-                context: py_rstrip(&ctxt).to_string(),
+                context: rstrip(&ctxt).to_string(),
                 aliases: aliases.clone(),
             }
         }

@@ -186,3 +186,22 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out_dir: &Path) -> Result
 pub fn headline_cell(h: &Headline) -> String {
     h.render(6)
 }
+
+/// [`reproduce`] as the reproducer of recipe kind `dclm-eval-aggregation` (single scale).
+pub struct EvalAggregationReproducer;
+
+impl lmrepro_report::Reproducer for EvalAggregationReproducer {
+    fn kind(&self) -> &'static str {
+        "dclm-eval-aggregation"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        out: &Path,
+        _opts: &lmrepro_report::RunOptions,
+    ) -> Result<Vec<String>> {
+        reproduce(recipe, resolver, out)
+    }
+}

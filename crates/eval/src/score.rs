@@ -17,12 +17,13 @@
 //!   normalised alias;
 //! - accuracy = `correct / total` in float32 (torchmetrics state), reported as f64.
 
-use crate::data::{py_isspace, Partition};
+use crate::data::Partition;
 use crate::prompt::{Prompt, PromptBody};
 use crate::tasks::{TaskSpec, TaskType};
 use crate::tokenizer::Tok;
 use anyhow::{bail, Context, Result};
 use lmrepro_lm::{ScoreRequest, ScoreResult, TokenLm};
+use lmrepro_pycompat::unicode::{split_whitespace, strip};
 
 /// llm-foundry `_MAX_ANSWER_BUFFER_LENGTH`: extra generation budget for chain-of-thought tasks.
 pub const MAX_ANSWER_BUFFER_LENGTH: usize = 10;
@@ -175,10 +176,7 @@ pub fn normalize_answer(answer: &str) -> String {
         }
     }
     flush(&mut word, &mut out);
-    out.split(py_isspace)
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    split_whitespace(&out).collect::<Vec<_>>().join(" ")
 }
 
 /// The metric's post-processing of one generation.
@@ -205,10 +203,8 @@ pub fn generation_correct(output: &str, aliases: &[String], spec: &TaskSpec) -> 
         let a = normalize_answer(answer);
         aliases.iter().any(|l| a.starts_with(&normalize_answer(l)))
     } else {
-        let a = answer.trim_matches(py_isspace);
-        aliases
-            .iter()
-            .any(|l| a.starts_with(l.trim_matches(py_isspace)))
+        let a = strip(answer);
+        aliases.iter().any(|l| a.starts_with(strip(l)))
     }
 }
 

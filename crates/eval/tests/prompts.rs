@@ -2,11 +2,12 @@
 //! (fixture `prompt_goldens.json`, produced by running llm-foundry's own dataset code; see
 //! fixtures/README.md).
 use lmrepro_data::testing;
-use lmrepro_eval::data::{load_task_file, py_rstrip};
+use lmrepro_eval::data::load_task_file;
 use lmrepro_eval::prompt::{build_prompt, fewshot_plan, PromptBody, PromptOptions};
 use lmrepro_eval::score::{encode_prompt, max_answer_length, Encoded};
 use lmrepro_eval::tasks::{Registry, TaskType};
 use lmrepro_eval::tokenizer::Tok;
+use lmrepro_pycompat::unicode::rstrip;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -143,7 +144,7 @@ fn prompts_and_tokens_equal_llm_foundry() {
                             // llm-foundry records the context before its rstrip.
                             let g = golden_text(&gctx[0]);
                             let ok = match &gctx[0] {
-                                Value::String(s) => py_rstrip(s) == pairs[0].0,
+                                Value::String(s) => rstrip(s) == pairs[0].0,
                                 _ => true, // long contexts are covered by the token hash below
                             };
                             if !ok {
@@ -178,7 +179,7 @@ fn prompts_and_tokens_equal_llm_foundry() {
                     }
                     (PromptBody::Lm { context, .. }, Encoded::Lm(r)) => {
                         if let Value::String(s) = &gi["context"] {
-                            if py_rstrip(s) != context {
+                            if rstrip(s) != context {
                                 errs.push(format!("context {context:?} vs {s:?}"));
                             }
                         }
@@ -201,7 +202,7 @@ fn prompts_and_tokens_equal_llm_foundry() {
                         Encoded::Generate { context: ids, .. },
                     ) => {
                         if let Value::String(s) = &gi["context"] {
-                            if py_rstrip(s) != context {
+                            if rstrip(s) != context {
                                 errs.push(format!("context {context:?} vs {s:?}"));
                             }
                         }

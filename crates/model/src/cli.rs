@@ -1,4 +1,5 @@
-//! `lmrepro train ...` subcommands.
+//! The training subcommands, mounted flat in `lmrepro` (`lmrepro train`, `lmrepro sweep`,
+//! `lmrepro params`, `lmrepro bench`).
 
 use crate::recipe::{load_recipe, TrainParams};
 use crate::{param_count_table, recipe_data, run_on, sweep, sweep_csv, DeviceKind, RunOptions};
@@ -8,8 +9,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Train a model from a `train` recipe (workspace `recipes/<name>.toml` or built in:
-    /// dclm-400m-1x, train-tiny, train-tiny-neox, train-sweep-tiny).
+    /// Train a model from a `train` recipe (`recipes/train/<name>.toml`: dclm-400m-1x,
+    /// train-tiny, train-tiny-neox, train-sweep-tiny; or a workspace `recipes/<name>.toml`).
     Train {
         #[arg(long)]
         recipe: String,

@@ -9,33 +9,17 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
-/// One document of the Gutenberg JSONL.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Doc {
-    pub id: String,
-    pub text: String,
-}
-
-/// Reads `corpus/gutenberg_*.jsonl.zst` (one JSON object per line with at least `id` and `text`).
-pub fn read_jsonl_zst(path: &Path) -> Result<Vec<Doc>> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let dec = zstd::Decoder::new(file)
-        .with_context(|| format!("{}: not a zstd stream", path.display()))?;
-    let mut docs = Vec::new();
-    for (i, line) in BufReader::new(dec).lines().enumerate() {
-        let line = line.with_context(|| format!("{}: reading line {}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let doc: Doc = serde_json::from_str(&line).with_context(|| {
-            format!("{}: line {}: invalid document JSON", path.display(), i + 1)
-        })?;
-        docs.push(doc);
-    }
-    Ok(docs)
+/// The texts of a document file (`corpus/gutenberg_*.jsonl.zst`: one JSON object per line with a
+/// string `text`), in file order; a malformed line is an error naming file and line.
+pub fn read_texts(path: &Path) -> Result<Vec<String>> {
+    let (docs, _) = lmrepro_stage::read_docs(path, lmrepro_stage::OnMalformed::Error)?;
+    Ok(docs
+        .into_iter()
+        .map(|(_, d)| lmrepro_stage::text(&d).to_string())
+        .collect())
 }
 
 /// How text becomes token ids.
@@ -45,7 +29,7 @@ pub enum TextTokenizer {
     /// A HF `tokenizers` JSON (GPT-NeoX-20B for DCLM); end-of-text `<|endoftext|>` (id 0 there).
     #[cfg(feature = "hf-tokenizer")]
     Hf {
-        tokenizer: Box<tokenizers::Tokenizer>,
+        tokenizer: Box<lmrepro_tokenizer::Tokenizer>,
         eot: u32,
     },
 }
@@ -64,11 +48,10 @@ impl TextTokenizer {
     /// Loads a HF `tokenizer.json`.
     #[cfg(feature = "hf-tokenizer")]
     pub fn hf(path: &Path) -> Result<Self> {
-        let tokenizer = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot load tokenizer: {e}", path.display()))?;
+        let tokenizer = lmrepro_tokenizer::Tokenizer::from_file(path)?;
         let eot = tokenizer
-            .token_to_id("<|endoftext|>")
-            .with_context(|| format!("{}: no <|endoftext|> token", path.display()))?;
+            .token_id(lmrepro_tokenizer::END_OF_TEXT)
+            .with_context(|| format!("{}", path.display()))?;
         Ok(TextTokenizer::Hf {
             tokenizer: Box::new(tokenizer),
             eot,
@@ -88,7 +71,7 @@ impl TextTokenizer {
         match self {
             TextTokenizer::Bytes => 257,
             #[cfg(feature = "hf-tokenizer")]
-            TextTokenizer::Hf { tokenizer, .. } => tokenizer.get_vocab_size(true),
+            TextTokenizer::Hf { tokenizer, .. } => tokenizer.full_vocab(),
         }
     }
 
@@ -96,11 +79,7 @@ impl TextTokenizer {
         match self {
             TextTokenizer::Bytes => Ok(text.bytes().map(u32::from).collect()),
             #[cfg(feature = "hf-tokenizer")]
-            TextTokenizer::Hf { tokenizer, .. } => Ok(tokenizer
-                .encode(text, false)
-                .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?
-                .get_ids()
-                .to_vec()),
+            TextTokenizer::Hf { tokenizer, .. } => tokenizer.encode(text),
         }
     }
 

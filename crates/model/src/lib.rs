@@ -6,7 +6,8 @@
 //! - [`train`]: AdamW + warmup/cosine + z-loss + global-norm clipping + accumulation, eval,
 //!   checkpoints with exact resume, JSONL metrics.
 //! - [`lm`]: [`lmrepro_lm::TokenLm`] over a checkpoint.
-//! - [`cli`]: `train --recipe <name>` and the scaling `sweep`.
+//! - [`cli`]: `train --recipe <name>`, the scaling `sweep`, `params`, `bench`.
+//! - [`recipe`]: `train` recipes (`recipes/train/`) and their data.
 //!
 //! CPU runs use burn's `flex` backend (f32; f64 for gradient checks) with autodiff. `cuda` and
 //! `wgpu` are cargo features, off by default.
@@ -160,39 +161,6 @@ pub fn bench(
         tokens_per_s: tps,
         model_flops_per_s: tps * cfg.model.flops_per_token(),
         final_loss: last,
-    })
-}
-
-/// Final losses of [`train_tiny`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct TinyOutcome {
-    pub steps: u64,
-    pub train_loss: f64,
-    pub heldout_loss: f64,
-}
-
-/// Trains a model on CPU from token streams (documents already joined with end-of-text) and
-/// returns the final train and held-out cross-entropy. This is the entry point the end-to-end
-/// DCLM recipe uses: same architecture, optimiser and data order for every candidate dataset.
-pub fn train_tiny(
-    cfg: &RunConfig,
-    train_tokens: &[u32],
-    heldout_tokens: &[u32],
-) -> Result<TinyOutcome> {
-    let ctx = cfg.model.seq_len + 1;
-    let train = Contexts::from_stream(train_tokens, ctx);
-    let heldout = Contexts::from_stream(heldout_tokens, ctx);
-    let r = run_on(
-        DeviceKind::Cpu,
-        cfg,
-        &train,
-        &heldout,
-        &RunOptions::default(),
-    )?;
-    Ok(TinyOutcome {
-        steps: r.steps,
-        train_loss: r.final_train_loss,
-        heldout_loss: r.final_eval_loss,
     })
 }
 
@@ -449,4 +417,23 @@ pub fn reproduce(
     lmrepro_report::write_file(out_dir, "summary.md", t.to_markdown())?;
     tables.push("summary.md".to_string());
     Ok(tables)
+}
+
+/// [`reproduce`] as the reproducer of recipe kind `train` (single scale).
+pub struct TrainReproducer;
+
+impl lmrepro_report::Reproducer for TrainReproducer {
+    fn kind(&self) -> &'static str {
+        "train"
+    }
+
+    fn reproduce(
+        &self,
+        recipe: &lmrepro_data::Recipe,
+        resolver: &lmrepro_data::Resolver,
+        out: &Path,
+        _opts: &lmrepro_report::RunOptions,
+    ) -> Result<Vec<String>> {
+        reproduce(recipe, resolver, out)
+    }
 }

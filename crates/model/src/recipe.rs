@@ -1,8 +1,8 @@
-//! Training recipes: `[params]` of a recipe of kind `train`, and the built-in ones shipped in
-//! `crates/model/recipes/` (DCLM 400M-1x and the tiny CPU recipes).
+//! Training recipes: `[params]` of a recipe of kind `train`, and where they live: the workspace's
+//! `recipes/train/` (DCLM 400M-1x and the tiny CPU recipes), loaded by `lmrepro_data::Recipe`.
 
 use crate::config::ModelConfig;
-use crate::data::{read_jsonl_zst, Contexts, TextTokenizer};
+use crate::data::{read_texts, Contexts, TextTokenizer};
 use crate::train::{OptimConfig, RunConfig};
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Input, Recipe, Resolver};
@@ -126,67 +126,48 @@ impl TrainParams {
     }
 }
 
-/// Names of the recipes shipped with this crate.
-pub const BUILTIN: &[&str] = &[
-    "dclm-400m-1x",
-    "train-tiny",
-    "train-tiny-neox",
-    "train-sweep-tiny",
-];
-
-fn builtin_text(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "dclm-400m-1x" => include_str!("../recipes/dclm-400m-1x.toml"),
-        "train-tiny" => include_str!("../recipes/train-tiny.toml"),
-        "train-tiny-neox" => include_str!("../recipes/train-tiny-neox.toml"),
-        "train-sweep-tiny" => include_str!("../recipes/train-sweep-tiny.toml"),
-        _ => return None,
-    })
+/// The folder of training recipes: `recipes/train/` of the workspace. It is not scanned by
+/// [`Recipe::list`], so these recipes (GPU-sized or CPU demos, without committed results) are not run
+/// by `lmrepro reproduce` / the results snapshot test, yet load with the same loader as every recipe.
+pub fn train_recipe_dir() -> PathBuf {
+    lmrepro_data::workspace_root().join("recipes").join("train")
 }
 
-/// Loads `recipes/<name>.toml` of the workspace if it exists, else a built-in recipe.
+/// Names of the recipes in [`train_recipe_dir`], sorted.
+pub fn train_recipes() -> Result<Vec<String>> {
+    let dir = train_recipe_dir();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Some(stem) = path.file_stem() {
+                names.push(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Loads `recipes/<name>.toml` if it exists (a workspace recipe of kind `train`), else
+/// `recipes/train/<name>.toml`.
 pub fn load_recipe(name: &str) -> Result<Recipe> {
-    let ws = lmrepro_data::workspace_root()
+    let workspace = lmrepro_data::workspace_root()
         .join("recipes")
         .join(format!("{name}.toml"));
-    if ws.is_file() {
-        return Recipe::load(&ws);
+    if workspace.is_file() {
+        return Recipe::load(&workspace);
     }
-    let Some(text) = builtin_text(name) else {
+    let path = train_recipe_dir().join(format!("{name}.toml"));
+    if !path.is_file() {
         bail!(
-            "no training recipe `{name}` (not {} and not built in; built-in: {})",
-            ws.display(),
-            BUILTIN.join(", ")
+            "no training recipe `{name}` (neither {} nor {}; training recipes: {})",
+            workspace.display(),
+            path.display(),
+            train_recipes()?.join(", ")
         );
-    };
-    parse_builtin(name, text)
-}
-
-fn parse_builtin(name: &str, text: &str) -> Result<Recipe> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct File {
-        name: String,
-        kind: String,
-        title: String,
-        #[serde(default)]
-        description: String,
-        #[serde(default)]
-        params: toml::Table,
     }
-    let f: File = toml::from_str(text)
-        .with_context(|| format!("built-in recipe crates/model/recipes/{name}.toml"))?;
-    use sha2::Digest;
-    Ok(Recipe {
-        name: f.name,
-        kind: f.kind,
-        title: f.title,
-        description: f.description,
-        params: f.params,
-        inputs: Vec::new(),
-        path: PathBuf::from(format!("crates/model/recipes/{name}.toml")),
-        sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
-    })
+    Recipe::load(&path)
 }
 
 /// Inputs of the workspace input set `recipes/inputs/<set>.toml`.
@@ -239,7 +220,7 @@ fn split_docs(
     spec: &DataSpec,
     seq_len: usize,
 ) -> Result<(Contexts, Contexts)> {
-    let docs = read_jsonl_zst(corpus)?;
+    let docs = read_texts(corpus)?;
     if spec.heldout_every < 2 {
         bail!("heldout_every must be at least 2");
     }
@@ -252,9 +233,9 @@ fn split_docs(
     let (mut train, mut held) = (Vec::new(), Vec::new());
     for (i, d) in docs.iter().enumerate() {
         if (i + 1) % spec.heldout_every == 0 {
-            held.push(cut(&d.text));
+            held.push(cut(d));
         } else {
-            train.push(cut(&d.text));
+            train.push(cut(d));
         }
     }
     let ctx = seq_len + 1;

@@ -3,7 +3,7 @@
 use lmrepro_data::testing;
 use lmrepro_lm::{ScoreRequest, TokenLm};
 use lmrepro_model::config::ModelConfig;
-use lmrepro_model::data::{read_jsonl_zst, Contexts, TextTokenizer};
+use lmrepro_model::data::{read_texts, Contexts, TextTokenizer};
 use lmrepro_model::lm::BurnLm;
 use lmrepro_model::recipe::{input_set, load_recipe, TrainParams};
 use lmrepro_model::train::{run, OptimConfig, RunConfig, RunOptions, Trainer};
@@ -27,12 +27,12 @@ fn corpus_path() -> PathBuf {
 fn data() -> &'static (Contexts, Contexts) {
     static D: OnceLock<(Contexts, Contexts)> = OnceLock::new();
     D.get_or_init(|| {
-        let docs = read_jsonl_zst(&corpus_path()).unwrap();
+        let docs = read_texts(&corpus_path()).unwrap();
         assert_eq!(docs.len(), 21);
         let tok = TextTokenizer::Bytes;
         let cut: Vec<String> = docs
             .iter()
-            .map(|d| d.text.chars().take(40_000).collect())
+            .map(|d| d.chars().take(40_000).collect())
             .collect();
         let train: Vec<&str> = cut
             .iter()
@@ -281,13 +281,23 @@ fn run_writes_metrics_and_checkpoint_and_scores() {
 }
 
 #[test]
-fn builtin_recipes_parse() {
-    for name in lmrepro_model::recipe::BUILTIN {
+fn training_recipes_parse() {
+    let names = lmrepro_model::recipe::train_recipes().unwrap();
+    assert_eq!(
+        names,
+        [
+            "dclm-400m-1x",
+            "train-sweep-tiny",
+            "train-tiny",
+            "train-tiny-neox"
+        ]
+    );
+    for name in &names {
         let r = load_recipe(name).unwrap();
         assert_eq!(r.kind, "train");
         let p: TrainParams = r.params().unwrap();
         let cfg = p.run_config().unwrap();
-        if *name == "dclm-400m-1x" {
+        if name == "dclm-400m-1x" {
             assert_eq!(cfg.model.num_params().dclm_reported(), 411_616_256);
             // 8,232,325,120 tokens / (512 x 2048) = 7850 steps.
             assert_eq!(cfg.steps, 7850);
