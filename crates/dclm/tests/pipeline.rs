@@ -174,6 +174,24 @@ fn tiny_pipeline_matches_committed_results_caches_and_is_deterministic() {
     assert_eq!(json!(data.variant_docs), summary["variant_docs"]);
     assert_eq!(json!(data.variant_tokens), summary["variant_tokens"]);
     assert_eq!(json!(data.heldout_tokens), summary["heldout_tokens"]);
+    // Same stages, in the same order, under the same keys as the committed run: a cache built by
+    // it stays valid. (A deliberate key change, e.g. a STAGE_FORMAT or version bump, needs the
+    // recipe rerun so that results/dclm-baseline/timings.json records the new keys.)
+    let timings: Value = serde_json::from_str(&committed("timings.json")).unwrap();
+    let data_stage = |stage: &str| !stage.starts_with("train-") && !stage.starts_with("eval-");
+    let committed_keys: Vec<(&str, &str)> = timings["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["stage"].as_str().unwrap(), t["key"].as_str().unwrap()))
+        .filter(|(stage, _)| data_stage(stage))
+        .collect();
+    let keys: Vec<(&str, &str)> = data
+        .timings
+        .iter()
+        .map(|t| (t.stage.as_str(), t.key.as_str()))
+        .collect();
+    assert_eq!(keys, committed_keys, "data stages or their keys changed");
     // Every stage really ran here (fresh cache) and the pipeline narrows the pool.
     assert!(data.timings.iter().all(|t| !t.cached));
     let docs = |v: &str| data.variant_docs[v].0;

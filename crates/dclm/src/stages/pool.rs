@@ -3,6 +3,8 @@
 //! slices of Wikipedia summaries and Gutenberg books. Every `heldout_every`-th document of each
 //! text source is set aside as the common held-out set (WARC pages all stay in the pool).
 
+use super::Ctx;
+use crate::cache::{Stage, StageCache};
 use crate::params::PoolSpec;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
@@ -33,6 +35,27 @@ impl PoolSummary {
     pub fn pool_docs(&self) -> u64 {
         self.sources.iter().map(|s| s.pool_docs).sum()
     }
+
+    pub fn pool_chars(&self) -> u64 {
+        self.sources.iter().map(|s| s.pool_chars).sum()
+    }
+}
+
+/// The held-out documents in a pool stage's directory.
+pub const HELDOUT_FILE: &str = "heldout.jsonl";
+
+/// The pool stage: keyed by its spec and the sha256 of every source it reads.
+pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+    let spec = &ctx.p.pool;
+    let mut inputs: Vec<&str> = spec.warcs.iter().map(String::as_str).collect();
+    inputs.extend(spec.texts.iter().map(String::as_str));
+    inputs.push(&spec.wikipedia);
+    inputs.push(&spec.gutenberg);
+    cache.run(
+        "pool",
+        &json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}),
+        |dir| build(ctx.recipe, ctx.resolver, spec, dir),
+    )
 }
 
 pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {
@@ -91,12 +114,7 @@ fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
 }
 
 /// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`.
-pub fn build(
-    recipe: &Recipe,
-    resolver: &Resolver,
-    spec: &PoolSpec,
-    dir: &Path,
-) -> Result<PoolSummary> {
+fn build(recipe: &Recipe, resolver: &Resolver, spec: &PoolSpec, dir: &Path) -> Result<PoolSummary> {
     let pool_dir = dir.join("pool");
     std::fs::create_dir_all(&pool_dir)?;
     let mut summary = PoolSummary::default();
@@ -218,7 +236,7 @@ pub fn build(
     let pool = split(&mut summary, &mut heldout, &spec.gutenberg, texts)?;
     emit(&mut summary, &spec.gutenberg, pool)?;
 
-    write_jsonl(&dir.join("heldout.jsonl"), &heldout)?;
+    write_jsonl(&dir.join(HELDOUT_FILE), &heldout)?;
     Ok(summary)
 }
 
