@@ -3,14 +3,15 @@
 //! The full tiny run (12 trainings + evaluations, ~20 minutes on 2 cores) is too long for the
 //! suite, so its committed results are checked piece by piece:
 //! - the data stages (pool → heuristics → dedup → fastText → tokenize) are rerun in full and must
-//!   give exactly the committed per-stage counts;
+//!   give exactly the committed per-stage counts, under the stage keys the committed run recorded;
 //! - a smoke scale (the tiny model and schedule, stopped after 3 steps, 3 tasks × 2 items) must
 //!   reproduce the committed first training losses, redo only training after a seed change, and
 //!   give byte-identical result files when run again;
 //! - the competition-scale plans must equal DCLM's pinned figures.
 
 use lmrepro_data::{testing, Recipe};
-use lmrepro_dclm::{load_params, plan, published, run, write_results, Options};
+use lmrepro_dclm::{load_params, plan, published, run, write_results, DclmBaseline, Options};
+use lmrepro_report::reproducer::Reproducer;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,6 +73,25 @@ fn competition_scales_match_dclm_files() {
         .expect("7b-2x must not run here");
     assert!(format!("{err:#}").contains("--dry-run"));
     assert!(lmrepro_dclm::dry_run(&r, &res, "13b").is_err());
+}
+
+#[test]
+fn reproducer_plans_the_default_scale_without_a_scale() {
+    let r = recipe();
+    let res = testing::resolver();
+    let rep = DclmBaseline;
+    assert_eq!(rep.kind(), r.kind);
+    assert!(rep.multi_scale());
+    assert_eq!(rep.machine_dependent_files(), &[lmrepro_dclm::TIMINGS_FILE]);
+    let default_scale = load_params(&r).unwrap().default_scale;
+    assert_eq!(
+        rep.plan(&r, &res, None).unwrap(),
+        lmrepro_dclm::dry_run(&r, &res, &default_scale).unwrap()
+    );
+    assert_eq!(
+        rep.plan(&r, &res, Some("400m-1x")).unwrap(),
+        lmrepro_dclm::dry_run(&r, &res, "400m-1x").unwrap()
+    );
 }
 
 #[test]
