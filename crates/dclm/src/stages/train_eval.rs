@@ -132,30 +132,7 @@ pub fn run(
         // With several jobs at once, one bar counts jobs; per-job bars would overwrite each other.
         progress: opts.progress && workers == 1,
     };
-    let jobs_bar =
-        (opts.progress && workers > 1 && !jobs.is_empty()).then(|| jobs_bar(jobs.len(), workers));
-    // A pool of `workers` threads; `collect` keeps job order and, after a failure, starts no
-    // further jobs.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .context("starting the train+eval worker threads")?;
-    let base = cache.clone_empty();
-    let results: Vec<JobOutput> = pool.install(|| {
-        jobs.par_iter()
-            .with_max_len(1)
-            .map(|&(v, seed)| {
-                let r = model.job(base.clone_empty(), v, seed);
-                if let Some(pb) = &jobs_bar {
-                    pb.inc(1);
-                }
-                r
-            })
-            .collect::<Result<_>>()
-    })?;
-    if let Some(pb) = jobs_bar {
-        pb.finish_and_clear();
-    }
+    let results = run_jobs(&model, &jobs, workers, cache, opts.progress)?;
     let mut out = TrainEval {
         train: BTreeMap::new(),
         eval: BTreeMap::new(),
@@ -170,6 +147,39 @@ pub fn run(
 }
 
 type JobOutput = (TrainSummary, EvalSummary, Vec<StageTiming>);
+
+/// Runs `jobs` on a pool of `workers` threads, each on its own handle of `cache`; `collect` keeps
+/// job order and, after a failure, starts no further jobs.
+fn run_jobs(
+    model: &Model,
+    jobs: &[(&VariantSpec, u64)],
+    workers: usize,
+    cache: &StageCache,
+    progress: bool,
+) -> Result<Vec<JobOutput>> {
+    let jobs_bar =
+        (progress && workers > 1 && !jobs.is_empty()).then(|| jobs_bar(jobs.len(), workers));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .context("starting the train+eval worker threads")?;
+    let results = pool.install(|| {
+        jobs.par_iter()
+            .with_max_len(1)
+            .map(|&(v, seed)| {
+                let r = model.job(cache.clone_empty(), v, seed);
+                if let Some(pb) = &jobs_bar {
+                    pb.inc(1);
+                }
+                r
+            })
+            .collect::<Result<_>>()
+    })?;
+    if let Some(pb) = jobs_bar {
+        pb.finish_and_clear();
+    }
+    Ok(results)
+}
 
 /// Share of the held-out targets the trainer evaluates (its first `eval_batches × micro_batch`
 /// contexts) that are `v`'s shared id: the held-out loss per GPT-NeoX token adds this share of
