@@ -82,6 +82,32 @@ fn scale_model_words(scale: &ScaleSpec) -> Result<String> {
 /// `variants.md` / `variants.csv`: per variant, its data and its models' losses and CORE /
 /// EXTENDED (mean ± half the range over the seeds; the csv has one row per seed).
 fn variants(p: &DclmParams, r: &RunOutput, out_dir: &Path) -> Result<()> {
+    let table = variants_table(p, r);
+    let mut md = variants_intro(p, r)?;
+    md.push_str(&table.to_markdown());
+    variants_notes(p, r, &mut md)?;
+    write_file(out_dir, "variants.md", &md)?;
+    write_file(out_dir, "variants.csv", variants_csv(p, r).to_csv())
+}
+
+/// The training and evaluation of variant `name`, one per seed in seed order.
+fn runs_of<'a>(
+    p: &DclmParams,
+    r: &'a RunOutput,
+    name: &str,
+) -> Vec<(&'a TrainSummary, &'a EvalSummary)> {
+    p.seeds
+        .iter()
+        .map(|&s| {
+            (
+                &r.train[&(name.to_string(), s)],
+                &r.eval[&(name.to_string(), s)],
+            )
+        })
+        .collect()
+}
+
+fn variants_table(p: &DclmParams, r: &RunOutput) -> Table {
     let mut t = Table::new([
         "variant",
         "docs",
@@ -93,31 +119,8 @@ fn variants(p: &DclmParams, r: &RunOutput, out_dir: &Path) -> Result<()> {
         "EXTENDED v1",
         "EXTENDED v2",
     ]);
-    let mut csv = Table::new([
-        "variant",
-        "seed",
-        "docs",
-        "tokens",
-        "steps",
-        "train_loss",
-        "heldout_loss",
-        "core_v1",
-        "core_v2",
-        "extended_v1",
-        "extended_v2",
-        "partial",
-    ]);
     for v in &p.variants {
-        let runs: Vec<(&TrainSummary, &EvalSummary)> = p
-            .seeds
-            .iter()
-            .map(|&s| {
-                (
-                    &r.train[&(v.name.clone(), s)],
-                    &r.eval[&(v.name.clone(), s)],
-                )
-            })
-            .collect();
+        let runs = runs_of(p, r, &v.name);
         let (docs, _) = r.variant_docs[&v.name];
         let tokens = r.variant_tokens[&v.name].tokens;
         let col = |f: &dyn Fn(&EvalSummary) -> Headline| -> String {
@@ -143,7 +146,29 @@ fn variants(p: &DclmParams, r: &RunOutput, out_dir: &Path) -> Result<()> {
             col(&|e| e.extended_v1),
             col(&|e| e.extended_v2),
         ]);
-        for (&seed, (tr, ev)) in p.seeds.iter().zip(&runs) {
+    }
+    t
+}
+
+fn variants_csv(p: &DclmParams, r: &RunOutput) -> Table {
+    let mut csv = Table::new([
+        "variant",
+        "seed",
+        "docs",
+        "tokens",
+        "steps",
+        "train_loss",
+        "heldout_loss",
+        "core_v1",
+        "core_v2",
+        "extended_v1",
+        "extended_v2",
+        "partial",
+    ]);
+    for v in &p.variants {
+        let (docs, _) = r.variant_docs[&v.name];
+        let tokens = r.variant_tokens[&v.name].tokens;
+        for (&seed, (tr, ev)) in p.seeds.iter().zip(runs_of(p, r, &v.name)) {
             csv.push([
                 v.name.clone(),
                 seed.to_string(),
@@ -160,12 +185,7 @@ fn variants(p: &DclmParams, r: &RunOutput, out_dir: &Path) -> Result<()> {
             ]);
         }
     }
-    let mut md = variants_intro(p, r)?;
-    md.push_str(&t.to_markdown());
-    variants_notes(p, r, &mut md)?;
-    write_file(out_dir, "variants.md", &md)?;
-    write_file(out_dir, "variants.csv", csv.to_csv())?;
-    Ok(())
+    csv
 }
 
 /// The title and the paragraph saying what every row shares (model, seeds, steps, eval suite,
