@@ -1,10 +1,12 @@
 //! Stage cache: each stage's output lives in `<root>/<stage>-<key>/`, where the key hashes the
-//! stage's configuration, its upstream keys and the sha256 of its inputs. A finished stage has a
-//! `_DONE.json` holding its summary; an interrupted one is a `.partial` directory that the next
-//! run deletes and redoes. So rerunning after changing only the training seed reuses every data
-//! stage, and a crash never leaves a half-written stage that looks finished.
+//! stage's configuration, its upstream keys and the sha256 of its inputs (the material, also
+//! written to the stage's `_KEY.json`). The folder is built with [`lmrepro_stage::build_folder`]:
+//! under `.partial` until its summary is in `_DONE.json`, then renamed; a `.partial` folder is
+//! never read and the next run redoes it. So rerunning after changing only the training seed
+//! reuses every data stage, and a crash never leaves a half-written stage that looks finished.
 
 use anyhow::{Context, Result};
+use lmrepro_stage::{build_folder, read_done};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -13,6 +15,9 @@ use std::time::Instant;
 
 /// Bump when a stage's semantics change in a way its key does not capture.
 pub const STAGE_FORMAT: u32 = 1;
+
+/// A stage's key material, beside its output (what the key covers, for a reader).
+pub const KEY_FILE: &str = "_KEY.json";
 
 /// Where stages are kept: `$LMREPRO_STAGE_CACHE`, else `<workspace>/target/lmrepro-stages`.
 pub fn default_root() -> PathBuf {
@@ -75,38 +80,19 @@ impl StageCache {
     ) -> Result<(Stage, T)> {
         let key = key_of(material);
         let dir = self.root.join(format!("{name}-{key}"));
-        let done = dir.join("_DONE.json");
         let started = Instant::now();
-        if done.is_file() {
-            let text = std::fs::read_to_string(&done)
-                .with_context(|| format!("reading {}", done.display()))?;
-            if let Ok(summary) = serde_json::from_str::<T>(&text) {
-                self.record(name, &key, started, true);
-                return Ok((Stage { dir, key }, summary));
-            }
-            // A summary this build cannot read is stale: redo the stage.
-            std::fs::remove_dir_all(&dir)?;
+        // A summary this build cannot read is stale: it reads as `None` and the stage is redone.
+        if let Some(summary) = read_done(&dir)? {
+            self.record(name, &key, started, true);
+            return Ok((Stage { dir, key }, summary));
         }
-        let partial = self.root.join(format!("{name}-{key}.partial"));
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial)
-                .with_context(|| format!("removing {}", partial.display()))?;
-        }
-        std::fs::create_dir_all(&partial)
-            .with_context(|| format!("creating {}", partial.display()))?;
-        std::fs::write(
-            partial.join("_KEY.json"),
-            serde_json::to_string_pretty(material)? + "\n",
-        )?;
-        let summary = build(&partial).with_context(|| format!("stage `{name}`"))?;
-        std::fs::write(
-            partial.join("_DONE.json"),
-            serde_json::to_string_pretty(&summary)? + "\n",
-        )?;
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::rename(&partial, &dir).with_context(|| format!("finishing {}", dir.display()))?;
+        let summary = build_folder(&dir, |partial| {
+            std::fs::write(
+                partial.join(KEY_FILE),
+                serde_json::to_string_pretty(material)? + "\n",
+            )?;
+            build(partial).with_context(|| format!("stage `{name}`"))
+        })?;
         self.record(name, &key, started, false);
         Ok((Stage { dir, key }, summary))
     }

@@ -13,7 +13,8 @@ pub struct DclmParams {
     pub default_scale: String,
     /// Training seeds: every variant is trained once per seed (same seeds for every variant).
     pub seeds: Vec<u64>,
-    /// Read by the workspace results test (the full run is too long for it; see tests/dclm.rs).
+    /// Read by the workspace results test (the full run is too long for it; see
+    /// crates/dclm/tests/pipeline.rs).
     #[serde(default)]
     pub snapshot_in_tests: Option<bool>,
     pub pool: PoolSpec,
@@ -100,24 +101,36 @@ pub struct VariantSpec {
     pub heuristics: bool,
     /// `bff`, `minhash` or none.
     #[serde(default)]
-    pub dedup: Option<String>,
+    pub dedup: Option<Dedup>,
     /// Keep the top fraction of the (deduplicated) pool by fastText score.
     #[serde(default)]
     pub fasttext_top_fraction: Option<f64>,
 }
 
+/// A dedup method, as the recipe names it (an unknown name is a parse error listing these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dedup {
+    /// BFF: Bloom-filter n-gram dedup (DCLM-Baseline's).
+    Bff,
+    /// MinHash near-duplicate removal (the ablation).
+    Minhash,
+}
+
+impl Dedup {
+    /// The recipe's name, used in stage names and result tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dedup::Bff => "bff",
+            Dedup::Minhash => "minhash",
+        }
+    }
+}
+
 impl VariantSpec {
     pub fn validate(&self) -> Result<()> {
-        if let Some(d) = &self.dedup {
-            if d != "bff" && d != "minhash" {
-                bail!(
-                    "variant `{}`: dedup must be `bff` or `minhash`, got `{d}`",
-                    self.name
-                );
-            }
-            if !self.heuristics {
-                bail!("variant `{}`: dedup runs after the heuristics", self.name);
-            }
+        if self.dedup.is_some() && !self.heuristics {
+            bail!("variant `{}`: dedup runs after the heuristics", self.name);
         }
         if let Some(f) = self.fasttext_top_fraction {
             if !(f > 0.0 && f <= 1.0) {
@@ -290,5 +303,32 @@ impl ScaleSpec {
         };
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn variant(dedup: &str) -> std::result::Result<VariantSpec, toml::de::Error> {
+        toml::from_str(&format!(
+            "name = \"v\"\nlabel = \"v\"\nheuristics = true\ndedup = \"{dedup}\"\n"
+        ))
+    }
+
+    #[test]
+    fn dedup_names_are_the_recipes_and_nothing_else() {
+        assert_eq!(variant("bff").unwrap().dedup, Some(Dedup::Bff));
+        assert_eq!(variant("minhash").unwrap().dedup, Some(Dedup::Minhash));
+        for (d, name) in [(Dedup::Bff, "bff"), (Dedup::Minhash, "minhash")] {
+            assert_eq!(d.name(), name);
+            assert_eq!(serde_json::to_value(d).unwrap(), name);
+        }
+        // Anything else used to fall through to MinHash; now it names the allowed values.
+        let err = variant("exact-substring").unwrap_err().to_string();
+        assert!(
+            err.contains("exact-substring") && err.contains("`bff`") && err.contains("`minhash`"),
+            "{err}"
+        );
     }
 }

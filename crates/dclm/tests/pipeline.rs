@@ -3,14 +3,15 @@
 //! The full tiny run (12 trainings + evaluations, ~20 minutes on 2 cores) is too long for the
 //! suite, so its committed results are checked piece by piece:
 //! - the data stages (pool → heuristics → dedup → fastText → tokenize) are rerun in full and must
-//!   give exactly the committed per-stage counts;
+//!   give exactly the committed per-stage counts, under the stage keys the committed run recorded;
 //! - a smoke scale (the tiny model and schedule, stopped after 3 steps, 3 tasks × 2 items) must
 //!   reproduce the committed first training losses, redo only training after a seed change, and
 //!   give byte-identical result files when run again;
 //! - the competition-scale plans must equal DCLM's pinned figures.
 
 use lmrepro_data::{testing, Recipe};
-use lmrepro_dclm::{load_params, plan, published, run, write_results, Options};
+use lmrepro_dclm::{load_params, plan, published, run, write_results, DclmBaseline, Options};
+use lmrepro_report::reproducer::Reproducer;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,6 +73,25 @@ fn competition_scales_match_dclm_files() {
         .expect("7b-2x must not run here");
     assert!(format!("{err:#}").contains("--dry-run"));
     assert!(lmrepro_dclm::dry_run(&r, &res, "13b").is_err());
+}
+
+#[test]
+fn reproducer_plans_the_default_scale_without_a_scale() {
+    let r = recipe();
+    let res = testing::resolver();
+    let rep = DclmBaseline;
+    assert_eq!(rep.kind(), r.kind);
+    assert!(rep.multi_scale());
+    assert_eq!(rep.machine_dependent_files(), &[lmrepro_dclm::TIMINGS_FILE]);
+    let default_scale = load_params(&r).unwrap().default_scale;
+    assert_eq!(
+        rep.plan(&r, &res, None).unwrap(),
+        lmrepro_dclm::dry_run(&r, &res, &default_scale).unwrap()
+    );
+    assert_eq!(
+        rep.plan(&r, &res, Some("400m-1x")).unwrap(),
+        lmrepro_dclm::dry_run(&r, &res, "400m-1x").unwrap()
+    );
 }
 
 #[test]
@@ -174,6 +194,24 @@ fn tiny_pipeline_matches_committed_results_caches_and_is_deterministic() {
     assert_eq!(json!(data.variant_docs), summary["variant_docs"]);
     assert_eq!(json!(data.variant_tokens), summary["variant_tokens"]);
     assert_eq!(json!(data.heldout_tokens), summary["heldout_tokens"]);
+    // Same stages, in the same order, under the same keys as the committed run: a cache built by
+    // it stays valid. (A deliberate key change, e.g. a STAGE_FORMAT or version bump, needs the
+    // recipe rerun so that results/dclm-baseline/timings.json records the new keys.)
+    let timings: Value = serde_json::from_str(&committed("timings.json")).unwrap();
+    let data_stage = |stage: &str| !stage.starts_with("train-") && !stage.starts_with("eval-");
+    let committed_keys: Vec<(&str, &str)> = timings["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["stage"].as_str().unwrap(), t["key"].as_str().unwrap()))
+        .filter(|(stage, _)| data_stage(stage))
+        .collect();
+    let keys: Vec<(&str, &str)> = data
+        .timings
+        .iter()
+        .map(|t| (t.stage.as_str(), t.key.as_str()))
+        .collect();
+    assert_eq!(keys, committed_keys, "data stages or their keys changed");
     // Every stage really ran here (fresh cache) and the pipeline narrows the pool.
     assert!(data.timings.iter().all(|t| !t.cached));
     let docs = |v: &str| data.variant_docs[v].0;

@@ -3,6 +3,8 @@
 //! slices of Wikipedia summaries and Gutenberg books. Every `heldout_every`-th document of each
 //! text source is set aside as the common held-out set (WARC pages all stay in the pool).
 
+use super::Ctx;
+use crate::cache::{Stage, StageCache};
 use crate::params::PoolSpec;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
@@ -33,6 +35,27 @@ impl PoolSummary {
     pub fn pool_docs(&self) -> u64 {
         self.sources.iter().map(|s| s.pool_docs).sum()
     }
+
+    pub fn pool_chars(&self) -> u64 {
+        self.sources.iter().map(|s| s.pool_chars).sum()
+    }
+}
+
+/// The held-out documents in a pool stage's directory.
+pub const HELDOUT_FILE: &str = "heldout.jsonl";
+
+/// The pool stage: keyed by its spec and the sha256 of every source it reads.
+pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+    let spec = &ctx.p.pool;
+    let mut inputs: Vec<&str> = spec.warcs.iter().map(String::as_str).collect();
+    inputs.extend(spec.texts.iter().map(String::as_str));
+    inputs.push(&spec.wikipedia);
+    inputs.push(&spec.gutenberg);
+    cache.run(
+        "pool",
+        &json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}),
+        |dir| build(ctx.recipe, ctx.resolver, spec, dir),
+    )
 }
 
 pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {
@@ -90,13 +113,70 @@ fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Every `response` record of a WARC as a document, in record order (DCLM's extraction
+/// options); records that give no document are counted in `skipped` by reason.
+fn warc_docs(
+    path: &Path,
+    name: &str,
+    skipped: &mut BTreeMap<String, u64>,
+) -> Result<Vec<Map<String, Value>>> {
+    let it = lmrepro_extract::extract_warc(path, &lmrepro_extract::Options::default())
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut docs = Vec::new();
+    for r in it.collect_par() {
+        match r {
+            Ok(d) => docs.push(doc(d.text, name, d.id, d.url)),
+            Err(e) => *skipped.entry(e.kind().to_string()).or_default() += 1,
+        }
+    }
+    Ok(docs)
+}
+
+/// Wikipedia: `spec.wikipedia_articles` evenly spaced articles in title order.
+fn wikipedia_texts(wiki_path: &Path, spec: &PoolSpec) -> Result<Vec<String>> {
+    let wiki: BTreeMap<String, Value> = serde_json::from_slice(
+        &std::fs::read(wiki_path).with_context(|| format!("reading {}", wiki_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a JSON object of articles", wiki_path.display()))?;
+    let total = wiki.len();
+    let n = spec.wikipedia_articles.min(total);
+    let articles: Vec<&Value> = wiki.values().collect();
+    let mut texts = Vec::with_capacity(n);
+    for i in 0..n {
+        let a = articles[i * total / n.max(1)];
+        let Some(t) = a.get("extract").and_then(Value::as_str) else {
+            bail!("{}: article {i} has no `extract`", wiki_path.display());
+        };
+        texts.push(t.to_string());
+    }
+    Ok(texts)
+}
+
+/// Gutenberg: `spec.gutenberg_chunks` chunks taken round-robin over the books, so every book
+/// contributes.
+fn gutenberg_texts(path: &Path, spec: &PoolSpec) -> Result<Vec<String>> {
+    let books = read_text_jsonl(path)?;
+    let per_book: Vec<Vec<String>> = books
+        .iter()
+        .map(|b| chunk_paragraphs(b, spec.gutenberg_chunk_chars))
+        .collect();
+    let mut texts = Vec::new();
+    let longest = per_book.iter().map(Vec::len).max().unwrap_or(0);
+    'outer: for i in 0..longest {
+        for b in &per_book {
+            if texts.len() == spec.gutenberg_chunks {
+                break 'outer;
+            }
+            if let Some(c) = b.get(i) {
+                texts.push(c.clone());
+            }
+        }
+    }
+    Ok(texts)
+}
+
 /// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`.
-pub fn build(
-    recipe: &Recipe,
-    resolver: &Resolver,
-    spec: &PoolSpec,
-    dir: &Path,
-) -> Result<PoolSummary> {
+fn build(recipe: &Recipe, resolver: &Resolver, spec: &PoolSpec, dir: &Path) -> Result<PoolSummary> {
     let pool_dir = dir.join("pool");
     std::fs::create_dir_all(&pool_dir)?;
     let mut summary = PoolSummary::default();
@@ -122,24 +202,9 @@ pub fn build(
             Ok(())
         };
 
-    // WARC pages, in record order.
-    let opts = lmrepro_extract::Options::default();
     for name in &spec.warcs {
         let path = recipe.resolve(resolver, name)?;
-        let it = lmrepro_extract::extract_warc(&path, &opts)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let mut docs = Vec::new();
-        for r in it.collect_par() {
-            match r {
-                Ok(d) => docs.push(doc(d.text, name, d.id, d.url)),
-                Err(e) => {
-                    *summary
-                        .warc_skipped
-                        .entry(e.kind().to_string())
-                        .or_default() += 1
-                }
-            }
-        }
+        let docs = warc_docs(&path, name, &mut summary.warc_skipped)?;
         summary.sources.push(SourceCount {
             source: name.clone(),
             ..Default::default()
@@ -177,48 +242,15 @@ pub fn build(
         emit(&mut summary, name, pool)?;
     }
 
-    // Wikipedia: evenly spaced articles in title order.
-    let wiki_path = recipe.resolve(resolver, &spec.wikipedia)?;
-    let wiki: BTreeMap<String, Value> = serde_json::from_slice(
-        &std::fs::read(&wiki_path).with_context(|| format!("reading {}", wiki_path.display()))?,
-    )
-    .with_context(|| format!("{}: not a JSON object of articles", wiki_path.display()))?;
-    let total = wiki.len();
-    let n = spec.wikipedia_articles.min(total);
-    let articles: Vec<&Value> = wiki.values().collect();
-    let mut texts = Vec::with_capacity(n);
-    for i in 0..n {
-        let a = articles[i * total / n.max(1)];
-        let Some(t) = a.get("extract").and_then(Value::as_str) else {
-            bail!("{}: article {i} has no `extract`", wiki_path.display());
-        };
-        texts.push(t.to_string());
-    }
+    let texts = wikipedia_texts(&recipe.resolve(resolver, &spec.wikipedia)?, spec)?;
     let pool = split(&mut summary, &mut heldout, &spec.wikipedia, texts)?;
     emit(&mut summary, &spec.wikipedia, pool)?;
 
-    // Gutenberg: chunks taken round-robin over the books, so every book contributes.
-    let books = read_text_jsonl(&recipe.resolve(resolver, &spec.gutenberg)?)?;
-    let per_book: Vec<Vec<String>> = books
-        .iter()
-        .map(|b| chunk_paragraphs(b, spec.gutenberg_chunk_chars))
-        .collect();
-    let mut texts = Vec::new();
-    let longest = per_book.iter().map(Vec::len).max().unwrap_or(0);
-    'outer: for i in 0..longest {
-        for b in &per_book {
-            if texts.len() == spec.gutenberg_chunks {
-                break 'outer;
-            }
-            if let Some(c) = b.get(i) {
-                texts.push(c.clone());
-            }
-        }
-    }
+    let texts = gutenberg_texts(&recipe.resolve(resolver, &spec.gutenberg)?, spec)?;
     let pool = split(&mut summary, &mut heldout, &spec.gutenberg, texts)?;
     emit(&mut summary, &spec.gutenberg, pool)?;
 
-    write_jsonl(&dir.join("heldout.jsonl"), &heldout)?;
+    write_jsonl(&dir.join(HELDOUT_FILE), &heldout)?;
     Ok(summary)
 }
 
