@@ -4,7 +4,7 @@
 //! - [`records`], [`prompts`], [`summary`]: the released files.
 //! - [`generator`]: template families regenerating the prompts, and new instances.
 //! - [`stats`]: correct-response rates with the repo's Beta-fit bands (seeded).
-//! - [`reproduce()`] / [`Aiw`]: recipe kind `aiw` (tables + plots).
+//! - [`reproduce()`] / [`AiwReproducer`]: recipe kind `aiw` (tables + plots).
 //! - [`client`], [`runner`], [`cli`]: OpenAI-compatible client, resumable runs, `lmrepro aiw ...`.
 
 pub mod cli;
@@ -22,9 +22,9 @@ pub mod summary;
 pub use reproduce::reproduce;
 
 /// Recipe kind `aiw`: the paper's tables and plots re-scored from the released responses.
-pub struct Aiw;
+pub struct AiwReproducer;
 
-impl lmrepro_report::Reproducer for Aiw {
+impl lmrepro_report::Reproducer for AiwReproducer {
     fn kind(&self) -> &'static str {
         "aiw"
     }

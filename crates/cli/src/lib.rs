@@ -14,14 +14,14 @@ pub use lmrepro_report::list_files;
 /// Every track's reproducers, one per recipe kind.
 pub fn reproducers() -> Vec<&'static dyn Reproducer> {
     vec![
-        &lmrepro_scaling::Overtraining,
-        &lmrepro_scaling::ChinchillaApproach3,
-        &lmrepro_aiw::Aiw,
-        &lmrepro_crawl::reproduce::Heuristics,
-        &lmrepro_extract::reproduce::Extraction,
+        &lmrepro_scaling::OvertrainingReproducer,
+        &lmrepro_scaling::ChinchillaReproducer,
+        &lmrepro_aiw::AiwReproducer,
+        &lmrepro_crawl::HeuristicsReproducer,
+        &lmrepro_extract::ExtractionReproducer,
         &lmrepro_model::TrainReproducer,
-        &lmrepro_eval::reproduce::Aggregation,
-        &lmrepro_dclm::DclmBaseline,
+        &lmrepro_eval::EvalAggregationReproducer,
+        &lmrepro_dclm::DclmBaselineReproducer,
     ]
 }
 

@@ -347,8 +347,7 @@ fn filter_shard(
         }
         pb.inc(chunk.len() as u64);
     }
-    w.flush()?;
-    drop(w);
+    w.finish()?;
     pb.finish_and_clear();
     std::fs::rename(&tmp, &out)
         .with_context(|| format!("moving {} to {}", tmp.display(), out.display()))?;

@@ -102,8 +102,7 @@ pub fn run_file(
             }
         }
     }
-    w.flush()?;
-    drop(w);
+    w.finish()?;
     let out = stage.shard_path(shard);
     std::fs::rename(&tmp, &out).with_context(|| format!("finishing {}", out.display()))?;
     st.records = it.records_read;

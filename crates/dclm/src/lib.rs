@@ -10,7 +10,7 @@
 //! (`plan`), not run.
 //!
 //! Layout: [`run`] calls the stages of [`stages`] in order; [`tables`] writes the result files;
-//! [`DclmBaseline`] is the recipe kind's [`Reproducer`]. See README.md.
+//! [`DclmBaselineReproducer`] is the recipe kind's [`Reproducer`]. See README.md.
 
 pub mod cache;
 pub mod crawl_run;
@@ -73,9 +73,9 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out_dir: &Path) -> Result
 }
 
 /// The `dclm-baseline` recipe kind: one scale runs here, every scale has a plan.
-pub struct DclmBaseline;
+pub struct DclmBaselineReproducer;
 
-impl Reproducer for DclmBaseline {
+impl Reproducer for DclmBaselineReproducer {
     fn kind(&self) -> &'static str {
         "dclm-baseline"
     }

@@ -10,7 +10,9 @@
 //! - the competition-scale plans must equal DCLM's pinned figures.
 
 use lmrepro_data::{testing, Recipe};
-use lmrepro_dclm::{load_params, plan, published, run, write_results, DclmBaseline, Options};
+use lmrepro_dclm::{
+    load_params, plan, published, run, write_results, DclmBaselineReproducer, Options,
+};
 use lmrepro_report::reproducer::Reproducer;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -79,7 +81,7 @@ fn competition_scales_match_dclm_files() {
 fn reproducer_plans_the_default_scale_without_a_scale() {
     let r = recipe();
     let res = testing::resolver();
-    let rep = DclmBaseline;
+    let rep = DclmBaselineReproducer;
     assert_eq!(rep.kind(), r.kind);
     assert!(rep.multi_scale());
     assert_eq!(rep.machine_dependent_files(), &[lmrepro_dclm::TIMINGS_FILE]);

@@ -150,8 +150,7 @@ fn extract_one(
         let d = docs_done.fetch_add(added, Ordering::Relaxed) + added;
         progress.set_message(format!("files, {d} docs"));
     }
-    w.flush()?;
-    drop(w);
+    w.finish()?;
     fs.counts.records_read = it.records_read;
     fs.counts.non_response = it.non_response;
     fs.compression = Some(it.compression());

@@ -13,9 +13,9 @@ use lmrepro_report::{Reproducer, RunOptions};
 use std::path::Path;
 
 /// Recipe kind `scaling-overtraining`: Gadre et al. 2024's fits and tables ([`gadre`]).
-pub struct Overtraining;
+pub struct OvertrainingReproducer;
 
-impl Reproducer for Overtraining {
+impl Reproducer for OvertrainingReproducer {
     fn kind(&self) -> &'static str {
         "scaling-overtraining"
     }
@@ -32,9 +32,9 @@ impl Reproducer for Overtraining {
 }
 
 /// Recipe kind `chinchilla-approach3`: Epoch AI's replication of Hoffmann et al. ([`chinchilla`]).
-pub struct ChinchillaApproach3;
+pub struct ChinchillaReproducer;
 
-impl Reproducer for ChinchillaApproach3 {
+impl Reproducer for ChinchillaReproducer {
     fn kind(&self) -> &'static str {
         "chinchilla-approach3"
     }

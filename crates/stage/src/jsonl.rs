@@ -25,21 +25,81 @@ pub fn open_reader(path: &Path) -> Result<Box<dyn BufRead + Send>> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
 }
 
-/// Creates a buffered writer, zstd level 3 when the name ends in `.zst`, gzip for `.gz`. A
-/// trailing `.tmp` (the temporary name of a shard being written) is ignored when choosing.
-pub fn create_writer(path: &Path) -> Result<Box<dyn Write + Send>> {
+/// A buffered file writer, compressed by the file's extension. [`FileWriter::finish`] must be
+/// called: it writes the last compressed frame and flushes, and reports what fails there (a full
+/// disk, say) instead of losing it in a destructor. A writer dropped without `finish` leaves a
+/// truncated file that readers reject, never one that looks complete.
+pub struct FileWriter {
+    path: PathBuf,
+    inner: Inner,
+}
+
+enum Inner {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+}
+
+impl FileWriter {
+    /// Finishes the compressed stream and flushes everything to the file.
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        let buffered = match self.inner {
+            Inner::Plain(w) => w,
+            Inner::Gzip(w) => w
+                .finish()
+                .with_context(|| format!("finishing gzip {}", path.display()))?,
+            Inner::Zstd(w) => w
+                .finish()
+                .with_context(|| format!("finishing zstd {}", path.display()))?,
+        };
+        buffered
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.write(buf),
+            Inner::Gzip(w) => w.write(buf),
+            Inner::Zstd(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(w) => w.flush(),
+            Inner::Gzip(w) => w.flush(),
+            Inner::Zstd(w) => w.flush(),
+        }
+    }
+}
+
+/// Creates a [`FileWriter`]: zstd level 3 when the name ends in `.zst`/`.zstd`, gzip for `.gz`,
+/// plain otherwise. A trailing `.tmp` (the temporary name of a shard being written) is ignored
+/// when choosing.
+pub fn create_writer(path: &Path) -> Result<FileWriter> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let buffered = BufWriter::with_capacity(1 << 20, file);
     let name = path.to_string_lossy();
     let name = name.trim_end_matches(".tmp");
-    Ok(if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Box::new(zstd::stream::write::Encoder::new(file, 3)?.auto_finish())
+    let inner = if name.ends_with(".zst") || name.ends_with(".zstd") {
+        Inner::Zstd(zstd::stream::write::Encoder::new(buffered, 3)?)
     } else if name.ends_with(".gz") {
-        Box::new(flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(1 << 20, file),
+        Inner::Gzip(flate2::write::GzEncoder::new(
+            buffered,
             flate2::Compression::default(),
         ))
     } else {
-        Box::new(BufWriter::with_capacity(1 << 20, file))
+        Inner::Plain(buffered)
+    };
+    Ok(FileWriter {
+        path: path.to_path_buf(),
+        inner,
     })
 }
 
@@ -206,6 +266,21 @@ mod tests {
         let files = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
         assert_eq!(files.len(), 4);
         assert!(expand_inputs(&[dir.path().join("nope")]).is_err());
+    }
+
+    #[test]
+    fn an_unfinished_zstd_writer_leaves_a_file_readers_reject() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.jsonl.zst");
+        let mut w = create_writer(&path).unwrap();
+        for i in 0..50_000 {
+            writeln!(w, "{{\"text\":\"document {i}\"}}").unwrap();
+        }
+        drop(w);
+        assert!(
+            read_lines(&path).is_err(),
+            "a truncated frame must not read as complete"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
 pub use folder::{build_folder, read_done, ShardedStage, DONE_FILE};
 pub use jsonl::{
     create_writer, expand_inputs, open_reader, read_lines, shard_name, shard_names, to_jsonl,
-    write_atomic,
+    write_atomic, FileWriter,
 };
 pub use tally::sum;
 pub use tally::Tally;

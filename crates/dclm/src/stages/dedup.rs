@@ -58,7 +58,7 @@ fn minhash(ctx: &Ctx, input: &Path, dir: &Path) -> Result<DocsSummary> {
         num_buckets: spec.num_buckets,
         hashes_per_bucket: spec.hashes_per_bucket,
         seed: spec.seed,
-        on_malformed: lmrepro_curate::docs::OnMalformed::Error,
+        on_malformed: lmrepro_stage::OnMalformed::Error,
     };
     let out = docs_dir(dir);
     let st = lmrepro_curate::minhash::run(&[input.to_path_buf()], &out, &cfg)?;

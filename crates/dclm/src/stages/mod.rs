@@ -83,18 +83,17 @@ pub(crate) struct DocsProfile {
 }
 
 pub(crate) fn profile(inputs: &[PathBuf]) -> Result<DocsProfile> {
-    let files = lmrepro_curate::docs::expand_inputs(inputs)?;
+    let files = lmrepro_stage::expand_inputs(inputs)?;
     let mut p = DocsProfile {
         docs: 0,
         chars: 0,
         sources: BTreeMap::new(),
     };
     for f in files {
-        let (docs, _) =
-            lmrepro_curate::docs::read_docs(&f, lmrepro_curate::docs::OnMalformed::Error)?;
+        let (docs, _) = lmrepro_stage::read_docs(&f, lmrepro_stage::OnMalformed::Error)?;
         for (_, d) in docs {
             p.docs += 1;
-            p.chars += lmrepro_curate::docs::text(&d).chars().count() as u64;
+            p.chars += lmrepro_stage::text(&d).chars().count() as u64;
             let s = d.get("source").and_then(Value::as_str).unwrap_or("?");
             *p.sources.entry(s.to_string()).or_default() += 1;
         }

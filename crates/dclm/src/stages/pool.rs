@@ -59,7 +59,7 @@ pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
 }
 
 pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {
-    std::fs::write(path, lmrepro_curate::docs::to_jsonl(docs))
+    std::fs::write(path, lmrepro_stage::to_jsonl(docs))
         .with_context(|| format!("writing {}", path.display()))
 }
 
@@ -105,11 +105,10 @@ pub fn chunk_paragraphs(text: &str, max_chars: usize) -> Vec<String> {
 
 /// The `text` of every line (malformed lines and missing `text` are errors naming file and line).
 fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
-    let (docs, _) =
-        lmrepro_curate::docs::read_docs(path, lmrepro_curate::docs::OnMalformed::Error)?;
+    let (docs, _) = lmrepro_stage::read_docs(path, lmrepro_stage::OnMalformed::Error)?;
     Ok(docs
         .iter()
-        .map(|(_, d)| lmrepro_curate::docs::text(d).to_string())
+        .map(|(_, d)| lmrepro_stage::text(d).to_string())
         .collect())
 }
 

@@ -157,7 +157,7 @@ fn top_fraction(
                 &out,
                 "fasttext_hq_prob",
                 Some(KeepRule::TopFraction(f)),
-                lmrepro_curate::docs::OnMalformed::Error,
+                lmrepro_stage::OnMalformed::Error,
             )?;
             let docs_in = stats["docs_in"].as_u64().unwrap_or(0);
             DocsSummary::of_output(docs_in, stats, out)
