@@ -105,11 +105,7 @@ pub fn run(
         .append(true)
         .open(&cfg.out)
         .with_context(|| format!("opening {}", cfg.out.display()))?;
-    let bar = if cfg.progress {
-        indicatif::ProgressBar::new(jobs.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = lmrepro_stage::progress::bar_if(cfg.progress, jobs.len() as u64, "responses");
     let mut summary = RunSummary {
         skipped,
         generated: 0,

@@ -71,11 +71,13 @@ impl Recipe {
 
     /// Names of all recipes in `recipes/`, sorted.
     pub fn list() -> Result<Vec<String>> {
-        let dir = workspace_root().join("recipes");
+        Recipe::list_in(&workspace_root().join("recipes"))
+    }
+
+    /// Names (file stems) of the recipes in `dir` (not its subfolders), sorted.
+    pub fn list_in(dir: &Path) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
             let path = entry?.path();
             if path.extension().is_some_and(|e| e == "toml") {
                 if let Some(stem) = path.file_stem() {

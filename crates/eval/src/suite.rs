@@ -184,19 +184,7 @@ pub fn run_task(
         .map(|p| build_prompts(spec, p, popts, opts.limit))
         .collect();
     let n: usize = prompts.iter().map(|p| p.len()).sum();
-    let bar = if opts.progress {
-        indicatif::ProgressBar::new(n as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>32} [{bar:30}] {pos}/{len} {elapsed} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(spec.label.clone());
+    let bar = lmrepro_stage::progress::bar_if(opts.progress, n as u64, &spec.label);
     let mut results: Vec<PartitionResult> = Vec::new();
     for (part, ps) in parts.iter().zip(&prompts) {
         let r = evaluate_partition(model, tok, spec, part, ps, opts.batch_items, &mut || {

@@ -135,18 +135,7 @@ pub fn train_recipe_dir() -> PathBuf {
 
 /// Names of the recipes in [`train_recipe_dir`], sorted.
 pub fn train_recipes() -> Result<Vec<String>> {
-    let dir = train_recipe_dir();
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            if let Some(stem) = path.file_stem() {
-                names.push(stem.to_string_lossy().into_owned());
-            }
-        }
-    }
-    names.sort();
-    Ok(names)
+    Recipe::list_in(&train_recipe_dir())
 }
 
 /// Loads `recipes/<name>.toml` if it exists (a workspace recipe of kind `train`), else

@@ -433,20 +433,8 @@ pub fn run<B: AutodiffBackend>(
         Some(n) => (tr.step + n).min(cfg.steps),
         None => cfg.steps,
     };
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(cfg.steps);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_position(tr.step);
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = lmrepro_stage::progress::bar_if(opts.progress, cfg.steps, "steps");
+    bar.set_position(tr.step);
     let flops_per_token = cfg.model.flops_per_token();
     let mut train_curve = Vec::new();
     let mut eval_curve = Vec::new();

@@ -198,16 +198,10 @@ fn other_share(v: &CompactVocab, heldout: &Contexts, scale: &ScaleSpec) -> f64 {
 }
 
 fn jobs_bar(jobs: usize, workers: usize) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::new(jobs as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} train+eval jobs ({elapsed})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(format!("{workers} at a time"));
-    pb
+    lmrepro_stage::progress::bar(
+        jobs as u64,
+        &format!("train+eval jobs, {workers} at a time"),
+    )
 }
 
 impl Model<'_> {
