@@ -21,21 +21,7 @@ pub mod summary;
 
 pub use reproduce::reproduce;
 
-/// Recipe kind `aiw`: the paper's tables and plots re-scored from the released responses.
-pub struct AiwReproducer;
-
-impl lmrepro_report::Reproducer for AiwReproducer {
-    fn kind(&self) -> &'static str {
-        "aiw"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &lmrepro_data::Recipe,
-        resolver: &lmrepro_data::Resolver,
-        out: &std::path::Path,
-        _: &lmrepro_report::RunOptions,
-    ) -> anyhow::Result<Vec<String>> {
-        reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// Recipe kind `aiw`: the paper's tables and plots re-scored from the released responses.
+    pub struct AiwReproducer("aiw") => reproduce
 }

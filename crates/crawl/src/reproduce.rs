@@ -8,7 +8,6 @@ use crate::pipeline::{Pipeline, DCLM_BASELINE_REFINEDWEB};
 use crate::runner::{run_batch, Counts};
 use anyhow::{Context, Result};
 use lmrepro_data::{Recipe, Resolver};
-use lmrepro_report::{Reproducer, RunOptions};
 use lmrepro_stage::{read_docs, OnMalformed};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,23 +19,9 @@ const DATASETS: [(&str, &str); 2] = [
     ("majority", "dclm/data/majority_data.jsonl"),
 ];
 
-/// The [`Reproducer`] of recipe kind `dclm-heuristics`.
-pub struct HeuristicsReproducer;
-
-impl Reproducer for HeuristicsReproducer {
-    fn kind(&self) -> &'static str {
-        "dclm-heuristics"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &Recipe,
-        resolver: &Resolver,
-        out: &Path,
-        _opts: &RunOptions,
-    ) -> Result<Vec<String>> {
-        reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// The reproducer of recipe kind `dclm-heuristics`.
+    pub struct HeuristicsReproducer("dclm-heuristics") => reproduce
 }
 
 struct Run {

@@ -69,6 +69,18 @@ impl Recipe {
         Recipe::load(&path)
     }
 
+    /// An error unless the recipe is of `kind` (one track's entry point handed another's recipe).
+    pub fn expect_kind(&self, kind: &str) -> Result<()> {
+        if self.kind != kind {
+            bail!(
+                "recipe `{}` has kind `{}`, not `{kind}`",
+                self.name,
+                self.kind
+            );
+        }
+        Ok(())
+    }
+
     /// Names of all recipes in `recipes/`, sorted.
     pub fn list() -> Result<Vec<String>> {
         Recipe::list_in(&workspace_root().join("recipes"))

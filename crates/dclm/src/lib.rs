@@ -114,13 +114,7 @@ impl Reproducer for DclmBaselineReproducer {
 }
 
 pub fn load_params(recipe: &Recipe) -> Result<DclmParams> {
-    if recipe.kind != "dclm-baseline" {
-        bail!(
-            "recipe `{}` has kind `{}`, not `dclm-baseline`",
-            recipe.name,
-            recipe.kind
-        );
-    }
+    recipe.expect_kind("dclm-baseline")?;
     let p: DclmParams = recipe.params()?;
     p.validate()
         .with_context(|| format!("recipe `{}`", recipe.name))?;

@@ -187,21 +187,7 @@ pub fn headline_cell(h: &Headline) -> String {
     h.render(6)
 }
 
-/// [`reproduce`] as the reproducer of recipe kind `dclm-eval-aggregation` (single scale).
-pub struct EvalAggregationReproducer;
-
-impl lmrepro_report::Reproducer for EvalAggregationReproducer {
-    fn kind(&self) -> &'static str {
-        "dclm-eval-aggregation"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &Recipe,
-        resolver: &Resolver,
-        out: &Path,
-        _opts: &lmrepro_report::RunOptions,
-    ) -> Result<Vec<String>> {
-        reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// [`reproduce`] as the reproducer of recipe kind `dclm-eval-aggregation`.
+    pub struct EvalAggregationReproducer("dclm-eval-aggregation") => reproduce
 }

@@ -5,27 +5,12 @@ use crate::pipeline::Options;
 use crate::quality::{aeb_score, compare_goldens, load_aeb_truth};
 use anyhow::Result;
 use lmrepro_data::{Recipe, Resolver};
-use lmrepro_report::{Reproducer, RunOptions};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The [`Reproducer`] of recipe kind `crawl-extraction`.
-pub struct ExtractionReproducer;
-
-impl Reproducer for ExtractionReproducer {
-    fn kind(&self) -> &'static str {
-        "crawl-extraction"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &Recipe,
-        resolver: &Resolver,
-        out: &Path,
-        _opts: &RunOptions,
-    ) -> Result<Vec<String>> {
-        reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// The reproducer of recipe kind `crawl-extraction`.
+    pub struct ExtractionReproducer("crawl-extraction") => reproduce
 }
 
 /// Regenerates the tables into `out_dir`; returns the table files to pin in snapshot tests.

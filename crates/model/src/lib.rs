@@ -308,13 +308,7 @@ pub fn reproduce(
     resolver: &lmrepro_data::Resolver,
     out_dir: &Path,
 ) -> Result<Vec<String>> {
-    if recipe.kind != "train" {
-        bail!(
-            "recipe `{}` has kind `{}`, not `train`",
-            recipe.name,
-            recipe.kind
-        );
-    }
+    recipe.expect_kind("train")?;
     let params: TrainParams = recipe.params()?;
     let (train, heldout) = recipe_data(recipe, resolver, &params)
         .with_context(|| format!("loading data of recipe `{}`", recipe.name))?;
@@ -419,21 +413,7 @@ pub fn reproduce(
     Ok(tables)
 }
 
-/// [`reproduce`] as the reproducer of recipe kind `train` (single scale).
-pub struct TrainReproducer;
-
-impl lmrepro_report::Reproducer for TrainReproducer {
-    fn kind(&self) -> &'static str {
-        "train"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &lmrepro_data::Recipe,
-        resolver: &lmrepro_data::Resolver,
-        out: &Path,
-        _opts: &lmrepro_report::RunOptions,
-    ) -> Result<Vec<String>> {
-        reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// [`reproduce`] as the reproducer of recipe kind `train`.
+    pub struct TrainReproducer("train") => reproduce
 }

@@ -11,7 +11,9 @@ mod table;
 
 pub use plot::{Axis, LinePlot, Series, SeriesStyle};
 pub use provenance::{git_commit, Provenance, ProvenanceInput};
-pub use reproducer::{list_files, publish, reproduce_into, Reproduced, Reproducer, RunOptions};
+pub use reproducer::{
+    __private, list_files, publish, reproduce_into, Reproduced, Reproducer, RunOptions,
+};
 pub use table::{fmt_fixed, fmt_sig, Table};
 
 use anyhow::{Context, Result};

@@ -49,6 +49,46 @@ pub trait Reproducer: Send + Sync {
     }
 }
 
+/// Declares the [`Reproducer`] of a single-scale recipe kind whose work is one function
+/// `fn(&Recipe, &Resolver, &Path) -> anyhow::Result<Vec<String>>`:
+///
+/// ```ignore
+/// lmrepro_report::single_scale_reproducer! {
+///     /// The reproducer of recipe kind `aiw`.
+///     pub struct AiwReproducer("aiw") => crate::reproduce::reproduce
+/// }
+/// ```
+#[macro_export]
+macro_rules! single_scale_reproducer {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident($kind:literal) => $run:path) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl $crate::Reproducer for $name {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+
+            fn reproduce(
+                &self,
+                recipe: &$crate::__private::Recipe,
+                resolver: &$crate::__private::Resolver,
+                out: &::std::path::Path,
+                _: &$crate::RunOptions,
+            ) -> $crate::__private::Result<::std::vec::Vec<::std::string::String>> {
+                $run(recipe, resolver, out)
+            }
+        }
+    };
+}
+
+/// What [`single_scale_reproducer!`] expands to needs, whatever the caller imports.
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow::Result;
+    pub use lmrepro_data::{Recipe, Resolver};
+}
+
 /// The file every results folder has whose content depends on the run (git commit, command).
 pub const PROVENANCE_FILE: &str = "provenance.json";
 

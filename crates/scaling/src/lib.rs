@@ -8,44 +8,12 @@ pub mod chinchilla;
 pub mod gadre;
 pub mod levmar;
 
-use lmrepro_data::{Recipe, Resolver};
-use lmrepro_report::{Reproducer, RunOptions};
-use std::path::Path;
-
-/// Recipe kind `scaling-overtraining`: Gadre et al. 2024's fits and tables ([`gadre`]).
-pub struct OvertrainingReproducer;
-
-impl Reproducer for OvertrainingReproducer {
-    fn kind(&self) -> &'static str {
-        "scaling-overtraining"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &Recipe,
-        resolver: &Resolver,
-        out: &Path,
-        _: &RunOptions,
-    ) -> anyhow::Result<Vec<String>> {
-        gadre::reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// Recipe kind `scaling-overtraining`: Gadre et al. 2024's fits and tables ([`gadre`]).
+    pub struct OvertrainingReproducer("scaling-overtraining") => gadre::reproduce
 }
 
-/// Recipe kind `chinchilla-approach3`: Epoch AI's replication of Hoffmann et al. ([`chinchilla`]).
-pub struct ChinchillaReproducer;
-
-impl Reproducer for ChinchillaReproducer {
-    fn kind(&self) -> &'static str {
-        "chinchilla-approach3"
-    }
-
-    fn reproduce(
-        &self,
-        recipe: &Recipe,
-        resolver: &Resolver,
-        out: &Path,
-        _: &RunOptions,
-    ) -> anyhow::Result<Vec<String>> {
-        chinchilla::reproduce(recipe, resolver, out)
-    }
+lmrepro_report::single_scale_reproducer! {
+    /// Recipe kind `chinchilla-approach3`: Epoch AI's replication of Hoffmann et al. ([`chinchilla`]).
+    pub struct ChinchillaReproducer("chinchilla-approach3") => chinchilla::reproduce
 }

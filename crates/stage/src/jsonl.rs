@@ -248,12 +248,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["p.jsonl", "g.jsonl.gz", "z.jsonl.zst", "t.jsonl.zst.tmp"] {
             let path = dir.path().join(name);
-            {
-                let mut w = create_writer(&path).unwrap();
-                w.write_all(b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n")
-                    .unwrap();
-                w.flush().unwrap();
-            }
+            let mut w = create_writer(&path).unwrap();
+            w.write_all(b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n")
+                .unwrap();
+            w.finish().unwrap();
             let read_as = if name.ends_with(".tmp") {
                 let p = dir.path().join("t.jsonl.zst");
                 std::fs::rename(&path, &p).unwrap();
