@@ -48,27 +48,41 @@ pub enum RemoveType {
     NaiveBoth,
 }
 
-/// Parameters (defaults = upstream defaults except `remove_type`, which is DCLM-Baseline's).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Parameters (defaults = upstream defaults except `remove_type`, which is DCLM-Baseline's). Also
+/// the `dedup bff` flags: the clap defaults equal [`Default`] (tested in `cli`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct BffConfig {
-    /// Expected n-gram count for sizing the filter; `None` = count them in a first pass.
+    /// Expected n-gram count for sizing the filter; counted in a first pass when omitted.
+    #[arg(long)]
     pub expected_ngram_count: Option<u64>,
+    #[arg(long, default_value_t = 0.01)]
     pub fp_rate: f64,
+    #[arg(long, default_value_t = 20)]
     pub min_ngram_size: usize,
+    #[arg(long, default_value_t = 20)]
     pub max_ngram_size: usize,
+    #[arg(long, default_value_t = 0.8)]
     pub filtering_threshold: f64,
+    #[arg(long, value_enum, default_value_t = RemoveType::OldBoth)]
     pub remove_type: RemoveType,
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Virtual sharding as upstream: files `i` with `i % total_shards == shard_num` form a shard,
-    /// each with its own filter.
+    /// Independent global shards (DCLM used 10): files `i` with `i % total_shards == shard_num`
+    /// form a shard, each with its own filter.
+    #[arg(long, default_value_t = 1)]
     pub total_shards: usize,
-    /// `None` runs every shard in turn.
+    /// Run only this shard (default: all, one after the other).
+    #[arg(long)]
     pub shard_num: Option<usize>,
     /// Keep the text and add `bff_duplicate_spans` / `bff_contained_ngram_count` instead.
+    #[arg(long)]
     pub annotate: bool,
+    /// Set from the input options (`--on-malformed`).
+    #[arg(skip)]
     pub on_malformed: OnMalformed,
     /// Stop after this many files of a shard (simulates an interrupted run in tests).
     #[serde(skip)]
+    #[arg(skip)]
     pub stop_after_files: Option<usize>,
 }
 

@@ -41,45 +41,15 @@ pub enum DedupCommand {
     Bff {
         #[command(flatten)]
         io: IoArgs,
-        /// Expected n-gram count (sizes the filter); counted in a first pass when omitted.
-        #[arg(long)]
-        expected_ngram_count: Option<u64>,
-        #[arg(long, default_value_t = 0.01)]
-        fp_rate: f64,
-        #[arg(long, default_value_t = 20)]
-        min_ngram_size: usize,
-        #[arg(long, default_value_t = 20)]
-        max_ngram_size: usize,
-        #[arg(long, default_value_t = 0.8)]
-        filtering_threshold: f64,
-        #[arg(long, value_enum, default_value_t = bff::RemoveType::OldBoth)]
-        remove_type: bff::RemoveType,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Independent global shards (DCLM used 10); files i with i % N == shard form a shard.
-        #[arg(long, default_value_t = 1)]
-        total_shards: usize,
-        /// Run only this shard (default: all, one after the other).
-        #[arg(long)]
-        shard_num: Option<usize>,
-        /// Keep text; add `bff_duplicate_spans` and `bff_contained_ngram_count`.
-        #[arg(long)]
-        annotate: bool,
+        #[command(flatten)]
+        cfg: bff::BffConfig,
     },
     /// MinHash-LSH near-duplicate removal (datatrove-compatible signatures and clustering).
     Minhash {
         #[command(flatten)]
         io: IoArgs,
-        #[arg(long, default_value_t = 5)]
-        n_grams: usize,
-        /// Bands (datatrove `num_buckets`); DCLM's ablation used 15 × 93.
-        #[arg(long, default_value_t = 14)]
-        num_buckets: usize,
-        /// Rows per band (datatrove `hashes_per_bucket`).
-        #[arg(long, default_value_t = 8)]
-        hashes_per_bucket: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u32,
+        #[command(flatten)]
+        cfg: minhash::MinhashConfig,
     },
     /// Exact text dedup (first occurrence kept).
     Exact {
@@ -150,20 +120,8 @@ pub struct TokenizeArgs {
     /// HF tokenizer.json (GPT-NeoX-20B).
     #[arg(long)]
     pub tokenizer: PathBuf,
-    #[arg(long, default_value_t = 2049)]
-    pub seqlen: usize,
-    /// Contexts per output shard (tokshuf's wds_chunk_size).
-    #[arg(long, default_value_t = 8192)]
-    pub chunk_size: usize,
-    #[arg(long, default_value_t = 128)]
-    pub num_local_cells: usize,
-    #[arg(long, default_value_t = 1234)]
-    pub seed: u64,
-    /// Do not emit tokshuf's all-PAD context for files whose tokens divide evenly.
-    #[arg(long)]
-    pub drop_all_pad_context: bool,
-    #[arg(long, value_enum, default_value_t = OnMalformed::Error)]
-    pub on_malformed: OnMalformed,
+    #[command(flatten)]
+    pub cfg: tokenize::TokenizeConfig,
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -174,33 +132,8 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Dedup { method } => match method {
-            DedupCommand::Bff {
-                io,
-                expected_ngram_count,
-                fp_rate,
-                min_ngram_size,
-                max_ngram_size,
-                filtering_threshold,
-                remove_type,
-                seed,
-                total_shards,
-                shard_num,
-                annotate,
-            } => {
-                let cfg = bff::BffConfig {
-                    expected_ngram_count,
-                    fp_rate,
-                    min_ngram_size,
-                    max_ngram_size,
-                    filtering_threshold,
-                    remove_type,
-                    seed,
-                    total_shards,
-                    shard_num,
-                    annotate,
-                    on_malformed: io.on_malformed,
-                    stop_after_files: None,
-                };
+            DedupCommand::Bff { io, mut cfg } => {
+                cfg.on_malformed = io.on_malformed;
                 let report = bff::run(&io.inputs, &io.output, &cfg, |s, p| {
                     eprintln!(
                         "bff shard {s}: filter {:.1} MiB ({} bytes), {} hashers, {} expected n-grams, predicted fp {:.4}",
@@ -213,20 +146,8 @@ pub fn run(cmd: Command) -> Result<()> {
                 })?;
                 print_json(&report)
             }
-            DedupCommand::Minhash {
-                io,
-                n_grams,
-                num_buckets,
-                hashes_per_bucket,
-                seed,
-            } => {
-                let cfg = minhash::MinhashConfig {
-                    n_grams,
-                    num_buckets,
-                    hashes_per_bucket,
-                    seed,
-                    on_malformed: io.on_malformed,
-                };
+            DedupCommand::Minhash { io, mut cfg } => {
+                cfg.on_malformed = io.on_malformed;
                 print_json(&minhash::run(&io.inputs, &io.output, &cfg)?)
             }
             DedupCommand::Exact { io } => print_json(&minhash::run_exact(
@@ -301,22 +222,67 @@ pub fn run(cmd: Command) -> Result<()> {
                 )?)
             }
         },
-        Command::Tokenize(a) => {
-            let cfg = tokenize::TokenizeConfig {
-                seqlen: a.seqlen,
-                chunk_size: a.chunk_size,
-                num_local_cells: a.num_local_cells,
-                seed: a.seed,
-                drop_all_pad_context: a.drop_all_pad_context,
-                on_malformed: a.on_malformed,
-                ..Default::default()
-            };
-            print_json(&tokenize::tokenize_shuffle(
-                &a.inputs,
-                &a.tokenizer,
-                &a.output,
-                &cfg,
-            )?)
-        }
+        Command::Tokenize(a) => print_json(&tokenize::tokenize_shuffle(
+            &a.inputs,
+            &a.tokenizer,
+            &a.output,
+            &a.cfg,
+        )?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::parse_from(std::iter::once("x").chain(args.iter().copied())).command
+    }
+
+    /// The configs are the flags: with no flags, each equals its `Default` (the library's and the
+    /// reference's defaults), so the two can never drift apart.
+    #[test]
+    fn flags_default_to_the_library_defaults() {
+        Cli::command().debug_assert();
+        let io = ["--inputs", "i", "--output", "o"];
+        let Command::Dedup {
+            method: DedupCommand::Bff { cfg, .. },
+        } = parse(&[&["dedup", "bff"][..], &io].concat())
+        else {
+            panic!("not bff")
+        };
+        assert_eq!(cfg, bff::BffConfig::default());
+        let Command::Dedup {
+            method: DedupCommand::Minhash { cfg, .. },
+        } = parse(&[&["dedup", "minhash"][..], &io].concat())
+        else {
+            panic!("not minhash")
+        };
+        assert_eq!(cfg, minhash::MinhashConfig::default());
+        let Command::Tokenize(a) = parse(&[&["tokenize", "--tokenizer", "t"][..], &io].concat())
+        else {
+            panic!("not tokenize")
+        };
+        assert_eq!(a.cfg, tokenize::TokenizeConfig::default());
+        let Command::Dedup {
+            method: DedupCommand::Bff { cfg, .. },
+        } = parse(
+            &[
+                &["dedup", "bff", "--seed", "7", "--shard-num", "1"][..],
+                &io,
+            ]
+            .concat(),
+        )
+        else {
+            panic!("not bff")
+        };
+        assert_eq!((cfg.seed, cfg.shard_num), (7, Some(1)));
     }
 }

@@ -33,13 +33,21 @@ use std::sync::OnceLock;
 pub const MERSENNE_PRIME: u64 = (1 << 61) - 1;
 
 /// Parameters (defaults = datatrove's `MinhashConfig`: 5-grams, 14 buckets × 8 hashes, seed 1,
-/// 64-bit xxhash).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// 64-bit xxhash). Also the `dedup minhash` flags: the clap defaults equal [`Default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct MinhashConfig {
+    #[arg(long, default_value_t = 5)]
     pub n_grams: usize,
+    /// Bands (datatrove `num_buckets`); DCLM's ablation used 15 × 93.
+    #[arg(long, default_value_t = 14)]
     pub num_buckets: usize,
+    /// Rows per band (datatrove `hashes_per_bucket`).
+    #[arg(long, default_value_t = 8)]
     pub hashes_per_bucket: usize,
+    #[arg(long, default_value_t = 1)]
     pub seed: u32,
+    /// Set from the input options (`--on-malformed`).
+    #[arg(skip)]
     pub on_malformed: OnMalformed,
 }
 

@@ -39,21 +39,32 @@ type CellOutput = (Vec<Vec<u32>>, Vec<Vec<u32>>);
 /// Upstream's divisor between rounds of overflow cells.
 const OVERFLOW_REDUCTION: usize = 16;
 
-/// Parameters of a tokenize + shuffle run (defaults = tokshuf-rs defaults).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Parameters of a tokenize + shuffle run (defaults = tokshuf-rs defaults). Also the `tokenize`
+/// flags: the clap defaults equal [`Default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct TokenizeConfig {
+    #[arg(long, default_value_t = 2049)]
     pub seqlen: usize,
+    /// Contexts per output shard (tokshuf's wds_chunk_size).
+    #[arg(long, default_value_t = 8192)]
     pub chunk_size: usize,
+    #[arg(long, default_value_t = 128)]
     pub num_local_cells: usize,
+    #[arg(long, default_value_t = 1234)]
     pub seed: u64,
+    #[arg(skip)]
     pub eot_id: u32,
     /// `None`: base vocabulary size + 2 (tokshuf's PAD).
+    #[arg(skip)]
     pub pad_id: Option<u32>,
     /// Skip tokshuf's all-PAD context for files whose tokens divide evenly into contexts.
+    #[arg(long)]
     pub drop_all_pad_context: bool,
+    #[arg(long, value_enum, default_value_t = OnMalformed::Error)]
     pub on_malformed: OnMalformed,
     /// Tokenize only the first `n` files, then fail (simulates an interrupted run in tests).
     #[serde(skip)]
+    #[arg(skip)]
     pub stop_after_stage1_files: Option<usize>,
 }
 
