@@ -52,11 +52,21 @@ pub trait Reproducer: Send + Sync {
 /// Declares the [`Reproducer`] of a single-scale recipe kind whose work is one function
 /// `fn(&Recipe, &Resolver, &Path) -> anyhow::Result<Vec<String>>`:
 ///
-/// ```ignore
-/// lmrepro_report::single_scale_reproducer! {
-///     /// The reproducer of recipe kind `aiw`.
-///     pub struct AiwReproducer("aiw") => crate::reproduce::reproduce
+/// ```
+/// use lmrepro_data::{Recipe, Resolver};
+/// use lmrepro_report::Reproducer;
+///
+/// fn reproduce(_: &Recipe, _: &Resolver, _: &std::path::Path) -> anyhow::Result<Vec<String>> {
+///     Ok(vec!["table.md".into()])
 /// }
+///
+/// lmrepro_report::single_scale_reproducer! {
+///     /// The reproducer of recipe kind `example`.
+///     pub struct ExampleReproducer("example") => reproduce
+/// }
+///
+/// assert_eq!(ExampleReproducer.kind(), "example");
+/// assert!(!ExampleReproducer.multi_scale());
 /// ```
 #[macro_export]
 macro_rules! single_scale_reproducer {
@@ -171,4 +181,113 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lmrepro_data::testing;
+
+    /// Writes one table, its CSV twin and a timings file; fails when asked to.
+    struct Fake {
+        fail: bool,
+    }
+
+    impl Reproducer for Fake {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+
+        fn machine_dependent_files(&self) -> &'static [&'static str] {
+            &["timings.json"]
+        }
+
+        fn reproduce(
+            &self,
+            _: &Recipe,
+            _: &Resolver,
+            out: &Path,
+            _: &RunOptions,
+        ) -> Result<Vec<String>> {
+            write_file(out, "t.md", "| a |\n")?;
+            write_file(out, "t.csv", "a\n")?;
+            write_file(&out.join("sub"), "timings.json", "{}\n")?;
+            if self.fail {
+                bail!("stage 3 failed");
+            }
+            Ok(vec!["t.md".into(), "t.csv".into()])
+        }
+    }
+
+    fn recipe() -> Recipe {
+        // Any committed recipe: only its name and inputs reach provenance.json.
+        testing::recipe("dclm-heuristics")
+    }
+
+    #[test]
+    fn reproduce_into_writes_provenance_and_lists_markdown_tables() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("r");
+        let done = reproduce_into(
+            &Fake { fail: false },
+            &recipe(),
+            &testing::resolver(),
+            &out,
+            "test",
+            &RunOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(done.tables, vec!["t.md"]);
+        assert_eq!(
+            done.files,
+            vec!["provenance.json", "sub/timings.json", "t.csv", "t.md"]
+        );
+        assert!(out.join(PROVENANCE_FILE).is_file());
+        // A second run into the same, now non-empty, folder is refused.
+        let again = reproduce_into(
+            &Fake { fail: false },
+            &recipe(),
+            &testing::resolver(),
+            &out,
+            "test",
+            &RunOptions::default(),
+        );
+        assert!(format!("{:#}", again.unwrap_err()).contains("is not empty"));
+    }
+
+    #[test]
+    fn single_scale_reproducers_refuse_a_scale() {
+        let opts = RunOptions {
+            scale: Some("7b-2x".into()),
+            dry_run: false,
+        };
+        let err = check_options(&Fake { fail: false }, &recipe(), &opts).unwrap_err();
+        assert!(err.to_string().contains("single scale"), "{err}");
+    }
+
+    #[test]
+    fn publish_replaces_the_destination_only_with_a_finished_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("results");
+        write_file(&dest, "old.md", "old").unwrap();
+        // A failed run leaves its staging folder unpublished: the old results stay.
+        let staging = tmp.path().join("results.partial");
+        let failed = reproduce_into(
+            &Fake { fail: true },
+            &recipe(),
+            &testing::resolver(),
+            &staging,
+            "test",
+            &RunOptions::default(),
+        );
+        assert!(format!("{:#}", failed.unwrap_err()).contains("stage 3 failed"));
+        assert!(dest.join("old.md").is_file());
+        std::fs::remove_dir_all(&staging).unwrap();
+        assert!(publish(&staging, &dest).is_err(), "nothing to publish");
+        assert!(dest.join("old.md").is_file());
+        write_file(&staging, "new.md", "new").unwrap();
+        publish(&staging, &dest).unwrap();
+        assert_eq!(list_files(&dest).unwrap(), vec!["new.md"]);
+        assert!(!staging.exists());
+    }
 }
