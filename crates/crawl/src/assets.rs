@@ -4,7 +4,6 @@
 use crate::fasttext::FastText;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Input, Resolver};
-use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -26,16 +25,9 @@ pub enum CuratedDomains {
     Error,
 }
 
-#[derive(Deserialize)]
-struct InputSet {
-    inputs: Vec<Input>,
-}
-
 /// Parses the embedded input set.
 pub fn pinned_inputs() -> Vec<Input> {
-    let set: InputSet =
-        toml::from_str(INPUT_SET_TOML).expect("embedded dclm_heuristics.toml parses");
-    set.inputs
+    lmrepro_data::parse_input_set(INPUT_SET_TOML).expect("embedded dclm_heuristics.toml parses")
 }
 
 /// Resolves DCLM-relative paths and the LID model.

@@ -17,4 +17,4 @@ mod recipe;
 pub mod testing;
 
 pub use input::{sha256_file, DataError, Input, MissingInput, Resolver, Source};
-pub use recipe::{workspace_root, Recipe};
+pub use recipe::{input_set, parse_input_set, resolve_in_set, workspace_root, Recipe};

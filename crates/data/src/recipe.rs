@@ -111,14 +111,10 @@ impl Recipe {
         let mut inputs = Vec::new();
         let dir = path.parent().unwrap_or(Path::new("."));
         for set in &file.input_sets {
-            let set_path = dir.join("inputs").join(format!("{set}.toml"));
-            let set_text = std::fs::read_to_string(&set_path).with_context(|| {
-                format!("reading input set `{set}` of recipe {}", path.display())
-            })?;
+            let (set_text, set_inputs) = read_input_set(&dir.join("inputs"), set)
+                .with_context(|| format!("input set `{set}` of recipe {}", path.display()))?;
             hasher.update(set_text.as_bytes());
-            let parsed: InputSetFile = toml::from_str(&set_text)
-                .with_context(|| format!("parsing input set {}", set_path.display()))?;
-            inputs.extend(parsed.inputs);
+            inputs.extend(set_inputs);
         }
         inputs.extend(file.inputs);
         // Input sets may share a file (the tokenizer): the same pin twice is one input, two
@@ -241,4 +237,36 @@ pub fn workspace_root() -> PathBuf {
 
 fn is_workspace_manifest(path: &Path) -> bool {
     std::fs::read_to_string(path).is_ok_and(|t| t.contains("[workspace]"))
+}
+
+/// Reads `<dir>/<set>.toml` (a list of `[[inputs]]`): its text (recipes hash it) and inputs.
+fn read_input_set(dir: &Path, set: &str) -> Result<(String, Vec<Input>)> {
+    let path = dir.join(format!("{set}.toml"));
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let inputs = parse_input_set(&text).with_context(|| format!("input set {}", path.display()))?;
+    Ok((text, inputs))
+}
+
+/// Parses the text of an input set (a list of `[[inputs]]`), e.g. one embedded with
+/// `include_str!` so that a binary carries its pins.
+pub fn parse_input_set(text: &str) -> Result<Vec<Input>> {
+    let parsed: InputSetFile = toml::from_str(text).context("parsing an input set")?;
+    Ok(parsed.inputs)
+}
+
+/// The inputs of the shared input set `recipes/inputs/<set>.toml` (for crates whose tests and
+/// tools read pinned inputs outside a recipe).
+pub fn input_set(set: &str) -> Result<Vec<Input>> {
+    Ok(read_input_set(&workspace_root().join("recipes").join("inputs"), set)?.1)
+}
+
+/// Resolves input `name` of the input set `set` to a verified path.
+pub fn resolve_in_set(resolver: &Resolver, set: &str, name: &str) -> Result<PathBuf> {
+    let inputs = input_set(set)?;
+    let input = inputs
+        .iter()
+        .find(|i| i.name == name)
+        .with_context(|| format!("recipes/inputs/{set}.toml has no input `{name}`"))?;
+    Ok(resolver.path(input)?)
 }

@@ -1,31 +1,18 @@
-//! Pinned inputs of this crate (`recipes/inputs/crawl_pages.toml`, embedded) and the resiliparse
+//! Pinned inputs of this crate (`recipes/inputs/crawl_pages.toml`) and the resiliparse
 //! goldens of `../shared/conformance/extraction/` (pinned by sha256, never copied).
 
 use anyhow::{Context, Result};
 use lmrepro_data::{Input, Resolver};
 use std::path::PathBuf;
 
-const INPUT_SET_TOML: &str = include_str!("../../../recipes/inputs/crawl_pages.toml");
-
-#[derive(serde::Deserialize)]
-struct InputSet {
-    inputs: Vec<Input>,
-}
-
 /// The inputs of `recipes/inputs/crawl_pages.toml`.
-pub fn pinned_inputs() -> Vec<Input> {
-    let set: InputSet = toml::from_str(INPUT_SET_TOML).expect("embedded crawl_pages.toml parses");
-    set.inputs
+pub fn pinned_inputs() -> Result<Vec<Input>> {
+    lmrepro_data::input_set("crawl_pages")
 }
 
 /// Resolves a pinned input (e.g. `crawl/scrapinghub-aeb.warc.gz`) to a verified path.
 pub fn input_path(resolver: &Resolver, name: &str) -> Result<PathBuf> {
-    let inputs = pinned_inputs();
-    let input = inputs
-        .iter()
-        .find(|i| i.name == name)
-        .with_context(|| format!("no pinned input `{name}` in recipes/inputs/crawl_pages.toml"))?;
-    Ok(resolver.path(input)?)
+    lmrepro_data::resolve_in_set(resolver, "crawl_pages", name)
 }
 
 /// resiliparse 2.0.1 goldens (`extract_plain_text(body.decode("utf-8"), main_content=True)`), one

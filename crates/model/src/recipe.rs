@@ -5,7 +5,7 @@ use crate::config::ModelConfig;
 use crate::data::{read_texts, Contexts, TextTokenizer};
 use crate::train::{OptimConfig, RunConfig};
 use anyhow::{bail, Context, Result};
-use lmrepro_data::{Input, Recipe, Resolver};
+use lmrepro_data::{Recipe, Resolver};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -159,33 +159,17 @@ pub fn load_recipe(name: &str) -> Result<Recipe> {
     Recipe::load(&path)
 }
 
-/// Inputs of the workspace input set `recipes/inputs/<set>.toml`.
-pub fn input_set(set: &str) -> Result<Vec<Input>> {
-    #[derive(Deserialize)]
-    struct SetFile {
-        inputs: Vec<Input>,
-    }
-    let p = lmrepro_data::workspace_root()
-        .join("recipes/inputs")
-        .join(format!("{set}.toml"));
-    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let f: SetFile = toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
-    Ok(f.inputs)
-}
-
 /// Resolves input `name` from the recipe, falling back to the `train_text` input set.
 pub fn resolve_input(recipe: &Recipe, resolver: &Resolver, name: &str) -> Result<PathBuf> {
     if recipe.inputs.iter().any(|i| i.name == name) {
         return recipe.resolve(resolver, name);
     }
-    let set = input_set("train_text")?;
-    let input = set.iter().find(|i| i.name == name).with_context(|| {
+    lmrepro_data::resolve_in_set(resolver, "train_text", name).with_context(|| {
         format!(
             "input `{name}` is neither in recipe `{}` nor in the train_text input set",
             recipe.name
         )
-    })?;
-    resolver.path(input).map_err(anyhow::Error::new)
+    })
 }
 
 /// Train and held-out contexts for a data spec.

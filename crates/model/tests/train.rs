@@ -5,21 +5,19 @@ use lmrepro_lm::{ScoreRequest, TokenLm};
 use lmrepro_model::config::ModelConfig;
 use lmrepro_model::data::{read_texts, Contexts, TextTokenizer};
 use lmrepro_model::lm::BurnLm;
-use lmrepro_model::recipe::{input_set, load_recipe, TrainParams};
+use lmrepro_model::recipe::{load_recipe, TrainParams};
 use lmrepro_model::train::{run, OptimConfig, RunConfig, RunOptions, Trainer};
 use lmrepro_model::{Cpu, CpuTrain};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 fn corpus_path() -> PathBuf {
-    let set = input_set("train_text").unwrap();
-    let input = set
-        .iter()
-        .find(|i| i.name == "corpus/gutenberg_sample.jsonl.zst")
-        .unwrap();
-    testing::resolver()
-        .path(input)
-        .unwrap_or_else(|e| panic!("test input missing: {e}"))
+    lmrepro_data::resolve_in_set(
+        &testing::resolver(),
+        "train_text",
+        "corpus/gutenberg_sample.jsonl.zst",
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Byte-level contexts of 65 tokens from the first 40,000 characters of each Gutenberg book;
