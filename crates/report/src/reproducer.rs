@@ -224,19 +224,22 @@ mod tests {
         testing::recipe("dclm-heuristics")
     }
 
+    fn run(fail: bool, out: &Path) -> Result<Reproduced> {
+        reproduce_into(
+            &Fake { fail },
+            &recipe(),
+            &testing::resolver(),
+            out,
+            "test",
+            &RunOptions::default(),
+        )
+    }
+
     #[test]
     fn reproduce_into_writes_provenance_and_lists_markdown_tables() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("r");
-        let done = reproduce_into(
-            &Fake { fail: false },
-            &recipe(),
-            &testing::resolver(),
-            &out,
-            "test",
-            &RunOptions::default(),
-        )
-        .unwrap();
+        let done = run(false, &out).unwrap();
         assert_eq!(done.tables, vec!["t.md"]);
         assert_eq!(
             done.files,
@@ -244,14 +247,7 @@ mod tests {
         );
         assert!(out.join(PROVENANCE_FILE).is_file());
         // A second run into the same, now non-empty, folder is refused.
-        let again = reproduce_into(
-            &Fake { fail: false },
-            &recipe(),
-            &testing::resolver(),
-            &out,
-            "test",
-            &RunOptions::default(),
-        );
+        let again = run(false, &out);
         assert!(format!("{:#}", again.unwrap_err()).contains("is not empty"));
     }
 
@@ -272,14 +268,7 @@ mod tests {
         write_file(&dest, "old.md", "old").unwrap();
         // A failed run leaves its staging folder unpublished: the old results stay.
         let staging = tmp.path().join("results.partial");
-        let failed = reproduce_into(
-            &Fake { fail: true },
-            &recipe(),
-            &testing::resolver(),
-            &staging,
-            "test",
-            &RunOptions::default(),
-        );
+        let failed = run(true, &staging);
         assert!(format!("{:#}", failed.unwrap_err()).contains("stage 3 failed"));
         assert!(dest.join("old.md").is_file());
         std::fs::remove_dir_all(&staging).unwrap();

@@ -59,7 +59,7 @@ pub fn opt_str<'a>(doc: &'a Doc, path: &[&str]) -> Result<Option<&'a str>> {
 }
 
 /// The JSON type of a value, for error messages.
-pub fn kind(v: &Value) -> &'static str {
+fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

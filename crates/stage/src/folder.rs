@@ -151,22 +151,6 @@ impl ShardedStage {
             (serde_json::to_string_pretty(stats)? + "\n").as_bytes(),
         )
     }
-
-    /// The shard markers present, sorted (for reports).
-    pub fn done_shards(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let dir = self.dir.join("_done");
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
-        {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                out.push(name);
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
@@ -211,7 +195,6 @@ mod tests {
             .unwrap();
         assert!(stage.is_done("a"));
         assert_eq!(stage.done_stats::<Value>("a").unwrap(), json!({"docs": 1}));
-        assert_eq!(stage.done_shards().unwrap(), vec!["a"]);
         let (docs, _) =
             crate::read_docs(&stage.shard_path("a"), crate::OnMalformed::Error).unwrap();
         assert_eq!(docs.len(), 1);

@@ -113,7 +113,7 @@ pub fn read_lines(path: &Path) -> Result<Vec<String>> {
 }
 
 /// Whether a path names a document file (`*.jsonl`, `*.jsonl.gz`, `*.jsonl.zst`, `*.jsonl.zstd`).
-pub fn is_jsonl(path: &Path) -> bool {
+fn is_jsonl(path: &Path) -> bool {
     let name = path.to_string_lossy();
     JSONL_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
@@ -122,12 +122,7 @@ pub fn is_jsonl(path: &Path) -> bool {
 /// bookkeeping folders `_done`, `_state` and hidden entries). Sorted and deduplicated so that runs
 /// are reproducible; no input at all is an error.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    expand_inputs_by(inputs, is_jsonl)
-}
-
-/// [`expand_inputs`] with another notion of an input file (e.g. WARC files).
-pub fn expand_inputs_by(inputs: &[PathBuf], wanted: fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, wanted: fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> Result<()> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
             let path = entry?.path();
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -139,8 +134,8 @@ pub fn expand_inputs_by(inputs: &[PathBuf], wanted: fn(&Path) -> bool) -> Result
                 if name == "_done" || name == "_state" {
                     continue;
                 }
-                walk(&path, wanted, out)?;
-            } else if wanted(&path) {
+                walk(&path, out)?;
+            } else if is_jsonl(&path) {
                 out.push(path);
             }
         }
@@ -149,7 +144,7 @@ pub fn expand_inputs_by(inputs: &[PathBuf], wanted: fn(&Path) -> bool) -> Result
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            walk(input, wanted, &mut out)?;
+            walk(input, &mut out)?;
         } else if input.is_file() {
             out.push(input.clone());
         } else {

@@ -6,7 +6,7 @@
 //! - [`folder`]: resumable stage folders: per-shard outputs with completion markers
 //!   ([`ShardedStage`]) and whole folders built under `.partial` and renamed when done
 //!   ([`build_folder`]);
-//! - [`progress`]: indicatif bars on stderr;
+//! - [`progress`]: indicatif bars on stderr, one style;
 //! - [`tally`]: statistics structs that add up field by field ([`tally!`]).
 //!
 //! Invariants: a completion marker is written only after the output it vouches for is in place

@@ -22,15 +22,6 @@ pub fn bar_if(show: bool, len: u64, what: &str) -> ProgressBar {
     }
 }
 
-/// A bar counting bytes (input files read).
-pub fn bytes(len: u64, what: &str) -> ProgressBar {
-    styled(
-        Some(len),
-        what,
-        "{prefix} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} [{elapsed_precise}<{eta_precise}] {msg}",
-    )
-}
-
 /// A counter without a known total.
 pub fn spinner(what: &str) -> ProgressBar {
     styled(
