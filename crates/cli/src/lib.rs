@@ -71,7 +71,7 @@ pub struct ReproduceArgs {
     /// Write somewhere else than results/<recipe>/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Scale of a multi-scale recipe (dclm-baseline: tiny, 400m-1x, 1b-1x, 7b-1x, 7b-2x).
+    /// Scale of a multi-scale recipe (the scales are the recipe's; `--dry-run` prints the plan).
     #[arg(long)]
     pub scale: Option<String>,
     /// Print the plan of `--scale` (model, tokens, batch, compute, checks) and exit.
