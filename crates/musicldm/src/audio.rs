@@ -1,0 +1,349 @@
+//! Audio input: Ogg Vorbis (lewton) and WAV (hound) decoded as a stream of mono `f32` chunks,
+//! a synchronous FFT resampler (rubato) and a WAV writer for the mixtures.
+//!
+//! Conventions follow `librosa.load(sr=None, mono=True)` (libsndfile underneath): integer PCM is
+//! scaled by `1 / 2^(bits-1)`, channels are averaged (`librosa.to_mono`), and an Ogg Vorbis
+//! stream ends at its last granule position (the decoder's final packet is trimmed to it).
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// A decoded clip held in memory (mono, native sample rate).
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub sample_rate: u32,
+    pub samples: Vec<f32>,
+}
+
+impl Clip {
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+}
+
+/// Container of an input file, recognised by its magic bytes (never by its extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OggVorbis,
+    Wav,
+}
+
+fn sniff(path: &Path) -> Result<Format> {
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        let k = f
+            .read(&mut head[n..])
+            .with_context(|| format!("reading {}", path.display()))?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    if n == 0 {
+        bail!("{}: empty file (0 bytes), not audio", path.display());
+    }
+    match &head[..n] {
+        b"OggS" => Ok(Format::OggVorbis),
+        b"RIFF" | b"RIFX" => Ok(Format::Wav),
+        _ => bail!(
+            "{}: unsupported format at byte 0 (magic {:02x?}); expected Ogg Vorbis (`OggS`) or WAV (`RIFF`)",
+            path.display(),
+            &head[..n]
+        ),
+    }
+}
+
+/// A stream of mono chunks from one file; memory is one decoder packet, whatever the file length.
+pub struct MonoReader {
+    path: PathBuf,
+    sample_rate: u32,
+    channels: usize,
+    inner: Inner,
+    /// Samples (per channel) handed out so far.
+    emitted: u64,
+}
+
+enum Inner {
+    Ogg {
+        reader: Box<lewton::inside_ogg::OggStreamReader<BufReader<File>>>,
+        /// One packet held back so the last one can be trimmed to the final granule position.
+        held: Option<Vec<f32>>,
+        done: bool,
+    },
+    Wav {
+        reader: hound::WavReader<BufReader<File>>,
+        scale: f32,
+        float: bool,
+        left: u64,
+    },
+}
+
+impl std::fmt::Debug for MonoReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonoReader")
+            .field("path", &self.path)
+            .field("sample_rate", &self.sample_rate)
+            .field("channels", &self.channels)
+            .finish()
+    }
+}
+
+/// Frames (per channel) read per WAV chunk.
+const WAV_CHUNK: usize = 1 << 15;
+
+impl MonoReader {
+    pub fn open(path: &Path) -> Result<Self> {
+        let fmt = sniff(path)?;
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let (sample_rate, channels, inner) = match fmt {
+            Format::OggVorbis => {
+                let reader = lewton::inside_ogg::OggStreamReader::new(BufReader::new(file))
+                    .map_err(|e| {
+                        anyhow::anyhow!("{}: not a readable Ogg Vorbis stream: {e}", path.display())
+                    })?;
+                let sr = reader.ident_hdr.audio_sample_rate;
+                let ch = reader.ident_hdr.audio_channels as usize;
+                (
+                    sr,
+                    ch,
+                    Inner::Ogg {
+                        reader: Box::new(reader),
+                        held: None,
+                        done: false,
+                    },
+                )
+            }
+            Format::Wav => {
+                let reader = hound::WavReader::new(BufReader::new(file)).map_err(|e| {
+                    anyhow::anyhow!("{}: not a readable WAV file: {e}", path.display())
+                })?;
+                let spec = reader.spec();
+                let float = spec.sample_format == hound::SampleFormat::Float;
+                let scale = if float {
+                    1.0
+                } else {
+                    1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32
+                };
+                let left = reader.duration() as u64;
+                (
+                    spec.sample_rate,
+                    spec.channels as usize,
+                    Inner::Wav {
+                        reader,
+                        scale,
+                        float,
+                        left,
+                    },
+                )
+            }
+        };
+        if sample_rate == 0 || channels == 0 {
+            bail!(
+                "{}: header declares {sample_rate} Hz, {channels} channels",
+                path.display()
+            );
+        }
+        Ok(MonoReader {
+            path: path.to_path_buf(),
+            sample_rate,
+            channels,
+            inner,
+            emitted: 0,
+        })
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// The next chunk of mono samples; `None` at the end of the stream.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<f32>>> {
+        let ch = self.channels;
+        let path = &self.path;
+        let out = match &mut self.inner {
+            Inner::Ogg { reader, held, done } => loop {
+                if *done {
+                    break held.take();
+                }
+                let pkt = reader
+                    .read_dec_packet_generic::<lewton::samples::InterleavedSamples<f32>>()
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "{}: Ogg Vorbis decode error after {} samples (truncated or corrupt file?): {e}",
+                            path.display(),
+                            self.emitted
+                        )
+                    })?;
+                match pkt {
+                    Some(p) => {
+                        if p.samples.is_empty() {
+                            continue;
+                        }
+                        let mono = mix_down(&p.samples, ch);
+                        if let Some(prev) = held.replace(mono) {
+                            break Some(prev);
+                        }
+                    }
+                    None => {
+                        *done = true;
+                        // Trim the last packet to the stream's final granule position, as
+                        // libvorbis / libsndfile do.
+                        if let (Some(last), Some(gp)) = (held.as_mut(), reader.get_last_absgp()) {
+                            let keep = gp.saturating_sub(self.emitted);
+                            if (keep as usize) < last.len() {
+                                last.truncate(keep as usize);
+                            }
+                        }
+                    }
+                }
+            },
+            Inner::Wav {
+                reader,
+                scale,
+                float,
+                left,
+            } => {
+                if *left == 0 {
+                    None
+                } else {
+                    let frames = (*left).min(WAV_CHUNK as u64) as usize;
+                    let mut inter = Vec::with_capacity(frames * ch);
+                    let pos = self.emitted;
+                    let err = |e: hound::Error| {
+                        anyhow::anyhow!(
+                            "{}: WAV read error at sample frame {pos} (truncated file?): {e}",
+                            path.display()
+                        )
+                    };
+                    if *float {
+                        for s in reader.samples::<f32>().take(frames * ch) {
+                            inter.push(s.map_err(err)?);
+                        }
+                    } else {
+                        for s in reader.samples::<i32>().take(frames * ch) {
+                            inter.push(s.map_err(err)? as f32 * *scale);
+                        }
+                    }
+                    if inter.len() < frames * ch {
+                        bail!(
+                            "{}: WAV data ends at sample frame {} but the header declares {} more",
+                            path.display(),
+                            pos + (inter.len() / ch) as u64,
+                            *left
+                        );
+                    }
+                    *left -= frames as u64;
+                    Some(mix_down(&inter, ch))
+                }
+            }
+        };
+        if let Some(c) = &out {
+            self.emitted += c.len() as u64;
+        }
+        Ok(out)
+    }
+
+    /// Samples handed out so far.
+    pub fn position(&self) -> u64 {
+        self.emitted
+    }
+}
+
+/// `librosa.to_mono`: the mean over channels of interleaved samples.
+pub fn mix_down(interleaved: &[f32], channels: usize) -> Vec<f32> {
+    if channels == 1 {
+        return interleaved.to_vec();
+    }
+    interleaved
+        .chunks_exact(channels)
+        .map(|f| f.iter().sum::<f32>() / channels as f32)
+        .collect()
+}
+
+/// Decodes a whole file to mono at its native rate. An empty stream is an error.
+pub fn load(path: &Path) -> Result<Clip> {
+    let mut r = MonoReader::open(path)?;
+    let mut samples = Vec::new();
+    while let Some(c) = r.next_chunk()? {
+        samples.extend_from_slice(&c);
+    }
+    if samples.is_empty() {
+        bail!("{}: the stream holds no audio samples", path.display());
+    }
+    Ok(Clip {
+        sample_rate: r.sample_rate(),
+        samples,
+    })
+}
+
+/// Resamples `x` from `sr_in` to `sr_out` with rubato's synchronous FFT resampler, compensating
+/// its delay, so the output has `ceil(len * sr_out / sr_in)` samples aligned with the input.
+pub fn resample(x: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>> {
+    use rubato::{FftFixedIn, Resampler};
+    if sr_in == sr_out {
+        return Ok(x.to_vec());
+    }
+    let chunk = 1024;
+    let mut rs = FftFixedIn::<f64>::new(sr_in as usize, sr_out as usize, chunk, 2, 1)
+        .context("creating the resampler")?;
+    let delay = rs.output_delay();
+    let want = (x.len() as u64 * sr_out as u64).div_ceil(sr_in as u64) as usize;
+    let mut out: Vec<f64> = Vec::with_capacity(want + delay + 2 * chunk);
+    let mut pos = 0;
+    while out.len() < want + delay {
+        let need = rs.input_frames_next();
+        let mut buf = vec![0f64; need];
+        for (i, b) in buf.iter_mut().enumerate() {
+            if pos + i < x.len() {
+                *b = x[pos + i] as f64;
+            }
+        }
+        pos += need;
+        let y = rs.process(&[buf], None).context("resampling")?;
+        out.extend_from_slice(&y[0]);
+    }
+    Ok(out[delay..delay + want].iter().map(|&v| v as f32).collect())
+}
+
+/// Writes mono `f32` samples as a 32-bit float WAV.
+pub fn write_wav(path: &Path, sample_rate: u32, samples: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for &s in samples {
+        w.write_sample(s)?;
+    }
+    w.finalize()
+        .with_context(|| format!("finishing {}", path.display()))
+}
+
+/// Writes mono samples as 16-bit PCM WAV (what the results folder keeps: half the bytes).
+pub fn write_wav_i16(path: &Path, sample_rate: u32, samples: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for &s in samples {
+        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+        w.write_sample(v)?;
+    }
+    w.finalize()
+        .with_context(|| format!("finishing {}", path.display()))
+}
