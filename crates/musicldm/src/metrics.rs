@@ -14,6 +14,9 @@
 //! here, so the reproducer uses [`MelStatsEmbedder`], a named stand-in whose name is written into
 //! every output table.
 
+// Dense matrix code: index loops mirror the textbook formulas (Jacobi rotations, covariance).
+#![allow(clippy::needless_range_loop)]
+
 use anyhow::{bail, Result};
 
 /// Maps audio to a fixed-length embedding. `name` is printed next to every number computed from

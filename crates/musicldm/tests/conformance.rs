@@ -86,6 +86,7 @@ fn mel_front_end_matches_the_numpy_port_on_five_clips() {
         assert_eq!(m.len(), 1024);
         let d = mel_fixture_diff(name, &m).unwrap();
         assert!(d <= MEL_TOL, "{name}: max |diff| {d:e}");
+        eprintln!("{name}: max |log-mel diff| {d:.2e}");
         let all: Vec<f64> = m.iter().flatten().copied().collect();
         let mean = all.iter().sum::<f64>() / all.len() as f64;
         assert!(
@@ -150,6 +151,13 @@ fn onset_envelope_matches_librosa_frame_by_frame() {
         .collect();
     assert_eq!(b.onset_envelope.len(), want.len());
     let top = want.iter().cloned().fold(0.0, f64::max);
+    let worst = b
+        .onset_envelope
+        .iter()
+        .zip(&want)
+        .map(|(a, w)| (a - w).abs())
+        .fold(0.0, f64::max);
+    eprintln!("onset envelope: max |diff| {worst:.2e} (peak {top:.3})");
     for (t, (a, w)) in b.onset_envelope.iter().zip(&want).enumerate() {
         // librosa runs in float32 and decodes with libvorbis; 1e-4 of the envelope's peak.
         assert!((a - w).abs() <= 1e-4 * top, "frame {t}: {a} vs {w}");
