@@ -233,6 +233,29 @@ mod tests {
     }
 
     #[test]
+    fn config_errors_name_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let y = dir.path().join("m.yaml");
+        std::fs::write(
+            &y,
+            "preprocessing:\n  audio: {sampling_rate: 16000}\n  stft: {filter_length: 1024, win_length: 1024}\n  mel: {n_mel_channels: 64, mel_fmin: 0, mel_fmax: 8000, target_length: 1024}\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", MelConfig::from_yaml(&y).unwrap_err());
+        assert!(
+            e.contains("m.yaml") && e.contains("preprocessing.stft.hop_length"),
+            "{e}"
+        );
+        let j = dir.path().join("h.json");
+        std::fs::write(&j, r#"{"sampling_rate": 16000, "n_fft": 1024, "hop_size": 256, "win_size": 1024, "num_mels": 64, "fmin": 0, "fmax": 8000}"#).unwrap();
+        let e = format!("{:#}", cfg().check_hifigan(&j).unwrap_err());
+        assert!(
+            e.contains("h.json") && e.contains("`hop_size` = 256"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn frame_count_and_silence_floor() {
         let mut s = TacotronStft::new(&cfg());
         let m = s.log_mel(&vec![0.0f32; 16000]).unwrap();
