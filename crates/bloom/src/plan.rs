@@ -303,8 +303,17 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
     line(
         &mut lines,
         "tokens trained",
-        fmt_sig(scale.tokens_trained.value, 4),
+        thousands(scale.tokens_trained.value as u64),
         &paper(&scale.tokens_trained),
+    );
+    line(
+        &mut lines,
+        "tokens trained / planned",
+        format!(
+            "{:.1} %",
+            100.0 * scale.tokens_trained.value / tokens_planned as f64
+        ),
+        "computed",
     );
 
     // Batch and schedule.

@@ -183,7 +183,7 @@ fn conformance(
     Ok(t)
 }
 
-fn humaneval_table(he: &[HumanevalRow], p: &Params) -> Result<Table> {
+fn humaneval_table(he: &[HumanevalRow]) -> Result<Table> {
     let ks: Vec<String> = he
         .first()
         .map(|r| r.pass.iter().map(|(k, _)| k.clone()).collect())
@@ -214,7 +214,6 @@ fn humaneval_table(he: &[HumanevalRow], p: &Params) -> Result<Table> {
         row.extend(best_per_k(he, d)?.iter().map(|(_, v)| fmt_fixed(*v, 4)));
         t.push(row);
     }
-    let _ = p;
     Ok(t)
 }
 
@@ -229,6 +228,10 @@ fn family_mean(rows: &[Row], tasks: &[String], opt: bool) -> Option<f64> {
 }
 
 fn families(p: &Params, models: &[Converted]) -> Result<(Table, LinePlot)> {
+    // Columns by size, smallest first.
+    let mut by_size: Vec<&Converted> = models.iter().collect();
+    by_size.sort_by_key(|m| m.params);
+    let models = by_size.as_slice();
     let mut headers = vec!["family".to_string(), "metric".into(), "tasks".into()];
     headers.extend(models.iter().map(|m| m.label.clone()));
     headers.push("OPT-175B (176B's prompts)".into());
@@ -239,10 +242,7 @@ fn families(p: &Params, models: &[Converted]) -> Result<(Table, LinePlot)> {
         Axis::linear("mean accuracy"),
     );
     // OPT's column comes from the largest model's conversion (its medians over that prompt set).
-    let reference = models
-        .iter()
-        .max_by_key(|m| m.params)
-        .context("no evaluated model")?;
+    let reference = *models.last().context("no evaluated model")?;
     for (i, f) in p.families.iter().enumerate() {
         let mut f = f.clone();
         if let Some(prefix) = &f.prefix {
@@ -268,7 +268,7 @@ fn families(p: &Params, models: &[Converted]) -> Result<(Table, LinePlot)> {
             r.metric.clone()
         };
         for task in &f.tasks {
-            for m in models {
+            for &m in models {
                 let Some(r) = m.faithful.iter().find(|r| &r.group == task) else {
                     bail!("family `{}`: task `{task}` missing for {}", f.name, m.dir);
                 };
@@ -283,7 +283,7 @@ fn families(p: &Params, models: &[Converted]) -> Result<(Table, LinePlot)> {
         }
         let mut row = vec![f.name.clone(), metric.clone(), f.tasks.len().to_string()];
         let mut pts = Vec::new();
-        for m in models {
+        for &m in models {
             let v = family_mean(&m.faithful, &f.tasks, false).expect("checked above");
             row.push(fmt_fixed(v, 3));
             pts.push((m.params as f64, v));
@@ -387,7 +387,7 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out: &Path) -> Result<Vec
         "conformance.md",
         conformance(recipe, resolver, &p, &models)?.to_markdown(),
     )?;
-    put("humaneval.md", humaneval_table(&he, &p)?.to_markdown())?;
+    put("humaneval.md", humaneval_table(&he)?.to_markdown())?;
     let (fam, plot) = families(&p, &models)?;
     put("task_families.md", fam.to_markdown())?;
     put("task_families.svg", plot.to_svg()?)?;

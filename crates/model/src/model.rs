@@ -500,7 +500,7 @@ mod tests {
         }
     }
 
-    /// BLOOM-560M initialised for real (2.2 GB of f32 weights plus a 2 GB f64 buffer; ~10 s):
+    /// BLOOM-560M initialised for real (3.0 GB peak, 25 s on the 2-core dev machine):
     /// `cargo test -p lmrepro-model --lib bloom_560m_eager_module_count -- --ignored`.
     #[test]
     #[ignore = "allocates ~4 GB; the lazy count covers the same constructor"]
