@@ -120,6 +120,25 @@ def main():
                 assert cells(a)[:width] == cells(b), (model, a, b)
             print(f"{model}: {len(ours)} rows equal the committed mdtable.txt")
 
+        # The Rust side reads humaneval from the mirror's merged CSV (6 decimals): it must hold
+        # the JSON values rounded to 6 places, and rounding those to 3 must not differ from
+        # rounding the full values (no double-rounding change).
+        import csv
+        import json
+
+        with open(os.path.join(args.data, "tr11_eval", "humaneval_pass_at_k.csv")) as f:
+            merged = list(csv.DictReader(f))
+        checked = 0
+        for row in merged:
+            temp = {"0.2": "02", "0.6": "06", "0.8": "08"}[row["temperature"]]
+            path = f"evaluation/results/tr11/{row['repo_dir']}/humaneval_temp{temp}.json"
+            full = json.loads(git_show(args.bigscience_git, path))
+            for k, v in full.items():
+                assert abs(float(row[k]) - round(v, 6)) < 1e-12, (path, k)
+                assert round(v, 3) == round(float(row[k]), 3), (path, k)
+                checked += 1
+        print(f"humaneval: {checked} CSV values = JSON rounded to 6 places, same 3-place rounding")
+
         rows = run_conversion(source, "bloom1b3", work)
         with open(args.out, "w") as f:
             f.write("\n".join(rows) + "\n")
