@@ -29,6 +29,10 @@ pub struct EvalModel {
     /// Whether that golden has the OPT-175B column.
     #[serde(default)]
     pub golden_has_opt: bool,
+    /// Without a golden upstream: compare with the crate's committed re-run of BigScience's
+    /// script on this directory ([`crate::tables::fixture`]).
+    #[serde(default)]
+    pub golden_fixture: bool,
 }
 
 /// One BLOOM size and the paper's figures for it.

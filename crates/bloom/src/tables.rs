@@ -20,6 +20,15 @@ use std::path::Path;
 /// `tools/gen_conversion_fixture.py` (see its docstring).
 pub const BLOOM1B3_FIXTURE: &str = include_str!("../tests/fixtures/bloom1b3_mdtable.txt");
 
+/// The committed re-runs of BigScience's script (crate-relative path, text) for a results
+/// directory without an upstream `mdtable.txt`.
+pub fn fixture(dir: &str) -> Option<(&'static str, &'static str)> {
+    match dir {
+        "bloom1b3" => Some(("tests/fixtures/bloom1b3_mdtable.txt", BLOOM1B3_FIXTURE)),
+        _ => None,
+    }
+}
+
 /// Header of `zero_shot.csv` (the output contract).
 pub const CSV_HEADER: [&str; 6] = ["model", "task", "language", "metric", "value", "opt_175b"];
 
@@ -147,12 +156,16 @@ fn conformance(
                     .with_context(|| format!("reading {}", path.display()))?;
                 (g.clone(), text, m.golden_has_opt)
             }
-            None if m.dir == "bloom1b3" => (
-                "crates/bloom/tests/fixtures/bloom1b3_mdtable.txt (re-run of json_to_markdown.py)"
-                    .to_string(),
-                BLOOM1B3_FIXTURE.to_string(),
-                true,
-            ),
+            None if m.golden_fixture => {
+                let Some((name, text)) = fixture(&m.dir) else {
+                    bail!("no re-run fixture of json_to_markdown.py for `{}`", m.dir);
+                };
+                (
+                    format!("crates/bloom/{name} (re-run of json_to_markdown.py)"),
+                    text.to_string(),
+                    true,
+                )
+            }
             None => continue,
         };
         let golden = mdtable::parse(&text, &golden_name)?;
