@@ -142,7 +142,8 @@ fn plans_of_all_six_sizes_check_out() {
     let text = big.to_text();
     for needle in [
         "220,000,000 × 2048 = 450,560,000,000",
-        "3.660e11",
+        "366,000,000,000",
+        "81.2 %",
         "384 on 48 nodes",
         "4 × 12 = 48 GPUs per replica",
         "1,082,990",
