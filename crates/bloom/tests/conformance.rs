@@ -205,3 +205,31 @@ fn a_task_missing_from_opt_names_both_files() {
         }
     }
 }
+
+#[test]
+fn a_golden_that_disagrees_fails_the_run() {
+    // bloom2b5 checked against BLOOM-176B's table: the run stops and names the first mismatches.
+    let mut recipe = testing::recipe("bloom");
+    let models = recipe.params["models"].as_array_mut().unwrap();
+    let bloom2b5 = models[2].as_table_mut().unwrap();
+    assert_eq!(bloom2b5["dir"].as_str(), Some("bloom2b5"));
+    bloom2b5.insert(
+        "golden".into(),
+        "bloom/tr11_eval/bloom/mdtable.txt".to_string().into(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let err = BloomReproducer
+        .reproduce(
+            &recipe,
+            &testing::resolver(),
+            tmp.path(),
+            &RunOptions::default(),
+        )
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("bloom2b5: ") && msg.contains("rows equal bloom/tr11_eval/bloom/mdtable.txt"),
+        "{msg}"
+    );
+    assert!(msg.contains("ours Some([\"arc_challenge\""), "{msg}");
+}
