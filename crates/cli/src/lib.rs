@@ -23,6 +23,7 @@ pub fn reproducers() -> Vec<&'static dyn Reproducer> {
         &lmrepro_eval::EvalAggregationReproducer,
         &lmrepro_dclm::DclmBaselineReproducer,
         &lmrepro_musicldm::MusicLdmReproducer,
+        &lmrepro_bloom::BloomReproducer,
     ]
 }
 

@@ -263,7 +263,7 @@ impl ModelConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The DCLM scales: (d, layers, heads) -> `params` of `training/configs/*.json` in
@@ -275,6 +275,25 @@ mod tests {
         (96, 8, 4, 10_569_312),
         (512, 8, 4, 78_914_048),
         (576, 24, 8, 153_677_376),
+    ];
+
+    /// The six published BLOOM sizes: (name, hidden, layers, heads, parameters, embedding
+    /// parameters) — `computed_params` / `computed_embedding_params` of the pinned
+    /// bloom_family_configs.json, which the BLOOM paper's Table 3 rounds to millions.
+    pub(crate) const BLOOM_FAMILY: &[(&str, usize, usize, usize, u64, u64)] = &[
+        ("bloom-560m", 1024, 24, 16, 559_214_592, 256_901_120),
+        ("bloom-1b1", 1536, 24, 16, 1_065_314_304, 385_351_680),
+        ("bloom-1b7", 2048, 24, 16, 1_722_408_960, 513_802_240),
+        ("bloom-3b", 2560, 30, 32, 3_002_557_440, 642_252_800),
+        ("bloom-7b1", 4096, 30, 32, 7_069_016_064, 1_027_604_480),
+        (
+            "bloom (176B)",
+            14336,
+            70,
+            112,
+            176_247_271_424,
+            3_596_615_680,
+        ),
     ];
 
     #[test]
@@ -320,16 +339,20 @@ mod tests {
             ModelConfig::gpt2(768, 12, 12).num_params().total,
             124_439_808
         );
-        // BLOOM-560m: 559,214,592 parameters (HF `BloomForCausalLM`, tied).
-        assert_eq!(
-            ModelConfig::bloom(1024, 24, 16).num_params().total,
-            559_214_592
-        );
-        // BLOOM-176B: 14336 wide, 70 layers, 112 heads: 176,247,271,424.
-        assert_eq!(
-            ModelConfig::bloom(14336, 70, 112).num_params().total,
-            176_247_271_424
-        );
+        // The BLOOM family (HF `BloomForCausalLM`, tied), from the architecture fields.
+        for &(name, d, l, h, want, embedding) in BLOOM_FAMILY {
+            let c = ModelConfig::bloom(d, l, h);
+            c.validate().unwrap();
+            let n = c.num_params();
+            assert_eq!(n.total, want, "{name}");
+            assert_eq!(n.token_embedding, embedding, "{name}");
+            // V·h + 2h (embedding LayerNorm) + L·(12h² + 13h) + 2h (final LayerNorm).
+            let (d, l) = (d as u64, l as u64);
+            assert_eq!(
+                250_880 * d + 2 * d + l * (12 * d * d + 13 * d) + 2 * d,
+                want
+            );
+        }
     }
 
     #[test]

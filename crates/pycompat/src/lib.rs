@@ -7,10 +7,13 @@
 //!   a `set` of small ints (`setobject.c`), which decide llm-foundry's few-shot prompts.
 //! - [`numpy`]: numpy's legacy `RandomState(int)` (`init_genrand`) and its masked `randint` for
 //!   `uint64`, which datatrove uses for MinHash permutations.
+//! - [`float`]: `repr(float)`, `round(x, n)` and `statistics.median`, which decide the cells of
+//!   BigScience's BLOOM evaluation tables.
 //!
 //! Every crate that needs Python's behaviour uses this one; approximations (e.g. Rust's
 //! `char::is_whitespace` for `str.isspace`) are not allowed elsewhere.
 
+pub mod float;
 pub mod numpy;
 pub mod random;
 pub mod unicode;
