@@ -33,6 +33,9 @@ enum Command {
     /// Alice-in-Wonderland track: generate problems, score responses, run models.
     #[command(subcommand)]
     Aiw(lmrepro_aiw::cli::Command),
+    /// BigBIO track: validate BigBIO-schema JSONL, zero-shot PubMedQA / BIOSSES.
+    #[command(subcommand)]
+    Bigbio(lmrepro_bigbio::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -62,6 +65,7 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Reproduce(args) => lmrepro_cli::run_reproduce(&args),
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
+        Command::Bigbio(cmd) => lmrepro_bigbio::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);

@@ -1,0 +1,204 @@
+//! `lmrepro bigbio ...`: validate BigBIO JSONL files; run the zero-shot templates against a model
+//! (the n-gram reference model, or any OpenAI-compatible endpoint through the AIW track's client).
+
+use crate::reader::read_jsonl;
+use crate::reproduce::{biosses_items, BIOSSES_TSV, PQAL, PQAL_TRUTH, TOKENIZER};
+use crate::schema::Schema;
+use crate::zeroshot::{
+    pair_rows, parse_templates, predict_pairs_gen, predict_pairs_lm, predict_qa_gen, predict_qa_lm,
+    qa_rows, PairItem, QaItem, Row, Task, PROMPTS_TOML,
+};
+use anyhow::{bail, Result};
+use lmrepro_aiw::client::{ClientConfig, OpenAiClient};
+use lmrepro_data::{Recipe, Resolver};
+use lmrepro_lm::GenerationParams;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Check BigBIO-schema JSONL files; prints every violation (line, record id, field) and fails
+    /// if there is one.
+    Validate {
+        /// kb, qa, te, pairs, t2t or text.
+        #[arg(long)]
+        schema: String,
+        files: Vec<PathBuf>,
+    },
+    /// Zero-shot PubMedQA / BIOSSES with the committed templates; prints per-template and median
+    /// scores with bootstrap intervals.
+    Zeroshot {
+        /// `ngram:order=3,wiki=2000` or `openai:MODEL` (endpoint from AIW_API_BASE /
+        /// OPENAI_BASE_URL, key from AIW_API_KEY / OPENAI_API_KEY).
+        #[arg(long)]
+        model: String,
+        /// pubmedqa or biosses.
+        #[arg(long)]
+        task: String,
+        /// Score only the first N items (0 = all).
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+        /// BIOSSES split: train, validation, test or all.
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long, default_value_t = 1000)]
+        resamples: usize,
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// Max new tokens of a generated reply (HTTP models).
+        #[arg(long, default_value_t = 16)]
+        max_tokens: usize,
+    },
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Validate { schema, files } => {
+            let Some(schema) = Schema::parse(&schema) else {
+                bail!("unknown schema `{schema}` (kb, qa, te, pairs, t2t, text)");
+            };
+            let mut bad = 0;
+            for f in &files {
+                let loaded = read_jsonl(f, schema)?;
+                for v in &loaded.violations {
+                    println!("{}:{v}", f.display());
+                }
+                println!(
+                    "{}: {} records, {} violations",
+                    f.display(),
+                    loaded.records.len(),
+                    loaded.violations.len()
+                );
+                bad += loaded.violations.len();
+            }
+            if bad > 0 {
+                bail!("{bad} violation(s)");
+            }
+            Ok(())
+        }
+        Command::Zeroshot {
+            model,
+            task,
+            limit,
+            split,
+            resamples,
+            seed,
+            max_tokens,
+        } => {
+            let task = match task.as_str() {
+                "pubmedqa" => Task::Pubmedqa,
+                "biosses" => Task::Biosses,
+                _ => bail!("unknown task `{task}` (pubmedqa, biosses)"),
+            };
+            let rows = zeroshot(&model, task, limit, &split, resamples, seed, max_tokens)?;
+            for r in rows {
+                let m: Vec<String> = r
+                    .metrics
+                    .iter()
+                    .map(|(k, e)| format!("{k} {:.3} [{:.3}, {:.3}]", e.value, e.lo, e.hi))
+                    .collect();
+                println!(
+                    "{}\t{}\tn={}\t{}",
+                    r.task.name(),
+                    r.template,
+                    r.n,
+                    m.join("\t")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn zeroshot(
+    model: &str,
+    task: Task,
+    limit: usize,
+    split: &str,
+    resamples: usize,
+    seed: u64,
+    max_tokens: usize,
+) -> Result<Vec<Row>> {
+    let recipe = Recipe::load_named("bigbio")?;
+    let resolver = Resolver::from_env();
+    let templates: Vec<_> = parse_templates(PROMPTS_TOML, "prompts.toml")?
+        .into_iter()
+        .filter(|t| t.task == task)
+        .collect();
+    let take = |n: usize| if limit == 0 { n } else { limit.min(n) };
+    let (qa, pairs): (Vec<QaItem>, Vec<PairItem>) = match task {
+        Task::Pubmedqa => {
+            let ori = crate::loaders::read_pqal(&recipe.resolve(&resolver, PQAL)?)?;
+            let truth = crate::loaders::read_ground_truth(&recipe.resolve(&resolver, PQAL_TRUTH)?)?;
+            let test = crate::loaders::pqal_test_split(&ori, &truth)?;
+            let n = take(test.len());
+            let items = test[..n]
+                .iter()
+                .map(|(_, it)| QaItem {
+                    question: it.QUESTION.clone(),
+                    context: it.CONTEXTS.join(" "),
+                    label: it.final_decision.clone(),
+                })
+                .collect();
+            (items, Vec::new())
+        }
+        Task::Biosses => {
+            let rows = crate::loaders::read_biosses_tsv(&recipe.resolve(&resolver, BIOSSES_TSV)?)?;
+            let mut items = biosses_items(&rows, split)?;
+            items.truncate(take(items.len()));
+            (Vec::new(), items)
+        }
+    };
+    let mut qa_preds = Vec::new();
+    let mut pair_preds = Vec::new();
+    if let Some(spec) = model.strip_prefix("ngram:") {
+        let tok = lmrepro_eval::tokenizer::Tok::from_file(&recipe.resolve(&resolver, TOKENIZER)?)?;
+        let spec = lmrepro_eval::models::NgramSpec::parse(spec)?;
+        let mut lm = lmrepro_eval::models::train_ngram(&spec, &tok, &recipe, &resolver)?;
+        let encode = |s: &str| tok.encode(s);
+        for t in &templates {
+            match task {
+                Task::Pubmedqa => {
+                    qa_preds.push((t.name.clone(), predict_qa_lm(&mut lm, &encode, t, &qa)?))
+                }
+                Task::Biosses => pair_preds.push((
+                    t.name.clone(),
+                    predict_pairs_lm(&mut lm, &encode, t, &pairs)?,
+                )),
+            }
+        }
+    } else if let Some(name) = model.strip_prefix("openai:").filter(|m| !m.is_empty()) {
+        let mut client = OpenAiClient::new(ClientConfig::from_env(name));
+        let params = GenerationParams {
+            max_new_tokens: max_tokens,
+            temperature: 0.0,
+            ..Default::default()
+        };
+        for t in &templates {
+            match task {
+                Task::Pubmedqa => {
+                    let g = predict_qa_gen(&mut client, &params, t, &qa)?;
+                    eprintln!("{}: {} unparsed replies", t.name, g.unparsed);
+                    qa_preds.push((t.name.clone(), g.predictions));
+                }
+                Task::Biosses => {
+                    let g = predict_pairs_gen(&mut client, &params, t, &pairs)?;
+                    eprintln!("{}: {} unparsed replies", t.name, g.unparsed);
+                    pair_preds.push((t.name.clone(), g.predictions));
+                }
+            }
+        }
+    } else {
+        bail!("unknown model `{model}`: use `ngram:...` or `openai:MODEL`");
+    }
+    let samples = |n| crate::metrics::bootstrap_indices(n, resamples, seed);
+    Ok(match task {
+        Task::Pubmedqa => {
+            let gold: Vec<String> = qa.iter().map(|i| i.label.clone()).collect();
+            qa_rows(&gold, &qa_preds, &samples(gold.len()), 0.95)
+        }
+        Task::Biosses => {
+            let gold: Vec<f64> = pairs.iter().map(|i| i.gold).collect();
+            pair_rows(&gold, &pair_preds, &samples(gold.len()), 0.95)
+        }
+    })
+}
