@@ -55,6 +55,11 @@ pub fn pearson(x: &[f64], y: &[f64]) -> Result<f64> {
     if x.len() < 2 {
         bail!("Pearson needs at least 2 pairs, got {}", x.len());
     }
+    // SciPy returns NaN (ConstantInputWarning) when either input is constant; test equality
+    // exactly, as SciPy does, rather than trusting a rounded-to-zero norm.
+    if x.iter().all(|v| *v == x[0]) || y.iter().all(|v| *v == y[0]) {
+        return Ok(f64::NAN);
+    }
     let n = x.len() as f64;
     let mx = x.iter().sum::<f64>() / n;
     let my = y.iter().sum::<f64>() / n;

@@ -486,13 +486,23 @@ fn ci(e: &Estimate) -> String {
 
 fn zeroshot_table(rows: &[Row]) -> Table {
     let mut t = Table::new([
-        "task", "template", "n", "metric 1", "value", "95% CI", "metric 2", "value", "95% CI",
+        "task",
+        "template",
+        "n",
+        "distinct predictions",
+        "metric 1",
+        "value",
+        "95% CI",
+        "metric 2",
+        "value",
+        "95% CI",
     ]);
     for r in rows {
         let mut cells = vec![
             r.task.name().to_string(),
             r.template.clone(),
             r.n.to_string(),
+            r.distinct.map_or("-".into(), |d| d.to_string()),
         ];
         for (m, e) in &r.metrics {
             cells.extend([m.clone(), fmt_fixed(e.value, 3), ci(e)]);
@@ -524,6 +534,7 @@ fn zeroshot_json(rows: &[Row], model: &str) -> serde_json::Value {
                 "task": r.task.name(),
                 "template": r.template,
                 "n": r.n,
+                "distinct_predictions": r.distinct,
                 "metrics": metrics,
             })
         })

@@ -70,7 +70,7 @@ pub fn check_shape(v: &Value, ty: &Ty, path: &str, top: bool, out: &mut Problems
             Some(a) if a.len() == 2 => {
                 for (i, x) in a.iter().enumerate() {
                     // Floats and numbers outside int32 are both wrong (`datasets` stores int32).
-                    if !x.as_i64().is_some_and(|n| i32::try_from(n).is_ok()) {
+                    if x.as_i64().is_none_or(|n| i32::try_from(n).is_err()) {
                         out.push((
                             format!("{path}[{i}]"),
                             format!("expected an int32, found {x}"),

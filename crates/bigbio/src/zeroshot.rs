@@ -428,6 +428,9 @@ pub struct Row {
     /// Template name, or `median` for the median over the task's templates.
     pub template: String,
     pub n: usize,
+    /// Distinct predictions of the template (`None` for the median row): 1 means the model gave
+    /// every item the same answer (an n-gram model does whenever the prompt ends in fixed text).
+    pub distinct: Option<usize>,
     /// (metric name, estimate with CI).
     pub metrics: Vec<(String, Estimate)>,
 }
@@ -495,9 +498,29 @@ pub fn pair_rows(
     )
 }
 
+/// Counting distinct predictions (labels, or scores by their exact bits).
+pub trait Distinct: Sized {
+    fn distinct(xs: &[Self]) -> usize;
+}
+
+impl Distinct for String {
+    fn distinct(xs: &[Self]) -> usize {
+        xs.iter().collect::<BTreeSet<_>>().len()
+    }
+}
+
+impl Distinct for f64 {
+    fn distinct(xs: &[Self]) -> usize {
+        xs.iter()
+            .map(|x| x.to_bits())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+}
+
 type BoxedMetric<T> = Box<dyn Fn(&[T], &[T]) -> f64>;
 
-fn rows<T: Clone>(
+fn rows<T: Clone + Distinct>(
     task: Task,
     truth: &[T],
     preds: &[(String, Vec<T>)],
@@ -512,6 +535,7 @@ fn rows<T: Clone>(
             task,
             template: name.clone(),
             n,
+            distinct: Some(T::distinct(p)),
             metrics: metrics
                 .iter()
                 .map(|(m, f)| {
@@ -527,6 +551,7 @@ fn rows<T: Clone>(
         task,
         template: "median".into(),
         n,
+        distinct: None,
         metrics: metrics
             .iter()
             .map(|(m, f)| {
