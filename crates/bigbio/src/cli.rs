@@ -34,7 +34,8 @@ pub enum Command {
         /// pubmedqa or biosses.
         #[arg(long)]
         task: String,
-        /// Score only the first N items (0 = all).
+        /// Score N items evenly spaced over the split (0 = all); not the first N, because the
+        /// PubMedQA test file is grouped by label (276 yes, then 169 no, then 55 maybe).
         #[arg(long, default_value_t = 0)]
         limit: usize,
         /// BIOSSES split: train, validation, test or all.
@@ -124,16 +125,23 @@ fn zeroshot(
         .into_iter()
         .filter(|t| t.task == task)
         .collect();
-    let take = |n: usize| if limit == 0 { n } else { limit.min(n) };
+    // Indices i·n/N for i < N: evenly spaced, deterministic.
+    let pick = |n: usize| -> Vec<usize> {
+        if limit == 0 || limit >= n {
+            (0..n).collect()
+        } else {
+            (0..limit).map(|i| i * n / limit).collect()
+        }
+    };
     let (qa, pairs): (Vec<QaItem>, Vec<PairItem>) = match task {
         Task::Pubmedqa => {
             let ori = crate::loaders::read_pqal(&recipe.resolve(&resolver, PQAL)?)?;
             let truth = crate::loaders::read_ground_truth(&recipe.resolve(&resolver, PQAL_TRUTH)?)?;
             let test = crate::loaders::pqal_test_split(&ori, &truth)?;
-            let n = take(test.len());
-            let items = test[..n]
-                .iter()
-                .map(|(_, it)| QaItem {
+            let items = pick(test.len())
+                .into_iter()
+                .map(|i| test[i].1)
+                .map(|it| QaItem {
                     question: it.QUESTION.clone(),
                     context: it.CONTEXTS.join(" "),
                     label: it.final_decision.clone(),
@@ -143,8 +151,11 @@ fn zeroshot(
         }
         Task::Biosses => {
             let rows = crate::loaders::read_biosses_tsv(&recipe.resolve(&resolver, BIOSSES_TSV)?)?;
-            let mut items = biosses_items(&rows, split)?;
-            items.truncate(take(items.len()));
+            let all = biosses_items(&rows, split)?;
+            let items = pick(all.len())
+                .into_iter()
+                .map(|i| all[i].clone())
+                .collect();
             (Vec::new(), items)
         }
     };
@@ -201,4 +212,31 @@ fn zeroshot(
             pair_rows(&gold, &pair_preds, &samples(gold.len()), 0.95)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_fails_on_a_broken_file_and_passes_a_clean_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.jsonl");
+        let bad = dir.path().join("bad.jsonl");
+        let rec = r#"{"id":"1","premise":"p","hypothesis":"h","label":"entailment"}"#;
+        std::fs::write(&good, format!("{rec}\n")).unwrap();
+        std::fs::write(&bad, format!("{rec}\n{rec}\n")).unwrap();
+        let run_on = |f: &std::path::Path, schema: &str| {
+            run(Command::Validate {
+                schema: schema.into(),
+                files: vec![f.to_path_buf()],
+            })
+        };
+        run_on(&good, "te").unwrap();
+        assert!(run_on(&bad, "te")
+            .unwrap_err()
+            .to_string()
+            .contains("1 violation"));
+        assert!(run_on(&good, "tee").is_err());
+    }
 }
