@@ -24,6 +24,17 @@ pub enum Command {
         schema: String,
         files: Vec<PathBuf>,
     },
+    /// Export a mirrored dataset in its BigBIO schema with the script-free loader (JSONL, one
+    /// example per line, validated before it is written).
+    Load {
+        /// pubmedqa (PQA-L → qa; splits: test = the official 500, all = the 1,000 items) or
+        /// biosses (TSV → pairs; splits: train, validation, test, all).
+        dataset: String,
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Zero-shot PubMedQA / BIOSSES with the committed templates; prints per-template and median
     /// scores with bootstrap intervals.
     Zeroshot {
@@ -76,6 +87,21 @@ pub fn run(cmd: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Load {
+            dataset,
+            split,
+            out,
+        } => {
+            let recipe = Recipe::load_named("bigbio")?;
+            let examples = load(&recipe, &Resolver::from_env(), &dataset, &split)?;
+            crate::reader::write_jsonl(&out, &examples)?;
+            println!(
+                "{}: {} `{dataset}` examples ({split})",
+                out.display(),
+                examples.len()
+            );
+            Ok(())
+        }
         Command::Zeroshot {
             model,
             task,
@@ -108,6 +134,59 @@ pub fn run(cmd: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The loader's BigBIO view of a mirrored dataset split, validated (ids unique, answers among
+/// the choices) before it is handed out.
+pub fn load(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    dataset: &str,
+    split: &str,
+) -> Result<Vec<crate::schema::Example>> {
+    use crate::schema::Example;
+    let (schema, examples): (Schema, Vec<Example>) = match dataset {
+        "pubmedqa" => {
+            let ori = crate::loaders::read_pqal(&recipe.resolve(resolver, PQAL)?)?;
+            let items: Vec<(&str, &crate::loaders::PqalItem)> = match split {
+                "all" => ori.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                "test" => {
+                    let truth =
+                        crate::loaders::read_ground_truth(&recipe.resolve(resolver, PQAL_TRUTH)?)?;
+                    crate::loaders::pqal_test_split(&ori, &truth)?
+                }
+                _ => bail!(
+                    "pubmedqa split must be test or all (the 10 train/dev folds are not mirrored)"
+                ),
+            };
+            let ex = items
+                .iter()
+                .map(|(id, it)| Example::Qa(crate::loaders::pqal_to_qa(id, it)))
+                .collect();
+            (Schema::Qa, ex)
+        }
+        "biosses" => {
+            if split != "all" && !crate::loaders::BIOSSES_SPLITS.iter().any(|s| s.0 == split) {
+                bail!("biosses split must be train, validation, test or all");
+            }
+            let rows = crate::loaders::read_biosses_tsv(&recipe.resolve(resolver, BIOSSES_TSV)?)?;
+            let ex = crate::loaders::biosses_pairs(&rows)
+                .into_iter()
+                .filter(|(s, _)| split == "all" || *s == split)
+                .map(|(_, p)| Example::Pairs(p))
+                .collect();
+            (Schema::Pairs, ex)
+        }
+        _ => bail!("unknown dataset `{dataset}` (pubmedqa, biosses)"),
+    };
+    let values = examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i + 1, Ok(e.to_value())))
+        .collect();
+    crate::reader::validate_values(schema, values)
+        .into_examples(&format!("{dataset} ({split})"))
+        .map(|v| v.into_iter().map(|(e, _)| e).collect())
 }
 
 fn zeroshot(
@@ -238,5 +317,21 @@ mod tests {
             .to_string()
             .contains("1 violation"));
         assert!(run_on(&good, "tee").is_err());
+    }
+
+    #[test]
+    fn load_exports_clean_bigbio_files() {
+        let recipe = lmrepro_data::testing::recipe("bigbio");
+        let resolver = lmrepro_data::testing::resolver();
+        let test = load(&recipe, &resolver, "biosses", "test").unwrap();
+        assert_eq!(test.len(), 20);
+        let all = load(&recipe, &resolver, "pubmedqa", "all").unwrap();
+        assert_eq!(all.len(), 1000);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("biosses.jsonl");
+        crate::reader::write_jsonl(&out, &test).unwrap();
+        let back = crate::reader::read_clean(&out, Schema::Pairs).unwrap();
+        assert_eq!(back.into_iter().map(|x| x.0).collect::<Vec<_>>(), test);
+        assert!(load(&recipe, &resolver, "pubmedqa", "train").is_err());
     }
 }

@@ -385,9 +385,12 @@ fn loader_table(
         qa.violations.len().to_string(),
         format!("{equal}/{}", ours.len()),
         format!(
-            "loader: {} PQA-L items, official test split {} in test_ground_truth.json order",
+            "loader: {} PQA-L items (yes/no/maybe {}), official test split {} ({}) in \
+             test_ground_truth.json order",
             ori.len(),
-            test.len()
+            label_counts(ori.iter().map(|x| &x.1)),
+            test.len(),
+            label_counts(test.iter().map(|x| x.1)),
         ),
     ]);
     let pairs = read_jsonl(pairs_path, Schema::Pairs)?;
@@ -432,6 +435,20 @@ fn loader_table(
         ),
     ]);
     Ok(t)
+}
+
+/// `yes/no/maybe` counts of `final_decision`, e.g. `552/338/110`.
+fn label_counts<'a>(items: impl Iterator<Item = &'a crate::loaders::PqalItem>) -> String {
+    let mut c = [0usize; 3];
+    for it in items {
+        if let Some(i) = ["yes", "no", "maybe"]
+            .iter()
+            .position(|l| *l == it.final_decision)
+        {
+            c[i] += 1;
+        }
+    }
+    format!("{}/{}/{}", c[0], c[1], c[2])
 }
 
 /// Each annotator against the mean of the other four (a human reference for the correlations).
