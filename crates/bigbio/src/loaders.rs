@@ -303,9 +303,63 @@ mod tests {
     }
 
     #[test]
+    fn json_errors_name_file_and_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ori_pqal.json");
+        std::fs::write(&path, "{\"1\": {\"QUESTION\": \"q\"}}").unwrap();
+        let e = format!("{:#}", read_pqal(&path).unwrap_err());
+        assert!(
+            e.contains("ori_pqal.json") && e.contains("missing field `CONTEXTS`"),
+            "{e}"
+        );
+        assert!(e.contains("line 1"), "{e}");
+        let test = [("9".to_string(), "yes".to_string())];
+        let e = pqal_test_split(&[], &test).unwrap_err().to_string();
+        assert!(e.contains("test PMID 9"), "{e}");
+    }
+
+    #[test]
     fn ordered_keeps_file_order() {
         let o: Ordered<i32> = serde_json::from_str(r#"{"b": 1, "a": 2, "c": 3}"#).unwrap();
         let keys: Vec<&str> = o.0.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(keys, ["b", "a", "c"]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        // Anything but tabs and line breaks (the TSV has no quoting).
+        "[^\t\r\n]{0,40}"
+    }
+
+    proptest! {
+        #[test]
+        fn tsv_rows_round_trip(
+            rows in proptest::collection::vec((1i64..1000, text(), text(), proptest::array::uniform5(0i64..=4)), 0..20)
+        ) {
+            let mut tsv = BIOSSES_HEADER.join("\t");
+            tsv.push('\n');
+            for (id, a, b, s) in &rows {
+                let scores: Vec<String> = s.iter().map(|x| x.to_string()).collect();
+                tsv.push_str(&format!("{id}\t{a}\t{b}\t{}\n", scores.join("\t")));
+            }
+            let parsed = parse_biosses_tsv(&tsv, "p.tsv").unwrap();
+            prop_assert_eq!(parsed.len(), rows.len());
+            for (p, (id, a, b, s)) in parsed.iter().zip(&rows) {
+                prop_assert_eq!((p.sentence_id, &p.sentence_1, &p.sentence_2, p.scores), (*id, a, b, *s));
+            }
+        }
+
+        #[test]
+        fn float_repr_round_trips_and_means_print_like_python(x in proptest::num::f64::NORMAL, sum in 0i64..=20) {
+            prop_assert_eq!(py_float_repr(x).parse::<f64>().unwrap(), x);
+            // Means of five 0-4 scores: one decimal, Python style ("2.2", "4.0").
+            let s = py_float_repr(sum as f64 / 5.0);
+            prop_assert_eq!(s.clone(), format!("{}.{}", sum / 5, (sum % 5) * 2));
+        }
     }
 }

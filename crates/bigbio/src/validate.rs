@@ -331,3 +331,60 @@ impl IdRegistry {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use crate::reader::validate_values;
+    use crate::schema::Schema;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A kb document over random passages with entities at random valid spans.
+    fn doc(passages: &[String], spans: &[(usize, usize, usize)]) -> serde_json::Value {
+        let text: Vec<char> = passages.join(" ").chars().collect();
+        let mut start = 0;
+        let ps: Vec<_> = passages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let n = p.chars().count();
+                let v = json!({"id": format!("p{i}"), "type": "t", "text": [p], "offsets": [[start, start + n]]});
+                start += n + 1;
+                v
+            })
+            .collect();
+        let es: Vec<_> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, len, _))| {
+                let a = a % (text.len() + 1);
+                let b = (a + len).min(text.len());
+                let t: String = text[a..b].iter().collect();
+                json!({"id": format!("e{i}"), "type": "t", "text": [t], "offsets": [[a, b]], "normalized": []})
+            })
+            .collect();
+        json!({"id": "d", "document_id": "d", "passages": ps, "entities": es,
+               "events": [], "coreferences": [], "relations": []})
+    }
+
+    proptest! {
+        #[test]
+        fn valid_spans_pass_and_a_shifted_span_is_caught(
+            passages in proptest::collection::vec("[a-zé ]{1,20}", 1..4),
+            spans in proptest::collection::vec((0usize..80, 1usize..10, 0usize..1), 1..6),
+            which in 0usize..6,
+        ) {
+            let d = doc(&passages, &spans);
+            let clean = validate_values(Schema::Kb, vec![(1, Ok(d.clone()))]);
+            prop_assert!(clean.violations.is_empty(), "{:?}", clean.violations);
+            // Move one entity's span past the end of the text: always out of range.
+            let mut bad = d;
+            let i = which % spans.len();
+            let len: usize = passages.iter().map(|p| p.chars().count()).sum::<usize>() + passages.len() - 1;
+            bad["entities"][i]["offsets"][0] = json!([len + 1, len + 2]);
+            let broken = validate_values(Schema::Kb, vec![(1, Ok(bad))]);
+            prop_assert_eq!(broken.violations.len(), 1);
+            prop_assert_eq!(broken.violations[0].field.clone(), format!("entities[{i}].offsets[0]"));
+        }
+    }
+}
