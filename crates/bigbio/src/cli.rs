@@ -11,7 +11,8 @@ use crate::zeroshot::{
 use anyhow::{bail, Result};
 use lmrepro_aiw::client::{ClientConfig, OpenAiClient};
 use lmrepro_data::{Recipe, Resolver};
-use lmrepro_lm::GenerationParams;
+use lmrepro_eval::cli::ExternalModel;
+use lmrepro_lm::{GenerationParams, TokenLm};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
@@ -38,7 +39,8 @@ pub enum Command {
     /// Zero-shot PubMedQA / BIOSSES with the committed templates; prints per-template and median
     /// scores with bootstrap intervals.
     Zeroshot {
-        /// `ngram:order=3,wiki=2000` or `openai:MODEL` (endpoint from AIW_API_BASE /
+        /// `ngram:order=3,wiki=2000`, a checkpoint directory (of `lmrepro train` or the
+        /// dclm-baseline recipe; GPT-NeoX ids), or `openai:MODEL` (endpoint from AIW_API_BASE /
         /// OPENAI_BASE_URL, key from AIW_API_KEY / OPENAI_API_KEY).
         #[arg(long)]
         model: String,
@@ -62,7 +64,13 @@ pub enum Command {
     },
 }
 
+/// Runs a subcommand; token-level models are the n-gram (`ngram:...`) or whatever `external`
+/// builds (the binary passes trained checkpoints, as `lmrepro eval` does).
 pub fn run(cmd: Command) -> Result<()> {
+    run_with(cmd, &|_| None)
+}
+
+pub fn run_with(cmd: Command, external: ExternalModel) -> Result<()> {
     match cmd {
         Command::Validate { schema, files } => {
             let Some(schema) = Schema::parse(&schema) else {
@@ -116,7 +124,9 @@ pub fn run(cmd: Command) -> Result<()> {
                 "biosses" => Task::Biosses,
                 _ => bail!("unknown task `{task}` (pubmedqa, biosses)"),
             };
-            let rows = zeroshot(&model, task, limit, &split, resamples, seed, max_tokens)?;
+            let rows = zeroshot(
+                &model, task, limit, &split, resamples, seed, max_tokens, external,
+            )?;
             for r in rows {
                 let m: Vec<String> = r
                     .metrics
@@ -189,6 +199,7 @@ pub fn load(
         .map(|v| v.into_iter().map(|(e, _)| e).collect())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn zeroshot(
     model: &str,
     task: Task,
@@ -197,6 +208,7 @@ fn zeroshot(
     resamples: usize,
     seed: u64,
     max_tokens: usize,
+    external: ExternalModel,
 ) -> Result<Vec<Row>> {
     let recipe = Recipe::load_named("bigbio")?;
     let resolver = Resolver::from_env();
@@ -240,20 +252,26 @@ fn zeroshot(
     };
     let mut qa_preds = Vec::new();
     let mut pair_preds = Vec::new();
-    if let Some(spec) = model.strip_prefix("ngram:") {
+    let token_lm: Option<Result<Box<dyn TokenLm>>> = match model.strip_prefix("ngram:") {
+        Some(_) => None,
+        None => external(model),
+    };
+    if model.starts_with("ngram:") || token_lm.is_some() {
         let tok = lmrepro_eval::tokenizer::Tok::from_file(&recipe.resolve(&resolver, TOKENIZER)?)?;
-        let spec = lmrepro_eval::models::NgramSpec::parse(spec)?;
-        let mut lm = lmrepro_eval::models::train_ngram(&spec, &tok, &recipe, &resolver)?;
+        let mut lm: Box<dyn TokenLm> = match token_lm {
+            Some(m) => m?,
+            None => lmrepro_eval::models::build_model(model, &tok, &recipe, &resolver)?,
+        };
+        let lm = lm.as_mut();
         let encode = |s: &str| tok.encode(s);
         for t in &templates {
             match task {
                 Task::Pubmedqa => {
-                    qa_preds.push((t.name.clone(), predict_qa_lm(&mut lm, &encode, t, &qa)?))
+                    qa_preds.push((t.name.clone(), predict_qa_lm(lm, &encode, t, &qa)?))
                 }
-                Task::Biosses => pair_preds.push((
-                    t.name.clone(),
-                    predict_pairs_lm(&mut lm, &encode, t, &pairs)?,
-                )),
+                Task::Biosses => {
+                    pair_preds.push((t.name.clone(), predict_pairs_lm(lm, &encode, t, &pairs)?))
+                }
             }
         }
     } else if let Some(name) = model.strip_prefix("openai:").filter(|m| !m.is_empty()) {
@@ -278,7 +296,10 @@ fn zeroshot(
             }
         }
     } else {
-        bail!("unknown model `{model}`: use `ngram:...` or `openai:MODEL`");
+        bail!(
+            "unknown model `{model}`: use `ngram:...`, `openai:MODEL` or a checkpoint directory \
+             (of `lmrepro train` or the dclm-baseline recipe) that exists"
+        );
     }
     let samples = |n| crate::metrics::bootstrap_indices(n, resamples, seed);
     Ok(match task {

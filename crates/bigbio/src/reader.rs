@@ -138,13 +138,64 @@ pub fn read_clean(path: &Path, schema: Schema) -> Result<Vec<(Example, Map<Strin
     read_jsonl(path, schema)?.into_examples(&path.display().to_string())
 }
 
-/// Writes examples as JSONL (fields in sorted order, UTF-8, one per line).
+/// Python's `json.dumps(obj, ensure_ascii=False)` layout: `", "` between items, `": "` after keys
+/// (serde_json's string escaping already equals Python's for `ensure_ascii=False`).
+struct PyFormatter;
+
+impl serde_json::ser::Formatter for PyFormatter {
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// One example as a JSON line, fields in the schema's order, in the bytes Python's
+/// `json.dumps(example, ensure_ascii=False)` writes for the same dict.
+pub fn to_json_line(ex: &Example) -> String {
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, PyFormatter);
+    use serde::Serialize;
+    // The structs, not `to_value()`: serde_json's map would sort the keys.
+    match ex {
+        Example::Kb(x) => x.serialize(&mut ser),
+        Example::Qa(x) => x.serialize(&mut ser),
+        Example::Te(x) => x.serialize(&mut ser),
+        Example::Pairs(x) => x.serialize(&mut ser),
+        Example::T2t(x) => x.serialize(&mut ser),
+        Example::Text(x) => x.serialize(&mut ser),
+    }
+    .expect("plain structs serialise");
+    String::from_utf8(buf).expect("serde_json writes UTF-8")
+}
+
+/// Writes examples as JSONL ([`to_json_line`] per example).
 pub fn write_jsonl(path: &Path, examples: &[Example]) -> Result<()> {
     let mut w = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
     );
     for ex in examples {
-        serde_json::to_writer(&mut w, &ex.to_value())?;
+        w.write_all(to_json_line(ex).as_bytes())?;
         w.write_all(b"\n")?;
     }
     w.flush()

@@ -378,12 +378,25 @@ fn loader_table(
         .zip(&ours)
         .filter(|(r, o)| r.example.as_ref() == Some(o))
         .count();
+    let ours_text: String = ours
+        .iter()
+        .map(|e| crate::reader::to_json_line(e) + "\n")
+        .collect();
+    let bytes_equal = std::fs::read(qa_path)? == ours_text.as_bytes();
     t.push([
         "pubmedqa/pqal_test_bigbio_qa.jsonl".to_string(),
         "qa".into(),
         qa.records.len().to_string(),
         qa.violations.len().to_string(),
-        format!("{equal}/{}", ours.len()),
+        format!(
+            "{equal}/{}{}",
+            ours.len(),
+            if bytes_equal {
+                " (file byte-identical)"
+            } else {
+                ""
+            }
+        ),
         format!(
             "loader: {} PQA-L items (yes/no/maybe {}), official test split {} ({}) in \
              test_ground_truth.json order",

@@ -8,7 +8,7 @@ use lmrepro_bigbio::loaders::{
     biosses_pairs, pqal_test_split, pqal_to_qa, read_biosses_tsv, read_ground_truth, read_pqal,
 };
 use lmrepro_bigbio::metrics::{accuracy, macro_f1, pearson, percentile, spearman};
-use lmrepro_bigbio::reader::read_jsonl;
+use lmrepro_bigbio::reader::{read_jsonl, to_json_line};
 use lmrepro_bigbio::reproduce::*;
 use lmrepro_bigbio::schema::{Example, Schema};
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +78,13 @@ fn pubmedqa_loader_equals_the_mirrored_qa_view() {
         );
         assert!(rec.extra.is_empty());
     }
+    // Written back in Python's json.dumps layout, the loader's output is the mirrored file, byte
+    // for byte.
+    let ours: String = test
+        .iter()
+        .map(|(id, it)| to_json_line(&Example::Qa(pqal_to_qa(id, it))) + "\n")
+        .collect();
+    assert!(ours == std::fs::read_to_string(input(PQAL_QA)).unwrap());
 }
 
 #[test]

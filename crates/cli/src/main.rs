@@ -65,7 +65,11 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Reproduce(args) => lmrepro_cli::run_reproduce(&args),
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
-        Command::Bigbio(cmd) => lmrepro_bigbio::cli::run(cmd),
+        Command::Bigbio(cmd) => lmrepro_bigbio::cli::run_with(cmd, &|arg| {
+            let path = std::path::Path::new(arg);
+            path.exists()
+                .then(|| lmrepro_dclm::load_checkpoint_lm(path))
+        }),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);
