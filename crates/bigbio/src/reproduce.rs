@@ -95,30 +95,44 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out: &Path) -> Result<Vec
         .iter()
         .map(|(_, it)| it.final_decision.clone())
         .collect();
-    let reference_preds: Vec<(&str, Vec<String>)> = vec![
-        ("majority (\"yes\")", vec!["yes".to_string(); gold.len()]),
+    // (row name as the recipe's `pubmedqa_reference` names it, what predicts, predictions)
+    let reference_preds: Vec<(&str, &str, Vec<String>)> = vec![
         (
-            "reasoning-free human (reasoning_free_pred)",
+            "majority",
+            "always \"yes\"",
+            vec!["yes".to_string(); gold.len()],
+        ),
+        (
+            "reasoning-free human",
+            "`reasoning_free_pred` (sees the long answer)",
             test.iter()
                 .map(|(_, it)| it.reasoning_free_pred.clone())
                 .collect(),
         ),
         (
-            "reasoning-required human (reasoning_required_pred)",
+            "reasoning-required human",
+            "`reasoning_required_pred` (no long answer)",
             test.iter()
                 .map(|(_, it)| it.reasoning_required_pred.clone())
                 .collect(),
         ),
     ];
-    if reference_preds.len() != params.pubmedqa_reference.len() {
+    let published: BTreeMap<&str, (f64, f64)> = params
+        .pubmedqa_reference
+        .iter()
+        .map(|(n, a, f)| (n.as_str(), (*a, *f)))
+        .collect();
+    if published.len() != reference_preds.len()
+        || reference_preds.iter().any(|r| !published.contains_key(r.0))
+    {
         bail!(
-            "recipe lists {} PubMedQA reference rows, the reproducer computes {}",
-            params.pubmedqa_reference.len(),
-            reference_preds.len()
+            "recipe `pubmedqa_reference` must name exactly the rows {:?}",
+            reference_preds.iter().map(|r| r.0).collect::<Vec<_>>()
         );
     }
     let mut t = Table::new([
-        "predictor",
+        "row",
+        "predictions",
         "n",
         "accuracy",
         "macro-F1",
@@ -126,19 +140,20 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out: &Path) -> Result<Vec
         "published macro-F1",
         "equal",
     ]);
-    for ((name, pred), (pub_name, pa, pf)) in reference_preds.iter().zip(&params.pubmedqa_reference)
-    {
+    for (name, what, pred) in &reference_preds {
+        let (pa, pf) = published[name];
         let acc = accuracy(&gold, pred)?;
         let f1 = macro_f1(&gold, pred)?;
         let (a, f) = (fmt_fixed(acc, 6), fmt_fixed(f1, 6));
-        let equal = a == fmt_fixed(*pa, 6) && f == fmt_fixed(*pf, 6);
+        let equal = a == fmt_fixed(pa, 6) && f == fmt_fixed(pf, 6);
         t.push([
-            format!("{name} [{pub_name}]"),
+            name.to_string(),
+            what.to_string(),
             gold.len().to_string(),
             a,
             f,
-            fmt_fixed(*pa, 6),
-            fmt_fixed(*pf, 6),
+            fmt_fixed(pa, 6),
+            fmt_fixed(pf, 6),
             if equal { "yes" } else { "NO" }.into(),
         ]);
     }
@@ -317,12 +332,11 @@ fn schema_table(path: &Path) -> Result<Table> {
         ]);
     }
     let mut map_ok = true;
-    for (task, abbr, schema) in TASKS {
+    for (_, abbr, schema) in TASKS {
         map_ok &= v
             .pointer(&format!("/task_to_schema/{abbr}"))
             .and_then(|x| x.as_str())
             == Some(schema.name());
-        let _ = task;
     }
     let n_map = v
         .get("task_to_schema")
