@@ -165,15 +165,27 @@ pub fn encode_pair(
     continuation: &str,
 ) -> Result<(Vec<u32>, Vec<u32>)> {
     let trimmed = context.trim_end_matches(' ');
-    let moved = &context[trimmed.len()..];
-    let continuation = format!("{moved}{continuation}");
-    let whole = encode(&format!("{trimmed}{continuation}"))?;
     let ctx = encode(trimmed)?;
+    let cont = continuation_tokens(encode, context, &ctx, continuation)?;
+    Ok((ctx, cont))
+}
+
+/// The continuation half of [`encode_pair`], given `ctx = encode(context.trim_end())` (computed
+/// once per prompt, not once per choice).
+fn continuation_tokens(
+    encode: &dyn Fn(&str) -> Result<Vec<u32>>,
+    context: &str,
+    ctx: &[u32],
+    continuation: &str,
+) -> Result<Vec<u32>> {
+    let trimmed = context.trim_end_matches(' ');
+    let continuation = format!("{}{continuation}", &context[trimmed.len()..]);
+    let whole = encode(&format!("{trimmed}{continuation}"))?;
     let cont = whole.get(ctx.len()..).unwrap_or(&[]).to_vec();
     if cont.is_empty() {
         bail!("continuation {continuation:?} encodes to no tokens after its context");
     }
-    Ok((ctx, cont))
+    Ok(cont)
 }
 
 /// Summed log-likelihood of every continuation of every item (`[item][choice]`). Contexts longer
@@ -187,8 +199,10 @@ pub fn loglikelihoods(
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let mut batch = Vec::with_capacity(item.continuations.len());
+        let prompt_ids = encode(item.prompt.trim_end_matches(' '))?;
         for c in &item.continuations {
-            let (mut ctx, cont) = encode_pair(encode, &item.prompt, c)?;
+            let cont = continuation_tokens(encode, &item.prompt, &prompt_ids, c)?;
+            let mut ctx = prompt_ids.clone();
             if ctx.len() + cont.len() > window {
                 let keep = window.saturating_sub(cont.len());
                 ctx.drain(..ctx.len() - keep);
