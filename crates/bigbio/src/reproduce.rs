@@ -223,7 +223,7 @@ pub fn reproduce(recipe: &Recipe, resolver: &Resolver, out: &Path) -> Result<Vec
         params.bootstrap_resamples,
         params.seed
     );
-    md.push_str(&zeroshot_table(&zs).to_markdown());
+    md.push_str(&zeroshot_table(&zs, params.ci_level).to_markdown());
     write_file(out, "zeroshot.md", md)?;
     tables.push("zeroshot.md".into());
     write_file(
@@ -528,7 +528,8 @@ fn ci(e: &Estimate) -> String {
     format!("[{}, {}]", fmt_fixed(e.lo, 3), fmt_fixed(e.hi, 3))
 }
 
-fn zeroshot_table(rows: &[Row]) -> Table {
+fn zeroshot_table(rows: &[Row], level: f64) -> Table {
+    let ci_head = format!("{}% CI", fmt_fixed(level * 100.0, 0));
     let mut t = Table::new([
         "task",
         "template",
@@ -536,10 +537,10 @@ fn zeroshot_table(rows: &[Row]) -> Table {
         "distinct predictions",
         "metric 1",
         "value",
-        "95% CI",
+        &ci_head,
         "metric 2",
         "value",
-        "95% CI",
+        &ci_head,
     ]);
     for r in rows {
         let mut cells = vec![
