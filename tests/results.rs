@@ -91,6 +91,7 @@ macro_rules! recipe_tests {
 recipe_tests! {
     aiw => "aiw",
     bloom => "bloom",
+    bigbio => "bigbio",
     chinchilla_approach3 => "chinchilla-approach3",
     crawl_extraction => "crawl-extraction",
     dclm_eval => "dclm-eval",

@@ -24,6 +24,7 @@ pub fn reproducers() -> Vec<&'static dyn Reproducer> {
         &lmrepro_dclm::DclmBaselineReproducer,
         &lmrepro_musicldm::MusicLdmReproducer,
         &lmrepro_bloom::BloomReproducer,
+        &lmrepro_bigbio::BigbioReproducer,
     ]
 }
 

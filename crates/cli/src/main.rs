@@ -36,6 +36,9 @@ enum Command {
     /// MusicLDM track: beat tracking on your own audio (Ogg Vorbis / WAV).
     #[command(subcommand)]
     Music(lmrepro_musicldm::cli::Command),
+    /// BigBIO track: validate BigBIO-schema JSONL, zero-shot PubMedQA / BIOSSES.
+    #[command(subcommand)]
+    Bigbio(lmrepro_bigbio::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -66,6 +69,11 @@ fn run() -> Result<()> {
         Command::Reproduce(args) => lmrepro_cli::run_reproduce(&args),
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
         Command::Music(cmd) => lmrepro_musicldm::cli::run(cmd),
+        Command::Bigbio(cmd) => lmrepro_bigbio::cli::run_with(cmd, &|arg| {
+            let path = std::path::Path::new(arg);
+            path.exists()
+                .then(|| lmrepro_dclm::load_checkpoint_lm(path))
+        }),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);
