@@ -36,6 +36,9 @@ enum Command {
     /// MusicLDM track: beat tracking on your own audio (Ogg Vorbis / WAV).
     #[command(subcommand)]
     Music(lmrepro_musicldm::cli::Command),
+    /// dclm-baseline data stages one at a time or shard by shard (what the Ray driver calls).
+    #[command(subcommand)]
+    Dclm(lmrepro_dclm::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -66,6 +69,7 @@ fn run() -> Result<()> {
         Command::Reproduce(args) => lmrepro_cli::run_reproduce(&args),
         Command::Aiw(cmd) => lmrepro_aiw::cli::run(cmd),
         Command::Music(cmd) => lmrepro_musicldm::cli::run(cmd),
+        Command::Dclm(cmd) => lmrepro_dclm::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);
