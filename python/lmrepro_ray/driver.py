@@ -35,14 +35,20 @@ class ShardKilled(RuntimeError):
     """`lmrepro` died from a signal (OOM killer, node loss): worth a retry, unlike an error exit."""
 
 
-def _lmrepro(binary: str, args: list[str], chaos: dict | None = None) -> dict:
+def _lmrepro(binary: str, args: list[str], chaos: dict | None = None,
+             threads: int | None = None) -> dict:
     """Runs `lmrepro ARGS`, returns the JSON object it prints; raises on failure.
 
     `chaos` (tests only): `{"dir", "shard", "delay"}` kills the first attempt of that shard's
     process after `delay` seconds, then the worker itself, as a crashing node would.
     """
+    env = dict(os.environ)
+    if threads:
+        # `lmrepro` parallelises with rayon; holding it to the task's CPU request keeps Ray's
+        # accounting honest (outputs do not depend on the thread count: the test checks it).
+        env["RAYON_NUM_THREADS"] = str(threads)
     proc = subprocess.Popen(
-        [binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     if chaos is not None:
         flag = os.path.join(chaos["dir"], chaos["shard"] + ".killed")
@@ -75,14 +81,14 @@ def _at(opts) -> list[str]:
 
 def run(opts) -> dict:
     """Runs the stages up to `opts.until` on the connected Ray cluster; returns the summary."""
-    resources = {"num_cpus": 1}
+    resources = {"num_cpus": opts.task_cpus}
     if opts.task_memory_mb:
         resources["memory"] = opts.task_memory_mb * 1024 * 1024
 
     @ray.remote(max_retries=opts.max_retries, retry_exceptions=[ShardKilled], **resources)
     def task(args: list[str], chaos: dict | None = None) -> dict:
         started = time.monotonic()
-        out = _lmrepro(opts.lmrepro, args, chaos)
+        out = _lmrepro(opts.lmrepro, args, chaos, opts.task_cpus)
         out["task_seconds"] = time.monotonic() - started
         out["node"] = ray.util.get_node_ip_address()
         return out
@@ -121,6 +127,8 @@ def run(opts) -> dict:
             "task_seconds": sum(s["task_seconds"] for s in shards),
             "lmrepro_seconds": sum(s["seconds"] for s in shards),
             "nodes": sorted({s["node"] for s in shards}),
+            "per_shard": [{"shard": s["shard"], "seconds": s["seconds"],
+                           "docs_in": s.get("docs_in", 0)} for s in shards],
             "wall_seconds": time.monotonic() - started,
         })
     if opts.until != "pool":
@@ -138,6 +146,8 @@ def parser() -> argparse.ArgumentParser:
                    "<workspace>/target/lmrepro-stages)")
     p.add_argument("--until", choices=UNTIL, default="tokenize")
     p.add_argument("--max-retries", type=int, default=3)
+    p.add_argument("--task-cpus", type=int, default=1,
+                   help="CPUs per task (Ray request and lmrepro's thread count)")
     p.add_argument("--task-memory-mb", type=int, help="memory request per task")
     p.add_argument("--num-cpus", type=int, help="CPUs of a local instance (default: all)")
     p.add_argument("--summary", help="also write the summary JSON here")

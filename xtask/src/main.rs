@@ -189,12 +189,16 @@ fn reproduce_engine(root: &std::path::Path, e: EngineArgs) -> Result<()> {
     let Some(recipe) = e.recipe.clone() else {
         bail!("--engine / --until need a recipe (e.g. `dclm-baseline`)");
     };
-    eprintln!("xtask: building the `lmrepro` CLI (release)");
-    cargo(&["build", "--release", "-p", "lmrepro-cli"], &[])?;
+    // `LMREPRO_CLI_PROFILE=dev` reuses a test build (the dclm crates are optimised in dev too).
+    let profile = std::env::var("LMREPRO_CLI_PROFILE").unwrap_or_else(|_| "release".into());
+    eprintln!("xtask: building the `lmrepro` CLI ({profile})");
+    cargo(&["build", "--profile", &profile, "-p", "lmrepro-cli"], &[])?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let lmrepro = target.join("release/lmrepro");
+    let lmrepro = target
+        .join(if profile == "dev" { "debug" } else { &profile })
+        .join("lmrepro");
     let mut at = vec!["--recipe".to_string(), recipe];
     if let Some(s) = &e.scale {
         at.extend(["--scale".to_string(), s.clone()]);
