@@ -65,9 +65,9 @@ pub fn plan(cache: &StageCache, ctx: &Ctx, pool: &(Stage, PoolSummary)) -> Resul
     let material = json!({"pool": pool_stage.key, "pipeline": ctx.p.heuristics.pipeline,
                           "assets": ctx.input_shas(&["langid/lid.176.ftz"])?});
     let key = key_of(&material);
-    let dir = cache.root.join(format!("{STAGE}-{key}"));
+    let dir = cache.stage_dir(STAGE, &key);
     let work = ShardedStage {
-        dir: cache.root.join(format!("{STAGE}-{key}.shards")),
+        dir: dir.with_file_name(format!("{STAGE}-{key}.shards")),
     };
     let shards = pool::files(&pool_stage.dir, pool_sum)
         .into_iter()

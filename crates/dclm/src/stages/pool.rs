@@ -65,7 +65,7 @@ pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
 /// builder (an error when the pool is not finished yet).
 pub fn finished(cache: &StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
     let key = crate::cache::key_of(&material(ctx)?);
-    let dir = cache.root.join(format!("pool-{key}"));
+    let dir = cache.stage_dir("pool", &key);
     match lmrepro_stage::read_done(&dir)? {
         Some(summary) => Ok((Stage { dir, key }, summary)),
         None => bail!(
