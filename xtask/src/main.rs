@@ -5,6 +5,12 @@
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
 //! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite.
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
+//! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
+//!
+//! `reproduce` also takes `--engine local|ray`, `--ray-address ADDR` and `--until STAGE` (the
+//! dclm-baseline data stages; docs/scale-out.md): `--until` runs `lmrepro dclm stages`, the Ray
+//! engine runs the data stages through `python/lmrepro_ray/driver.py` (then, without `--until`,
+//! trains and evaluates locally on the cached data stages).
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -40,6 +46,9 @@ enum Cmd {
     },
     /// Formatting check, clippy with warnings denied, then `test` (what CI runs).
     Ci,
+    /// Install the pinned `ray` into the project-local virtualenv `.venv-ray/` (the Ray engine's
+    /// only Python dependency; the Rust build and `--engine local` never need it).
+    RaySetup,
 }
 
 fn main() -> Result<()> {
@@ -49,6 +58,11 @@ fn main() -> Result<()> {
     default_mirror();
     match cli.command {
         Cmd::Reproduce { args } => {
+            let engine = EngineArgs::split(args)?;
+            if engine.ray || engine.until.is_some() {
+                return reproduce_engine(&root, engine);
+            }
+            let args = engine.rest;
             // A newcomer's first command starts with a release build of several minutes: say so
             // and let cargo show its progress rather than sit silent.
             eprintln!("xtask: building the `lmrepro` CLI (release; the first build takes several minutes)");
@@ -77,7 +91,160 @@ fn main() -> Result<()> {
             fetch(&[])?;
             cargo(&["test", "--workspace"], &[])
         }
+        Cmd::RaySetup => ray_setup(&root),
     }
+}
+
+/// The project-local virtualenv of the Ray engine.
+const RAY_VENV: &str = ".venv-ray";
+
+fn ray_setup(root: &std::path::Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    let venv = root.join(RAY_VENV);
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let py = std::env::var("LMREPRO_PYTHON").unwrap_or_else(|_| "python3".into());
+        run(Command::new(&py).args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        "python/requirements-ray.txt",
+    ]))?;
+    eprintln!(
+        "xtask: {} ready ({:.1} s)",
+        venv.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `reproduce`'s engine options, taken out of the arguments passed to `lmrepro reproduce`.
+struct EngineArgs {
+    ray: bool,
+    address: Option<String>,
+    until: Option<String>,
+    /// The recipe and `--scale`, needed by `lmrepro dclm stages` and the driver.
+    recipe: Option<String>,
+    scale: Option<String>,
+    rest: Vec<String>,
+}
+
+impl EngineArgs {
+    fn split(args: Vec<String>) -> Result<EngineArgs> {
+        let mut e = EngineArgs {
+            ray: false,
+            address: None,
+            until: None,
+            recipe: None,
+            scale: None,
+            rest: Vec::new(),
+        };
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            let (flag, inline) = match a.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+                _ => (a.clone(), None),
+            };
+            let mut value = |name: &str| -> Result<String> {
+                match inline.clone().or_else(|| it.next()) {
+                    Some(v) => Ok(v),
+                    None => bail!("`{name}` needs a value"),
+                }
+            };
+            match flag.as_str() {
+                "--engine" => match value("--engine")?.as_str() {
+                    "local" => e.ray = false,
+                    "ray" => e.ray = true,
+                    other => bail!("--engine `{other}`: expected `local` or `ray`"),
+                },
+                "--ray-address" => e.address = Some(value("--ray-address")?),
+                "--until" => e.until = Some(value("--until")?),
+                "--scale" => {
+                    let v = value("--scale")?;
+                    e.scale = Some(v.clone());
+                    e.rest.extend(["--scale".to_string(), v]);
+                }
+                _ => {
+                    if !a.starts_with('-') && e.recipe.is_none() {
+                        e.recipe = Some(a.clone());
+                    }
+                    e.rest.push(a);
+                }
+            }
+        }
+        if e.address.is_some() && !e.ray {
+            bail!("--ray-address needs --engine ray");
+        }
+        Ok(e)
+    }
+}
+
+/// `--until` and/or `--engine ray`: the dclm data stages on the chosen engine.
+fn reproduce_engine(root: &std::path::Path, e: EngineArgs) -> Result<()> {
+    let Some(recipe) = e.recipe.clone() else {
+        bail!("--engine / --until need a recipe (e.g. `dclm-baseline`)");
+    };
+    // `LMREPRO_CLI_PROFILE=dev` reuses a test build (the dclm crates are optimised in dev too).
+    let profile = std::env::var("LMREPRO_CLI_PROFILE").unwrap_or_else(|_| "release".into());
+    eprintln!("xtask: building the `lmrepro` CLI ({profile})");
+    cargo(&["build", "--profile", &profile, "-p", "lmrepro-cli"], &[])?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let lmrepro = target
+        .join(if profile == "dev" { "debug" } else { &profile })
+        .join("lmrepro");
+    let mut at = vec!["--recipe".to_string(), recipe];
+    if let Some(s) = &e.scale {
+        at.extend(["--scale".to_string(), s.clone()]);
+    }
+    let until = e.until.clone().unwrap_or_else(|| "tokenize".into());
+    if e.ray {
+        let python = root.join(RAY_VENV).join("bin/python");
+        if !python.is_file() {
+            bail!(
+                "{} not found: run `cargo xtask ray-setup` first",
+                python.display()
+            );
+        }
+        let mut cmd = Command::new(&python);
+        cmd.args(["-m", "lmrepro_ray.driver", "--lmrepro"])
+            .arg(&lmrepro)
+            .args(&at)
+            .args(["--until", &until])
+            .env("PYTHONPATH", root.join("python"));
+        if let Some(a) = &e.address {
+            cmd.args(["--address", a]);
+        }
+        run(&mut cmd)?;
+    } else {
+        run(Command::new(&lmrepro)
+            .args(["dclm", "stages"])
+            .args(&at)
+            .args(["--until", &until]))?;
+    }
+    if e.until.is_none() {
+        // Training and evaluation stay on this machine; the data stages are cache hits now.
+        let mut all = vec!["reproduce".to_string()];
+        all.extend(e.rest);
+        return run(Command::new(&lmrepro).args(&all));
+    }
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    if !status.success() {
+        bail!("{:?} failed ({status})", cmd.get_program());
+    }
+    Ok(())
 }
 
 /// Tests and reproductions read the mirror beside the checkout when none is configured.

@@ -39,6 +39,9 @@ enum Command {
     /// BigBIO track: validate BigBIO-schema JSONL, zero-shot PubMedQA / BIOSSES.
     #[command(subcommand)]
     Bigbio(lmrepro_bigbio::cli::Command),
+    /// dclm-baseline data stages one at a time or shard by shard (what the Ray driver calls).
+    #[command(subcommand)]
+    Dclm(lmrepro_dclm::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -74,6 +77,7 @@ fn run() -> Result<()> {
             path.exists()
                 .then(|| lmrepro_dclm::load_checkpoint_lm(path))
         }),
+        Command::Dclm(cmd) => lmrepro_dclm::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);

@@ -79,7 +79,7 @@ impl StageCache {
         build: impl FnOnce(&Path) -> Result<T>,
     ) -> Result<(Stage, T)> {
         let key = key_of(material);
-        let dir = self.root.join(format!("{name}-{key}"));
+        let dir = self.stage_dir(name, &key);
         let started = Instant::now();
         // A summary this build cannot read is stale: it reads as `None` and the stage is redone.
         if let Some(summary) = read_done(&dir)? {
@@ -95,6 +95,12 @@ impl StageCache {
         })?;
         self.record(name, &key, started, false);
         Ok((Stage { dir, key }, summary))
+    }
+
+    /// Where stage `name` with `key` lives: `<root>/<name>-<key>` (also for callers that look a
+    /// stage up without building it, e.g. a shard task).
+    pub fn stage_dir(&self, name: &str, key: &str) -> PathBuf {
+        self.root.join(format!("{name}-{key}"))
     }
 
     /// A cache on the same root with no timings yet (for a worker thread).

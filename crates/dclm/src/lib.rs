@@ -13,6 +13,7 @@
 //! [`DclmBaselineReproducer`] is the recipe kind's [`Reproducer`]. See README.md.
 
 pub mod cache;
+pub mod cli;
 pub mod crawl_run;
 pub mod params;
 pub mod plan;
@@ -168,21 +169,18 @@ pub fn run(
         p,
     };
     let c = &mut cache;
-
-    let pool = stages::pool::run(c, &ctx)?;
-    let heuristics = stages::heuristics::run(c, &ctx, &pool)?;
-    let dedup = stages::dedup::run(c, &ctx, &heuristics.0)?;
-    let (classifier, quality_model) = stages::quality::train_classifier(c, &ctx)?;
-    let up = Upstream {
-        pool: &pool,
-        heuristics: &heuristics,
-        dedup: &dedup,
-        classifier: &classifier,
-    };
-    let variants = stages::quality::variants(c, &ctx, &up)?;
-    let tokens = stages::tokenize::run(c, &ctx, ctx_len, &variants, &pool.0)?;
-    let vocab = stages::tokenize::compact_vocab(c, &ctx, scale, ctx_len, &tokens)?;
-    let models = stages::train_eval::run(c, &ctx, scale, &run_cfg, &tokens, vocab.as_ref(), opts)?;
+    let d = data_stages(c, &ctx, scale, ctx_len, None)?.expect("no `until`: every data stage ran");
+    let models =
+        stages::train_eval::run(c, &ctx, scale, &run_cfg, &d.tokens, d.vocab.as_ref(), opts)?;
+    let DataStages {
+        pool,
+        heuristics,
+        dedup,
+        quality_model,
+        variants,
+        tokens,
+        vocab,
+    } = d;
 
     Ok(RunOutput {
         scale: scale_name.to_string(),
@@ -205,6 +203,104 @@ pub fn run(
         wall_seconds: started.elapsed().as_secs_f64(),
         jobs: models.workers,
     })
+}
+
+/// The data stages in run order; `--until` names the last one to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Until {
+    Pool,
+    Heuristics,
+    Dedup,
+    /// The fastText classifier and every variant's top-fraction filter.
+    Quality,
+    /// Tokenize + shuffle and the compact vocabulary.
+    Tokenize,
+}
+
+/// What the data stages produced.
+pub(crate) struct DataStages {
+    pool: (cache::Stage, PoolSummary),
+    heuristics: (cache::Stage, HeuristicsSummary),
+    dedup: BTreeMap<Dedup, (cache::Stage, DocsSummary)>,
+    quality_model: Value,
+    variants: BTreeMap<String, stages::quality::VariantDocs>,
+    tokens: stages::tokenize::Tokenized,
+    vocab: Option<CompactVocab>,
+}
+
+/// Runs the data stages in order through the cache, stopping after `until` (`None` when it
+/// stopped early). The one sequence both engines run: the Ray driver runs the same stages through
+/// `lmrepro dclm stages --until`, with the heuristics shards done beforehand as Ray tasks.
+pub(crate) fn data_stages(
+    c: &mut StageCache,
+    ctx: &Ctx,
+    scale: &params::ScaleSpec,
+    ctx_len: usize,
+    until: Option<Until>,
+) -> Result<Option<DataStages>> {
+    let stop = |u: Until| until == Some(u);
+    let pool = stages::pool::run(c, ctx)?;
+    if stop(Until::Pool) {
+        return Ok(None);
+    }
+    let heuristics = stages::heuristics::run(c, ctx, &pool)?;
+    if stop(Until::Heuristics) {
+        return Ok(None);
+    }
+    let dedup = stages::dedup::run(c, ctx, &heuristics.0)?;
+    if stop(Until::Dedup) {
+        return Ok(None);
+    }
+    let (classifier, quality_model) = stages::quality::train_classifier(c, ctx)?;
+    let up = Upstream {
+        pool: &pool,
+        heuristics: &heuristics,
+        dedup: &dedup,
+        classifier: &classifier,
+    };
+    let variants = stages::quality::variants(c, ctx, &up)?;
+    if stop(Until::Quality) {
+        return Ok(None);
+    }
+    let tokens = stages::tokenize::run(c, ctx, ctx_len, &variants, &pool.0)?;
+    let vocab = stages::tokenize::compact_vocab(c, ctx, scale, ctx_len, &tokens)?;
+    if stop(Until::Tokenize) {
+        return Ok(None);
+    }
+    Ok(Some(DataStages {
+        pool,
+        heuristics,
+        dedup,
+        quality_model,
+        variants,
+        tokens,
+        vocab,
+    }))
+}
+
+/// Runs the data stages of `scale_name` up to and including `until` through the stage cache at
+/// `cache_root`; returns the stage timings (names and keys in run order).
+pub fn run_until(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    scale_name: &str,
+    cache_root: &Path,
+    until: Until,
+) -> Result<Vec<cache::StageTiming>> {
+    let p = load_params(recipe)?;
+    let scale = p.scale(scale_name)?;
+    if !scale.runnable_here {
+        bail!("scale `{scale_name}` is GPU-cluster sized; its data stages are not run here");
+    }
+    let ctx_len = scale.run_config()?.model.seq_len + 1;
+    let ctx = Ctx {
+        recipe,
+        resolver,
+        p: &p,
+    };
+    let mut cache = StageCache::new(cache_root.to_path_buf());
+    data_stages(&mut cache, &ctx, scale, ctx_len, Some(until))?;
+    Ok(cache.timings)
 }
 
 /// Writes the per-stage runtime (machine-dependent, so outside the compared results).

@@ -44,18 +44,35 @@ impl PoolSummary {
 /// The held-out documents in a pool stage's directory.
 pub const HELDOUT_FILE: &str = "heldout.jsonl";
 
-/// The pool stage: keyed by its spec and the sha256 of every source it reads.
-pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+/// The pool stage's key material: its spec and the sha256 of every source it reads.
+fn material(ctx: &Ctx) -> Result<Value> {
     let spec = &ctx.p.pool;
     let mut inputs: Vec<&str> = spec.warcs.iter().map(String::as_str).collect();
     inputs.extend(spec.texts.iter().map(String::as_str));
     inputs.push(&spec.wikipedia);
     inputs.push(&spec.gutenberg);
-    cache.run(
-        "pool",
-        &json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}),
-        |dir| build(ctx.recipe, ctx.resolver, spec, dir),
-    )
+    Ok(json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}))
+}
+
+/// The pool stage.
+pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+    cache.run("pool", &material(ctx)?, |dir| {
+        build(ctx.recipe, ctx.resolver, &ctx.p.pool, dir)
+    })
+}
+
+/// The finished pool stage, never building it: a shard task must not race the pool's one
+/// builder (an error when the pool is not finished yet).
+pub fn finished(cache: &StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+    let key = crate::cache::key_of(&material(ctx)?);
+    let dir = cache.stage_dir("pool", &key);
+    match lmrepro_stage::read_done(&dir)? {
+        Some(summary) => Ok((Stage { dir, key }, summary)),
+        None => bail!(
+            "the pool stage {} is not finished: run `lmrepro dclm stages --until pool` first",
+            dir.display()
+        ),
+    }
 }
 
 pub(crate) fn write_jsonl(path: &Path, docs: &[Map<String, Value>]) -> Result<()> {

@@ -1,0 +1,229 @@
+//! The Ray engine (docs/scale-out.md) against the local engine, on a multi-node Ray cluster on
+//! this machine: `ray.cluster_utils.Cluster` with a CPU-less head and two one-CPU worker nodes,
+//! every node, the GCS and the driver on 127.0.0.1 (asserted by the harness). The dclm-baseline
+//! data stages of a reduced pool (the recipe with fewer Wikipedia articles and Gutenberg chunks)
+//! run through `python/lmrepro_ray/driver.py` with one heuristics shard task killed mid-way (its
+//! `lmrepro` process and its worker; Ray retries it); every file of every stage folder must equal
+//! the local engine's byte for byte, under the same stage names and keys.
+//!
+//! Needs `.venv-ray/` (`cargo xtask ray-setup`); without it the test prints a skip line, and fails
+//! under `LMREPRO_REQUIRE_ALL=1`.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The venv's python when it has `ray`.
+fn ray_python() -> Result<PathBuf, String> {
+    let python = root().join(".venv-ray/bin/python");
+    let probe = Command::new(&python)
+        .args(["-c", "import ray; print(ray.__version__)"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => Ok(python),
+        _ => Err(format!(
+            "skip: {} has no `ray` (run `cargo xtask ray-setup`); Ray engine not compared",
+            python.display()
+        )),
+    }
+}
+
+/// The dclm-baseline recipe with a smaller pool (about 1,100 documents instead of 4,654), in `dir/recipes/` beside a link to the pinned
+/// input sets (so the test takes seconds per engine, not a minute).
+fn reduced_recipe(dir: &Path) -> PathBuf {
+    let recipes = dir.join("recipes");
+    std::fs::create_dir_all(&recipes).unwrap();
+    std::os::unix::fs::symlink(
+        root().join("recipes/inputs").canonicalize().unwrap(),
+        recipes.join("inputs"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(root().join("recipes/dclm-baseline.toml")).unwrap();
+    let mut reduced = text.clone();
+    for (from, to) in [
+        ("wikipedia_articles = 3000", "wikipedia_articles = 100"),
+        ("gutenberg_chunks = 400", "gutenberg_chunks = 20"),
+        // The largest WARC (1,006 pages); the other five stay.
+        ("    \"crawl/trafilatura-testpages.warc.gz\",\n", ""),
+    ] {
+        assert!(reduced.contains(from), "recipe lacks `{from}`");
+        reduced = reduced.replace(from, to);
+    }
+    let path = recipes.join("dclm-baseline.toml");
+    std::fs::write(&path, reduced).unwrap();
+    path
+}
+
+/// Every file under `dir`, by path relative to it.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn lmrepro(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_lmrepro"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lmrepro {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
+    let python = match ray_python() {
+        Ok(p) => p,
+        Err(why) => {
+            if std::env::var_os("LMREPRO_REQUIRE_ALL").is_some_and(|v| v == "1") {
+                panic!("{why} (LMREPRO_REQUIRE_ALL=1)");
+            }
+            eprintln!("{why}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = reduced_recipe(tmp.path());
+    let recipe = recipe.to_str().unwrap();
+    let (local, ray) = (tmp.path().join("local"), tmp.path().join("ray"));
+
+    // Local engine.
+    let started = std::time::Instant::now();
+    let l = lmrepro(&[
+        "dclm",
+        "stages",
+        "--recipe",
+        recipe,
+        "--cache",
+        local.to_str().unwrap(),
+        "--until",
+        "tokenize",
+    ]);
+    let local_seconds = started.elapsed().as_secs_f64();
+
+    // Ray engine on a 3-node cluster, the largest heuristics shard killed on its first attempt.
+    let chaos = tmp.path().join("chaos");
+    std::fs::create_dir_all(&chaos).unwrap();
+    let summary = tmp.path().join("summary.json");
+    let started = std::time::Instant::now();
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "lmrepro_ray.cluster_check",
+            "--workers",
+            "2",
+            "--lmrepro",
+        ])
+        .arg(env!("CARGO_BIN_EXE_lmrepro"))
+        .args(["--recipe", recipe, "--until", "tokenize", "--cache"])
+        .arg(&ray)
+        .arg("--summary")
+        .arg(&summary)
+        .args([
+            "--chaos-shard",
+            "00-crawl_scrapinghub-aeb_warc_gz",
+            "--chaos-delay",
+            "0.05",
+        ])
+        .arg("--chaos-dir")
+        .arg(&chaos)
+        .env("PYTHONPATH", root().join("python"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ray cluster run failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ray_seconds = started.elapsed().as_secs_f64();
+    let s: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    eprintln!(
+        "local engine {local_seconds:.1} s; ray engine {ray_seconds:.1} s (cluster start {:.1} s)",
+        s["cluster_start_seconds"].as_f64().unwrap()
+    );
+    assert_eq!(s["nodes"], 3);
+    assert_eq!(s["node_addresses"], serde_json::json!(["127.0.0.1"]));
+
+    // The killed shard was killed while it ran, then retried to completion: no shard lost or
+    // run twice to completion, every pool file a heuristics shard.
+    let killed: Value = serde_json::from_slice(
+        &std::fs::read(chaos.join("00-crawl_scrapinghub-aeb_warc_gz.killed")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(killed["killed_while_running"], true, "{killed}");
+    let shards = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["step"] == "heuristics shards")
+        .unwrap();
+    assert_eq!(shards["ran"], shards["shards"]);
+    assert_eq!(shards["skipped_done"], 0);
+
+    // Same stages under the same keys, and the same bytes in every file.
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}-{}",
+                    t["stage"].as_str().unwrap(),
+                    t["key"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let ray_last = s["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(names(&l["stages"]), names(&ray_last["stages"]));
+    let (a, b) = (tree(&local), tree(&ray));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "different files"
+    );
+    for (f, bytes) in &a {
+        assert!(bytes == &b[f], "{f} differs between the engines");
+    }
+    assert!(a.keys().any(|f| f.starts_with("heuristics-")));
+    assert!(
+        !a.keys().any(|f| f.contains(".shards/")),
+        "work folder left behind"
+    );
+
+    // A rerun would skip every shard: the finished stage vouches for them all.
+    let again = lmrepro(&[
+        "dclm",
+        "shards",
+        "heuristics",
+        "--recipe",
+        recipe,
+        "--cache",
+        ray.to_str().unwrap(),
+    ]);
+    assert_eq!(again["finished"], true);
+    let listed = again["shards"].as_array().unwrap();
+    assert_eq!(listed.len() as u64, shards["shards"].as_u64().unwrap());
+    assert!(listed.iter().all(|x| x["done"] == true));
+}

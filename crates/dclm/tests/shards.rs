@@ -1,0 +1,126 @@
+//! The shard-addressable heuristics stage (`lmrepro dclm shards|shard|stages`), as a scheduler
+//! drives it: errors name what is missing, a finished shard is not redone, a marker without its
+//! output is, and the stage built from shards run one by one equals the one-call local engine's.
+
+use lmrepro_dclm::cli::{run_json, At, Command, Sharded};
+use lmrepro_dclm::Until;
+use serde_json::Value;
+use std::path::Path;
+
+fn at(cache: &Path) -> At {
+    At {
+        recipe: "dclm-baseline".into(),
+        scale: None,
+        cache: Some(cache.to_path_buf()),
+    }
+}
+
+fn go(cmd: Command) -> anyhow::Result<Value> {
+    run_json(cmd, lmrepro_data::testing::resolver())
+}
+
+fn stages(cache: &Path, until: Until) -> Value {
+    go(Command::Stages {
+        at: at(cache),
+        until,
+    })
+    .unwrap()
+}
+
+fn shard(cache: &Path, name: &str) -> anyhow::Result<Value> {
+    go(Command::Shard {
+        stage: Sharded::Heuristics,
+        shard: name.into(),
+        at: at(cache),
+    })
+}
+
+fn listing(cache: &Path) -> Value {
+    go(Command::Shards {
+        stage: Sharded::Heuristics,
+        at: at(cache),
+    })
+    .unwrap()
+}
+
+#[test]
+fn heuristics_shards_resume_and_equal_the_local_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (sharded, local) = (tmp.path().join("sharded"), tmp.path().join("local"));
+
+    // No pool yet: a shard task must not build it.
+    let err = format!("{:#}", shard(&sharded, "x").unwrap_err());
+    assert!(
+        err.contains("pool stage") && err.contains("--until pool"),
+        "{err}"
+    );
+
+    stages(&sharded, Until::Pool);
+    let err = format!("{:#}", shard(&sharded, "nope").unwrap_err());
+    assert!(
+        err.contains("no heuristics shard `nope`") && err.contains("00-"),
+        "{err}"
+    );
+
+    let l = listing(&sharded);
+    let names: Vec<String> = l["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 10);
+    assert_eq!(l["finished"], false);
+    let work = Path::new(l["work_dir"].as_str().unwrap()).to_path_buf();
+
+    // Every shard by itself; a second call skips a done shard and returns the same counts.
+    for n in &names {
+        let first = shard(&sharded, n).unwrap();
+        assert!(first.get("skipped").is_none());
+        let again = shard(&sharded, n).unwrap();
+        assert_eq!(again["skipped"], "shard done");
+        assert_eq!(again["docs_out"], first["docs_out"]);
+    }
+    // A marker whose output is gone (a finish interrupted after moving it) is not trusted.
+    let victim = work.join(format!("{}.jsonl", names[1]));
+    let kept = std::fs::read(&victim).unwrap();
+    std::fs::remove_file(&victim).unwrap();
+    assert_eq!(listing(&sharded)["shards"][1]["done"], false);
+    assert!(shard(&sharded, &names[1]).unwrap().get("skipped").is_none());
+    assert_eq!(std::fs::read(&victim).unwrap(), kept);
+
+    // Finishing moves the shards into the stage folder: byte-identical to the local engine's.
+    let s = stages(&sharded, Until::Heuristics);
+    let l2 = stages(&local, Until::Heuristics);
+    assert_eq!(s["stages"][1]["key"], l2["stages"][1]["key"]);
+    assert!(!work.exists(), "work folder left behind");
+    let dir = |root: &Path| root.join(format!("heuristics-{}", l["key"].as_str().unwrap()));
+    let files = |d: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files(&dir(&sharded)), files(&dir(&local)));
+    for f in files(&dir(&local)) {
+        assert!(
+            std::fs::read(dir(&sharded).join(&f)).unwrap()
+                == std::fs::read(dir(&local).join(&f)).unwrap(),
+            "{f:?} differs"
+        );
+    }
+    // Afterwards every shard reads as done and a shard call does nothing.
+    let after = listing(&sharded);
+    assert_eq!(after["finished"], true);
+    assert!(after["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["done"] == true));
+    assert_eq!(
+        shard(&sharded, &names[0]).unwrap()["skipped"],
+        "stage finished"
+    );
+}

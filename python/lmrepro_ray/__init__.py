@@ -1,0 +1,1 @@
+"""Ray engine for lmrepro's dclm-baseline data stages (see docs/scale-out.md)."""
