@@ -1018,4 +1018,26 @@ mod tests {
             proptest::prop_assert_eq!(c.len, collapse(&format!("{a}{b}")).len());
         }
     }
+
+    /// Hostile nesting (16,000 open elements, 100,000-char runs, nested lists): the DOM walk is
+    /// iterative, so this finishes on a 2 MiB thread stack (rayon's workers) in bounded time.
+    #[test]
+    fn deep_nesting_and_huge_runs_do_not_overflow_the_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let deep = format!(
+                    "<body>{}x{}</body>",
+                    "<div><span>".repeat(25_000),
+                    "</span></div>".repeat(25_000)
+                );
+                assert_eq!(ex(&deep).trim(), "x");
+                let lists = format!("<body>{}item", "<ul><li>".repeat(2_000));
+                assert!(ex(&lists).contains("item"));
+                let run = format!("<body><p>{}</p></body>", "w".repeat(100_000));
+                assert_eq!(mc(&run).len(), 100_000);
+            })
+            .unwrap();
+        handle.join().unwrap();
+    }
 }
