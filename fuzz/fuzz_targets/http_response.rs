@@ -6,7 +6,10 @@ use lmrepro_extract::warc::{dechunk, parse_http_response};
 fuzz_target!(|data: &[u8]| {
     if let Ok(resp) = parse_http_response(data, true) {
         let _ = resp.charset();
-        assert!(resp.body.len() <= data.len(), "de-chunking never grows the payload");
+        assert!(
+            resp.body.len() <= data.len(),
+            "de-chunking never grows the payload"
+        );
     }
     if let Ok(body) = dechunk(data) {
         assert!(body.len() <= data.len());

@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         lmrepro_eval::data::parse_task_text(text, Path::new("t.jsonl"), task_type, has_categories)
     {
         let msg = format!("{e:#}");
-        assert!(msg.contains("t.jsonl"), "error without the file name: {msg}");
+        assert!(
+            msg.contains("t.jsonl"),
+            "error without the file name: {msg}"
+        );
     }
     if selector & 8 != 0 {
         let _ = Registry::parse(text);

@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 let msg = format!("{e:#}");
-                assert!(msg.contains("a.jsonl"), "error without the file name: {msg}");
+                assert!(
+                    msg.contains("a.jsonl"),
+                    "error without the file name: {msg}"
+                );
             }
         }
         let _ = read_docs(&path, OnMalformed::Skip);
