@@ -897,7 +897,14 @@ fn heap_push(heap: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
     heap.push(item);
     if heap.len() > k {
         let min = heap_front(heap);
-        let pos = heap.iter().position(|h| h.0 == min).unwrap();
+        // A model with NaN weights gives NaN scores, which `min` skips: when nothing equals the
+        // minimum (every kept score is NaN) the oldest NaN goes. Found by the fasttext_model fuzz
+        // target (it panicked here).
+        let pos = heap
+            .iter()
+            .position(|h| h.0 == min)
+            .or_else(|| heap.iter().position(|h| h.0.is_nan()))
+            .unwrap_or(0);
         heap.remove(pos);
     }
 }

@@ -181,3 +181,28 @@ fn trailing_bytes_are_an_error() {
     m.push(0);
     assert!(err(&m).contains("trailing"));
 }
+
+/// Fuzz finding (`fasttext_model`, crash-6924a053…): NaN weights made every score NaN and the
+/// top-k heap unwrapped a missing minimum. NaN/inf weights now load and predict without a panic
+/// (fastText itself accepts such a model; its probabilities are NaN).
+#[test]
+fn nan_and_infinite_weights_do_not_panic() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for loss in [1, 2, 3, 4] {
+            let mut m = model(&Spec {
+                loss,
+                ..Spec::default()
+            });
+            let n = m.len();
+            // The output matrix (2 x 2 floats) ends the file.
+            for c in m[n - 16..].chunks_exact_mut(4) {
+                c.copy_from_slice(&bad.to_le_bytes());
+            }
+            let ft = FastText::from_bytes(&m).unwrap();
+            for k in [1, 2, 5] {
+                let p = ft.predict("hello world", k);
+                assert!(p.len() <= 2, "{bad} loss {loss} k {k}");
+            }
+        }
+    }
+}
