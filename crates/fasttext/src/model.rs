@@ -608,7 +608,7 @@ impl FastText {
         );
         ft.check_shapes()?;
         if ft.args.loss == Loss::Hs {
-            ft.tree = build_tree(&label_counts);
+            ft.tree = build_tree(&label_counts)?;
         }
         Ok(ft)
     }
@@ -916,7 +916,12 @@ fn std_log(x: f32) -> f32 {
 }
 
 /// `HierarchicalSoftmaxLoss::buildTree`: Huffman tree over label counts (labels sorted by count).
-fn build_tree(counts: &[i64]) -> Vec<TreeNode> {
+///
+/// fastText's build assumes counts below its 1e15 sentinel; with a larger (corrupt) count it
+/// picks an internal node not built yet (past the end, or the node itself, after which `predict`
+/// loops forever — in C++ too). That is an error here: found by the fasttext_model fuzz target
+/// (first an index out of bounds, then a hang).
+fn build_tree(counts: &[i64]) -> Result<Vec<TreeNode>> {
     let osz = counts.len();
     let mut tree = vec![
         TreeNode {
@@ -938,15 +943,19 @@ fn build_tree(counts: &[i64]) -> Vec<TreeNode> {
                 *m = leaf as usize;
                 leaf -= 1;
             } else {
+                ensure!(
+                    node < i,
+                    "fastText model: label counts do not form a Huffman tree (node {i})"
+                );
                 *m = node;
                 node += 1;
             }
         }
         tree[i].left = mini[0] as i32;
         tree[i].right = mini[1] as i32;
-        tree[i].count = tree[mini[0]].count + tree[mini[1]].count;
+        tree[i].count = tree[mini[0]].count.saturating_add(tree[mini[1]].count);
     }
-    tree
+    Ok(tree)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ struct Spec {
     input_rows: i64,
     input_cols: i64,
     output_rows: i64,
+    label_count: i64,
 }
 
 impl Default for Spec {
@@ -31,6 +32,7 @@ impl Default for Spec {
             input_rows: 12,
             input_cols: 2,
             output_rows: 2,
+            label_count: 1,
         }
     }
 }
@@ -60,7 +62,7 @@ fn model(s: &Spec) -> Vec<u8> {
     for l in &s.labels {
         out.extend(l.as_bytes());
         out.extend([0]);
-        out.extend(1i64.to_le_bytes());
+        out.extend(s.label_count.to_le_bytes());
         out.push(1);
     }
     for (rows, cols) in [(s.input_rows, s.input_cols), (s.output_rows, s.input_cols)] {
@@ -205,4 +207,24 @@ fn nan_and_infinite_weights_do_not_panic() {
             }
         }
     }
+}
+
+/// Fuzz finding (`fasttext_model`, a hang): a label count above fastText's 1e15 sentinel built a
+/// cyclic Huffman tree and hierarchical-softmax `predict` looped forever. Now a load error.
+#[test]
+fn label_counts_that_break_the_huffman_tree_are_an_error() {
+    let e = err(&model(&Spec {
+        loss: 1,
+        label_count: 0x2b00_0000_0000_0002,
+        ..Spec::default()
+    }));
+    assert!(e.contains("Huffman tree"), "{e}");
+    // Softmax does not build a tree: the same counts load and predict.
+    let m = FastText::from_bytes(&model(&Spec {
+        loss: 3,
+        label_count: 0x2b00_0000_0000_0002,
+        ..Spec::default()
+    }))
+    .unwrap();
+    assert_eq!(m.predict("hello", 2).len(), 2);
 }
