@@ -1,12 +1,12 @@
 //! Stage cache: each stage's output lives in `<root>/<stage>-<key>/`, where the key hashes the
 //! stage's configuration, its upstream keys and the sha256 of its inputs (the material, also
-//! written to the stage's `_KEY.json`). The folder is built with [`lmrepro_stage::build_folder`]:
+//! written to the stage's `_KEY.json`). The folder is built with [`lmrepro_stage::build_folder_once`]:
 //! under `.partial` until its summary is in `_DONE.json`, then renamed; a `.partial` folder is
 //! never read and the next run redoes it. So rerunning after changing only the training seed
 //! reuses every data stage, and a crash never leaves a half-written stage that looks finished.
 
 use anyhow::{Context, Result};
-use lmrepro_stage::{build_folder, read_done};
+use lmrepro_stage::build_folder_once;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -82,18 +82,16 @@ impl StageCache {
         let dir = self.stage_dir(name, &key);
         let started = Instant::now();
         // A summary this build cannot read is stale: it reads as `None` and the stage is redone.
-        if let Some(summary) = read_done(&dir)? {
-            self.record(name, &key, started, true);
-            return Ok((Stage { dir, key }, summary));
-        }
-        let summary = build_folder(&dir, |partial| {
+        // Looked up under the folder's lock: a second process asking for the same stage waits for
+        // the first one's build and reuses it (issue 19, item 4).
+        let (summary, cached) = build_folder_once(&dir, |partial| {
             std::fs::write(
                 partial.join(KEY_FILE),
                 serde_json::to_string_pretty(material)? + "\n",
             )?;
             build(partial).with_context(|| format!("stage `{name}`"))
         })?;
-        self.record(name, &key, started, false);
+        self.record(name, &key, started, cached);
         Ok((Stage { dir, key }, summary))
     }
 

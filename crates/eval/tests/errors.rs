@@ -21,6 +21,47 @@ fn malformed_jsonl_names_file_and_line() {
     assert!(msg.contains("copa_broken.jsonl:2: malformed JSON"), "{msg}");
 }
 
+/// Invalid UTF-8 anywhere in a task file: an error naming the file (read as a whole, as
+/// llm-foundry's `datasets` does).
+#[test]
+fn invalid_utf8_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("latin1.jsonl");
+    std::fs::write(&p, b"{\"context\": \"caf\xe9\", \"continuation\": \"x\"}\n").unwrap();
+    let msg = format!(
+        "{:#}",
+        load_task_file(&p, TaskType::LanguageModeling, false).unwrap_err()
+    );
+    assert!(msg.contains("latin1.jsonl"), "{msg}");
+}
+
+/// A wrong type (a number for a string field, a string for `gold`) names file and line.
+#[test]
+fn wrong_types_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("types.jsonl");
+    std::fs::write(
+        &p,
+        "{\"query\": \"a\", \"choices\": [\"x\", \"y\"], \"gold\": 0}\n{\"query\": 7, \"choices\": [\"x\"], \"gold\": 0}\n",
+    )
+    .unwrap();
+    let msg = format!(
+        "{:#}",
+        load_task_file(&p, TaskType::MultipleChoice, false).unwrap_err()
+    );
+    assert!(msg.contains("types.jsonl:2"), "{msg}");
+    std::fs::write(
+        &p,
+        "{\"query\": \"a\", \"choices\": [\"x\", \"y\"], \"gold\": \"0\"}\n",
+    )
+    .unwrap();
+    let msg = format!(
+        "{:#}",
+        load_task_file(&p, TaskType::MultipleChoice, false).unwrap_err()
+    );
+    assert!(msg.contains("types.jsonl:1"), "{msg}");
+}
+
 #[test]
 fn zero_items_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

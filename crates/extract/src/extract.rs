@@ -1018,4 +1018,28 @@ mod tests {
             proptest::prop_assert_eq!(c.len, collapse(&format!("{a}{b}")).len());
         }
     }
+
+    /// Hostile nesting (4,000 open elements, 100,000-char runs, 2,000 nested lists): the DOM walk
+    /// is iterative, so this finishes on a 2 MiB thread stack (rayon's workers). Parse time grows
+    /// with the square of the nesting depth (html5ever's scope checks walk the open-element
+    /// stack: 25,000 levels took ~5 s); the pipeline refuses such pages (`--max-nesting-work`).
+    #[test]
+    fn deep_nesting_and_huge_runs_do_not_overflow_the_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let deep = format!(
+                    "<body>{}x{}</body>",
+                    "<div><span>".repeat(2_000),
+                    "</span></div>".repeat(2_000)
+                );
+                assert_eq!(ex(&deep).trim(), "x");
+                let lists = format!("<body>{}item", "<ul><li>".repeat(2_000));
+                assert!(ex(&lists).contains("item"));
+                let run = format!("<body><p>{}</p></body>", "w".repeat(100_000));
+                assert_eq!(mc(&run).len(), 100_000);
+            })
+            .unwrap();
+        handle.join().unwrap();
+    }
 }

@@ -24,5 +24,5 @@ pub mod score;
 pub mod warc;
 
 pub use extract::{extract_plain_text, ExtractOptions};
-pub use pipeline::{extract_warc, Doc, DocError, Options};
+pub use pipeline::{extract_warc, nesting_work, Doc, DocError, Options};
 pub use reproduce::{reproduce, ExtractionReproducer};

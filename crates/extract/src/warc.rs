@@ -857,6 +857,34 @@ mod tests {
         assert_eq!(ok[1].offset, (members[0].len() + members[1].len()) as u64);
     }
 
+    /// A zstd WARC cut in the middle, or with a flipped byte, yields its intact records and then
+    /// one error with a file offset (zstd frames cannot be resynchronised like gzip members).
+    #[test]
+    fn truncated_and_corrupt_zstd_are_reported() {
+        let recs: Vec<u8> = (0..40)
+            .flat_map(|i| {
+                record(
+                    "response",
+                    &format!("http://{i}/"),
+                    &[b'a' + (i % 26) as u8; 3000],
+                )
+            })
+            .collect();
+        let z = zstd::bulk::compress(&recs, 3).unwrap();
+        for bytes in [z[..z.len() / 2].to_vec(), {
+            let mut f = z.clone();
+            let n = f.len();
+            f[n / 2] ^= 0x5a;
+            f
+        }] {
+            let out = read_all(bytes);
+            let errors: Vec<_> = out.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(out.last().unwrap().is_err(), "the error ends the stream");
+            assert!(out.len() < 41);
+        }
+    }
+
     #[test]
     fn truncated_record_is_reported() {
         let r1 = record("response", "http://a/", b"HTTP/1.1 200 OK\r\n\r\nhello");

@@ -323,3 +323,37 @@ fn fifty_megabyte_page() {
     let docs: Vec<_> = extract_warc(&path, &limited).unwrap().collect();
     assert_eq!(docs[0].as_ref().unwrap_err().kind(), "payload_too_large");
 }
+
+/// The `--max-nesting-work` guard never touches a real page: the deepest page of every pinned
+/// WARC (benchmark pages and Common Crawl samples) stays far below the default limit.
+#[test]
+fn real_pages_are_far_below_the_nesting_limit() {
+    use lmrepro_extract::pipeline::{nesting_work, DEFAULT_MAX_NESTING_WORK};
+    let mut max = (0u64, String::new());
+    for name in [
+        "crawl/scrapinghub-aeb.warc.gz",
+        "crawl/trafilatura-testpages.warc.gz",
+        "crawl/cc_real/dolma-sample-0001.warc.gz",
+        "crawl/cc_real/whirlwind.warc.gz",
+    ] {
+        for rec in WarcReader::open(&input(name)).unwrap() {
+            let rec = rec.unwrap();
+            if rec.record_type() != Some("response") {
+                continue;
+            }
+            let body = parse_http_response(&rec.block, true).unwrap().body;
+            let work = nesting_work(&String::from_utf8_lossy(&body));
+            if work > max.0 {
+                max = (work, format!("{name} @ {}", rec.offset));
+            }
+        }
+    }
+    eprintln!("deepest real page: work {} ({})", max.0, max.1);
+    assert!(max.0 > 0);
+    assert!(
+        max.0 * 10 < DEFAULT_MAX_NESTING_WORK,
+        "work {} at {}",
+        max.0,
+        max.1
+    );
+}

@@ -38,6 +38,8 @@ struct Args {
 }
 
 struct ProductQuantizer {
+    /// The dimension the sub-quantizers cover (`dsub * (nsubq - 1) + lastdsub`, checked on load).
+    dim: usize,
     nsubq: usize,
     dsub: usize,
     lastdsub: usize,
@@ -237,6 +239,9 @@ pub struct Prediction {
 struct Reader<R> {
     r: R,
     pos: u64,
+    /// The stream's total length when known (a file, a byte slice): a size field asking for more
+    /// than what is left is a truncated or corrupt file, reported before anything is allocated.
+    len: Option<u64>,
 }
 
 impl<R: BufRead> Reader<R> {
@@ -260,9 +265,38 @@ impl<R: BufRead> Reader<R> {
         self.fill(&mut b)?;
         Ok(b)
     }
+    /// Fails unless `bytes` more bytes can still be in the stream (when its length is known).
+    fn expect_available(&mut self, bytes: u128, what: &str) -> Result<()> {
+        if let Some(len) = self.len {
+            let left = len.saturating_sub(self.pos);
+            ensure!(
+                bytes <= left as u128,
+                "truncated or corrupt fastText model: {what} needs {bytes} bytes at offset {}, \
+                 only {left} left",
+                self.pos
+            );
+        }
+        Ok(())
+    }
+    /// The initial capacity for `n` items: all of them when the stream is known to hold them,
+    /// else at most 1 GiB worth, so a corrupt size in an unsized stream cannot reserve unbounded
+    /// memory before the read fails.
+    fn capacity(&self, n: usize, item: usize) -> usize {
+        if self.len.is_some() {
+            n
+        } else {
+            n.min((1 << 30) / item)
+        }
+    }
     fn take(&mut self, n: usize) -> Result<Vec<u8>> {
-        let mut v = vec![0u8; n];
-        self.fill(&mut v)?;
+        self.expect_available(n as u128, "a byte array")?;
+        let mut v = Vec::with_capacity(self.capacity(n, 1));
+        let mut chunk = vec![0u8; 1 << 16];
+        while v.len() < n {
+            let k = (n - v.len()).min(chunk.len());
+            self.fill(&mut chunk[..k])?;
+            v.extend_from_slice(&chunk[..k]);
+        }
         Ok(v)
     }
     fn i32(&mut self) -> Result<i32> {
@@ -279,7 +313,8 @@ impl<R: BufRead> Reader<R> {
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
         n.checked_mul(4).context("matrix too large")?;
-        let mut out = Vec::with_capacity(n);
+        self.expect_available(4 * n as u128, "a matrix")?;
+        let mut out = Vec::with_capacity(self.capacity(n, 4));
         advise_huge_pages(&out);
         let mut chunk = vec![0u8; 1 << 16];
         while out.len() < n {
@@ -347,8 +382,20 @@ fn read_pq<R: BufRead>(r: &mut Reader<R>) -> Result<ProductQuantizer> {
         nsubq > 0,
         "fastText model: product quantizer with 0 sub-quantizers"
     );
+    // Every centroid slice `centroids(m, code)` must lie inside the table and cover exactly
+    // `dim` coordinates; a file that disagrees would index out of bounds at prediction time.
+    ensure!(
+        dsub.checked_mul(nsubq - 1)
+            .and_then(|d| d.checked_add(lastdsub))
+            == Some(dim)
+            && (if nsubq == 1 { lastdsub } else { dsub }) > 0,
+        "fastText model: product quantizer of dim {dim} with {nsubq} sub-quantizers of \
+         {dsub} (last {lastdsub}) does not add up, at offset {}",
+        r.pos
+    );
     let centroids = r.f32s(dim * KSUB)?;
     Ok(ProductQuantizer {
+        dim,
         nsubq,
         dsub,
         lastdsub,
@@ -365,7 +412,7 @@ fn read_matrix<R: BufRead>(r: &mut Reader<R>, quant: bool) -> Result<Matrix> {
         let codes = r.take(codesize)?;
         let pq = read_pq(r)?;
         ensure!(
-            codes.len() == m * pq.nsubq,
+            Some(codes.len()) == m.checked_mul(pq.nsubq),
             "fastText model: {} codes for {m} rows x {} sub-quantizers",
             codes.len(),
             pq.nsubq
@@ -380,7 +427,10 @@ fn read_matrix<R: BufRead>(r: &mut Reader<R>, quant: bool) -> Result<Matrix> {
     } else {
         let m = usize_of(r.i64()?, "rows")?;
         let n = usize_of(r.i64()?, "cols")?;
-        let data = r.f32s(m * n)?;
+        let len = m
+            .checked_mul(n)
+            .with_context(|| format!("fastText model: matrix of {m} x {n} is too large"))?;
+        let data = r.f32s(len)?;
         Ok(Matrix::Dense { cols: n, data })
     }
 }
@@ -400,17 +450,26 @@ impl FastText {
     pub fn load(path: &Path) -> Result<FastText> {
         let f = std::fs::File::open(path)
             .with_context(|| format!("opening fastText model {}", path.display()))?;
-        FastText::from_reader(std::io::BufReader::with_capacity(1 << 20, f))
+        let len = f.metadata().ok().map(|m| m.len());
+        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len)
             .with_context(|| format!("loading fastText model {}", path.display()))
     }
 
     pub fn from_bytes(buf: &[u8]) -> Result<FastText> {
-        FastText::from_reader(buf)
+        FastText::read(buf, Some(buf.len() as u64))
     }
 
     /// Reads a model from a stream (e.g. one that also hashes the bytes it passes on).
     pub fn from_reader<R: BufRead>(reader: R) -> Result<FastText> {
-        let mut r = Reader { r: reader, pos: 0 };
+        FastText::read(reader, None)
+    }
+
+    fn read<R: BufRead>(reader: R, len: Option<u64>) -> Result<FastText> {
+        let mut r = Reader {
+            r: reader,
+            pos: 0,
+            len,
+        };
         let magic = r.i32()?;
         ensure!(
             magic == MAGIC,
@@ -422,6 +481,7 @@ impl FastText {
             "unsupported fastText model version {version} (expected 12)"
         );
         let dim = usize_of(r.i32()? as i64, "dim")?;
+        ensure!(dim > 0, "fastText model: dim 0");
         let _ws = r.i32()?;
         let _epoch = r.i32()?;
         let _min_count = r.i32()?;
@@ -442,6 +502,12 @@ impl FastText {
         let bucket = r.i32()?;
         let minn = r.i32()?;
         let maxn = r.i32()?;
+        // Character n-grams (maxn > 0) and word n-grams hash into `bucket` rows: the C++ library
+        // divides by it, so 0 there is a corrupt file (undefined behaviour in C++), not a model.
+        ensure!(
+            bucket > 0 || (bucket == 0 && maxn <= 0 && word_ngrams <= 1),
+            "fastText model: bucket {bucket} with maxn {maxn} and wordNgrams {word_ngrams}"
+        );
         let _lr_update = r.i32()?;
         let _t = r.f64()?;
         let args = Args {
@@ -540,10 +606,62 @@ impl FastText {
             "output matrix has {} rows for {nlabels} labels",
             ft.output.rows()
         );
+        ft.check_shapes()?;
         if ft.args.loss == Loss::Hs {
-            ft.tree = build_tree(&label_counts);
+            ft.tree = build_tree(&label_counts)?;
         }
         Ok(ft)
+    }
+
+    /// What `predict` relies on and fastText's writer guarantees; a file that breaks it is corrupt
+    /// (the C++ library would read out of bounds).
+    fn check_shapes(&self) -> Result<()> {
+        ensure!(!self.labels.is_empty(), "fastText model without labels");
+        let dim = self.args.dim;
+        for (name, m) in [("input", &self.input), ("output", &self.output)] {
+            let cols = match m {
+                Matrix::Dense { cols, .. } => *cols,
+                Matrix::Quant { pq, norm, .. } => {
+                    if let Some((_, npq)) = norm {
+                        ensure!(
+                            npq.dim >= 1,
+                            "fastText model: {name} norm quantizer of dim 0"
+                        );
+                    }
+                    pq.dim
+                }
+            };
+            ensure!(
+                cols == dim,
+                "fastText model: {name} matrix has {cols} columns for dim {dim}"
+            );
+        }
+        // Words come before labels (fastText sorts its dictionary so), so a word's id is a row of
+        // the input matrix.
+        let nwords = self.nwords as usize;
+        if let Some(i) = (0..self.is_label.len()).find(|&i| self.is_label[i] != (i >= nwords)) {
+            bail!("fastText dictionary: entry {i} is out of order (words must precede labels)");
+        }
+        let rows = self.input.rows();
+        let hashed = self.args.maxn > 0 || self.args.word_ngrams > 1;
+        let needed = if self.pruneidx_size > 0 {
+            match self.pruneidx.values().copied().filter(|&v| v >= 0).max() {
+                Some(v) => nwords as u64 + v as u64 + 1,
+                None => nwords as u64,
+            }
+        } else if self.pruneidx_size < 0 && hashed {
+            nwords as u64 + self.args.bucket as u64
+        } else {
+            nwords as u64
+        };
+        ensure!(
+            rows as u64 >= needed,
+            "fastText model: input matrix has {rows} rows, the dictionary needs {needed}"
+        );
+        if let Some(&v) = self.pruneidx.values().find(|&&v| v < 0) {
+            bail!("fastText model: negative pruned n-gram index {v}");
+        }
+        Ok(())
     }
 
     /// Number of labels.
@@ -779,7 +897,14 @@ fn heap_push(heap: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
     heap.push(item);
     if heap.len() > k {
         let min = heap_front(heap);
-        let pos = heap.iter().position(|h| h.0 == min).unwrap();
+        // A model with NaN weights gives NaN scores, which `min` skips: when nothing equals the
+        // minimum (every kept score is NaN) the oldest NaN goes. Found by the fasttext_model fuzz
+        // target (it panicked here).
+        let pos = heap
+            .iter()
+            .position(|h| h.0 == min)
+            .or_else(|| heap.iter().position(|h| h.0.is_nan()))
+            .unwrap_or(0);
         heap.remove(pos);
     }
 }
@@ -791,7 +916,12 @@ fn std_log(x: f32) -> f32 {
 }
 
 /// `HierarchicalSoftmaxLoss::buildTree`: Huffman tree over label counts (labels sorted by count).
-fn build_tree(counts: &[i64]) -> Vec<TreeNode> {
+///
+/// fastText's build assumes counts below its 1e15 sentinel; with a larger (corrupt) count it
+/// picks an internal node not built yet (past the end, or the node itself, after which `predict`
+/// loops forever — in C++ too). That is an error here: found by the fasttext_model fuzz target
+/// (first an index out of bounds, then a hang).
+fn build_tree(counts: &[i64]) -> Result<Vec<TreeNode>> {
     let osz = counts.len();
     let mut tree = vec![
         TreeNode {
@@ -813,15 +943,19 @@ fn build_tree(counts: &[i64]) -> Vec<TreeNode> {
                 *m = leaf as usize;
                 leaf -= 1;
             } else {
+                ensure!(
+                    node < i,
+                    "fastText model: label counts do not form a Huffman tree (node {i})"
+                );
                 *m = node;
                 node += 1;
             }
         }
         tree[i].left = mini[0] as i32;
         tree[i].right = mini[1] as i32;
-        tree[i].count = tree[mini[0]].count + tree[mini[1]].count;
+        tree[i].count = tree[mini[0]].count.saturating_add(tree[mini[1]].count);
     }
-    tree
+    Ok(tree)
 }
 
 #[cfg(test)]

@@ -226,4 +226,83 @@ mod tests {
             proptest::prop_assert_eq!(text(&back), s.as_str());
         }
     }
+
+    /// Invalid UTF-8 is a read error naming file and line, under both policies (a line that cannot
+    /// be decoded is not a malformed document that could be skipped: the stream itself is bad).
+    #[test]
+    fn invalid_utf8_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.jsonl");
+        std::fs::write(&path, b"{\"text\": \"ok\"}\n{\"text\": \"\xff\xfe\"}\n").unwrap();
+        for policy in [OnMalformed::Error, OnMalformed::Skip] {
+            let err = format!("{:#}", read_docs(&path, policy).unwrap_err());
+            assert!(err.contains("bad.jsonl:2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_files_hold_no_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [
+            ("e.jsonl", Vec::new()),
+            ("e.jsonl.zst", zstd::bulk::compress(b"", 3).unwrap()),
+            ("blank.jsonl", b"\n \n\t\n".to_vec()),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            assert_eq!(read_docs(&path, OnMalformed::Error).unwrap(), (vec![], 0));
+        }
+    }
+
+    #[test]
+    fn truncated_and_corrupt_gzip_are_errors_naming_the_file() {
+        use flate2::{write::GzEncoder, Compression};
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (0..2000)
+            .map(|i| format!("{{\"text\":\"doc {i}\"}}\n"))
+            .collect();
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(body.as_bytes()).unwrap();
+        let full = enc.finish().unwrap();
+        let cut = dir.path().join("cut.jsonl.gz");
+        std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+        let err = read_docs(&cut, OnMalformed::Skip).unwrap_err();
+        assert!(format!("{err:#}").contains("cut.jsonl.gz"), "{err:#}");
+        let mut flipped = full.clone();
+        flipped[full.len() / 2] ^= 0xff;
+        let bad = dir.path().join("flip.jsonl.gz");
+        std::fs::write(&bad, &flipped).unwrap();
+        let err = read_docs(&bad, OnMalformed::Skip).unwrap_err();
+        assert!(format!("{err:#}").contains("flip.jsonl.gz"), "{err:#}");
+    }
+
+    /// A huge line (8 MiB of text, no newline until the end) is one document, not an error.
+    #[test]
+    fn a_huge_line_is_one_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        let text = "x".repeat(8 << 20);
+        std::fs::write(&path, format!("{{\"text\": \"{text}\"}}")).unwrap();
+        let (docs, _) = read_docs(&path, OnMalformed::Error).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(super::text(&docs[0].1).len(), 8 << 20);
+    }
+
+    /// Non-finite numbers are not JSON: `NaN` in a field is a malformed line, named.
+    #[test]
+    fn nan_and_infinity_are_malformed_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nan.jsonl");
+        std::fs::write(
+            &path,
+            "{\"text\": \"a\", \"score\": NaN}\n{\"text\": \"b\", \"s\": Infinity}\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", read_docs(&path, OnMalformed::Error).unwrap_err());
+        assert!(
+            err.contains("nan.jsonl:1") && err.contains("invalid JSON"),
+            "{err}"
+        );
+        assert_eq!(read_docs(&path, OnMalformed::Skip).unwrap(), (vec![], 2));
+    }
 }

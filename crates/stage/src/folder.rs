@@ -7,8 +7,14 @@
 //!
 //! A folder without `_DONE.json`, or a shard without its marker, is unfinished: it is never read
 //! and is redone by the next run.
+//!
+//! Both hold an exclusive lock while they write ([`crate::lock`]): a sharded stage on
+//! `<dir>/.lock` for as long as the [`ShardedStage`] lives, a whole folder on the hidden sibling
+//! `.<name>.lock` while it is built. A second process on the same folder waits, then reuses what
+//! the first finished, so two concurrent runs write what one run writes.
 
 use crate::jsonl::{to_jsonl, write_atomic};
+use crate::lock::{lock_file, FolderLock};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,10 +41,26 @@ fn partial_of(dir: &Path) -> PathBuf {
     dir.with_file_name(name)
 }
 
+/// The lock of a whole folder: the hidden sibling `.<name>.lock` (beside, not inside, because the
+/// folder itself is replaced).
+fn lock_folder(dir: &Path) -> Result<FolderLock> {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(dir.file_name().unwrap_or_default());
+    name.push(".lock");
+    let lock = dir.with_file_name(name);
+    if let Some(parent) = lock.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    lock_file(&lock)
+}
+
 /// Builds `dir` from scratch: `build` fills `<dir>.partial` (a leftover from an interrupted run is
 /// deleted first), then its summary goes to `_DONE.json` and the folder is renamed to `dir`,
-/// replacing an older one.
+/// replacing an older one. The folder's lock is held throughout, so a concurrent build of the same
+/// folder waits instead of deleting this one's `.partial` under it.
 pub fn build_folder<T: Serialize>(dir: &Path, build: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let _lock = lock_folder(dir)?;
     let partial = partial_of(dir);
     if partial.exists() {
         std::fs::remove_dir_all(&partial)
@@ -58,19 +80,38 @@ pub fn build_folder<T: Serialize>(dir: &Path, build: impl FnOnce(&Path) -> Resul
     Ok(summary)
 }
 
+/// `dir`'s summary if it is finished (`cached = true`), else [`build_folder`]. The check is made
+/// under the folder's lock, so of two processes asking for the same folder one builds it and the
+/// other waits and reads the result, instead of building it again and replacing it while the
+/// first may already be reading it.
+pub fn build_folder_once<T: Serialize + DeserializeOwned>(
+    dir: &Path,
+    build: impl FnOnce(&Path) -> Result<T>,
+) -> Result<(T, bool)> {
+    let _lock = lock_folder(dir)?;
+    if let Some(summary) = read_done(dir)? {
+        return Ok((summary, true));
+    }
+    Ok((build_folder(dir, build)?, false))
+}
+
 /// A stage folder with per-shard outputs and completion markers (`_done/<shard>`), so an
 /// interrupted run redoes only the shards it had not finished.
 #[derive(Debug, Clone)]
 pub struct ShardedStage {
     pub dir: PathBuf,
+    /// `<dir>/.lock`, held while this stage (or a clone) lives.
+    _lock: FolderLock,
 }
 
 impl ShardedStage {
+    /// Creates `dir` and takes its lock, waiting while another process holds it.
     pub fn create(dir: &Path) -> Result<ShardedStage> {
         std::fs::create_dir_all(dir.join("_done"))
             .with_context(|| format!("creating {}", dir.display()))?;
         Ok(ShardedStage {
             dir: dir.to_path_buf(),
+            _lock: lock_file(&dir.join(".lock"))?,
         })
     }
 
@@ -211,6 +252,6 @@ mod tests {
                     .starts_with('.')
             })
             .count();
-        assert_eq!(hidden, 0);
+        assert_eq!(hidden, 1, "only the stage's .lock");
     }
 }

@@ -6,6 +6,7 @@
 //! - [`folder`]: resumable stage folders: per-shard outputs with completion markers
 //!   ([`ShardedStage`]) and whole folders built under `.partial` and renamed when done
 //!   ([`build_folder`]);
+//! - [`lock`]: exclusive per-folder locks, so concurrent processes never interleave writes;
 //! - [`progress`]: indicatif bars on stderr, one style;
 //! - [`tally`]: statistics structs that add up field by field ([`tally!`]).
 //!
@@ -16,11 +17,12 @@
 pub mod doc;
 pub mod folder;
 pub mod jsonl;
+pub mod lock;
 pub mod progress;
 pub mod tally;
 
 pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
-pub use folder::{build_folder, read_done, ShardedStage, DONE_FILE};
+pub use folder::{build_folder, build_folder_once, read_done, ShardedStage, DONE_FILE};
 pub use jsonl::{
     create_writer, expand_inputs, open_reader, read_lines, shard_name, shard_names, to_jsonl,
     write_atomic, FileWriter,
