@@ -100,8 +100,9 @@ pub fn build_folder_once<T: Serialize + DeserializeOwned>(
 #[derive(Debug, Clone)]
 pub struct ShardedStage {
     pub dir: PathBuf,
-    /// `<dir>/.lock`, held while this stage (or a clone) lives.
-    _lock: FolderLock,
+    /// `<dir>/.lock`, held while this stage (or a clone) lives; `None` for a folder shared by
+    /// concurrent shard workers ([`ShardedStage::shared`]).
+    _lock: Option<FolderLock>,
 }
 
 impl ShardedStage {
@@ -111,8 +112,27 @@ impl ShardedStage {
             .with_context(|| format!("creating {}", dir.display()))?;
         Ok(ShardedStage {
             dir: dir.to_path_buf(),
-            _lock: lock_file(&dir.join(".lock"))?,
+            _lock: Some(lock_file(&dir.join(".lock"))?),
         })
+    }
+
+    /// `dir` for workers that write different shards of it at the same time (a distributed
+    /// engine's tasks, each its own process): no folder-wide lock, which would serialise them;
+    /// each shard is written under its own [`ShardedStage::lock_shard`] instead. Creates nothing.
+    pub fn shared(dir: &Path) -> ShardedStage {
+        ShardedStage {
+            dir: dir.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    /// Takes `shard`'s own lock (`<dir>/_done/.<shard>.lock`, creating the folders), so two
+    /// workers given the same shard never write its temporary file at once: the second waits,
+    /// then finds the shard done.
+    pub fn lock_shard(&self, shard: &str) -> Result<FolderLock> {
+        let done = self.dir.join("_done");
+        std::fs::create_dir_all(&done).with_context(|| format!("creating {}", done.display()))?;
+        lock_file(&done.join(format!(".{shard}.lock")))
     }
 
     /// Where `shard`'s documents go: `<dir>/<shard>.jsonl.zst`.
@@ -224,6 +244,20 @@ mod tests {
             "incompatible summary"
         );
         assert!(!tmp.path().join("stage-abc.partial").exists());
+    }
+
+    #[test]
+    fn a_shared_stage_locks_shards_not_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stage = ShardedStage::shared(&tmp.path().join("work"));
+        assert!(!stage.dir.exists(), "shared() creates nothing");
+        let _a = stage.lock_shard("a").unwrap();
+        let _b = stage.lock_shard("b").unwrap();
+        assert!(stage.dir.join("_done/.a.lock").is_file());
+        assert!(!stage.dir.join(".lock").exists(), "no folder-wide lock");
+        stage.mark_done("a", &json!({"docs": 0})).unwrap();
+        assert!(stage.is_done("a"));
+        assert!(!stage.is_done(".a.lock"), "lock files are not markers");
     }
 
     #[test]

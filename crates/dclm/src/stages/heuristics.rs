@@ -66,9 +66,8 @@ pub fn plan(cache: &StageCache, ctx: &Ctx, pool: &(Stage, PoolSummary)) -> Resul
                           "assets": ctx.input_shas(&["langid/lid.176.ftz"])?});
     let key = key_of(&material);
     let dir = cache.stage_dir(STAGE, &key);
-    let work = ShardedStage {
-        dir: dir.with_file_name(format!("{STAGE}-{key}.shards")),
-    };
+    // Shared: Ray runs its shards as concurrent processes, each under the shard's own lock.
+    let work = ShardedStage::shared(&dir.with_file_name(format!("{STAGE}-{key}.shards")));
     let shards = pool::files(&pool_stage.dir, pool_sum)
         .into_iter()
         .map(|f| (shard_name(&f), f))
@@ -121,8 +120,12 @@ impl Plan {
         if self.is_done(shard) {
             return self.work.done_stats(shard);
         }
-        std::fs::create_dir_all(self.work.dir.join("_done"))
-            .with_context(|| format!("creating {}", self.work.dir.display()))?;
+        // A second worker given the same shard (a retried task whose first attempt still runs)
+        // waits here, then finds it done.
+        let _lock = self.work.lock_shard(shard)?;
+        if self.is_done(shard) {
+            return self.work.done_stats(shard);
+        }
         let (kept, stats) = filter(p, input)?;
         write_atomic(
             &self.work.temp_path(shard, ".jsonl"),
