@@ -94,6 +94,7 @@ recipe_tests! {
     crawl_extraction => "crawl-extraction",
     dclm_eval => "dclm-eval",
     dclm_heuristics => "dclm-heuristics",
+    dclm_results => "dclm-results",
     scaling_overtraining => "scaling-overtraining",
 }
 

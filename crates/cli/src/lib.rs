@@ -22,6 +22,7 @@ pub fn reproducers() -> Vec<&'static dyn Reproducer> {
         &lmrepro_model::TrainReproducer,
         &lmrepro_eval::EvalAggregationReproducer,
         &lmrepro_dclm::DclmBaselineReproducer,
+        &lmrepro_dclm_runs::DclmResultsReproducer,
     ]
 }
 

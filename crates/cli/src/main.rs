@@ -33,6 +33,9 @@ enum Command {
     /// Alice-in-Wonderland track: generate problems, score responses, run models.
     #[command(subcommand)]
     Aiw(lmrepro_aiw::cli::Command),
+    /// DCLM's released run database: `dclm runs` filters, sorts and prints its runs.
+    #[command(subcommand)]
+    Dclm(lmrepro_dclm_runs::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -75,5 +78,6 @@ fn run() -> Result<()> {
             lmrepro_dclm::crawl_run::run(&args, Resolver::from_env()).map(|_| ())
         }
         Command::Fetch { recipes } => lmrepro_cli::run_fetch(&recipes),
+        Command::Dclm(cmd) => lmrepro_dclm_runs::cli::run(cmd),
     }
 }
