@@ -414,27 +414,28 @@ pub fn leaderboard(
             .map(|x| (*x).clone())
             .collect();
         if row.candidates.is_empty() {
-            let mut sizes: Vec<(u64, u64, String)> = Vec::new();
+            // Where the runs of these datasets are: their scales (or params / tokens).
+            let mut at: Vec<(u64, u64, String)> = Vec::new();
             for x in &of_datasets {
-                let s = format!(
-                    "{} / {}",
-                    pp.render(x.params as f64),
-                    pt.render(x.tokens as f64)
-                );
-                if !sizes.iter().any(|(_, _, t)| *t == s) {
-                    sizes.push((x.params, x.tokens, s));
+                let s = x
+                    .scale
+                    .clone()
+                    .unwrap_or_else(|| format!("{} params / {} tokens", x.params, x.tokens));
+                if !at.iter().any(|(_, _, t)| *t == s) {
+                    at.push((x.params, x.tokens, s));
                 }
             }
-            sizes.sort();
+            at.sort();
             let reason = format!(
                 "no run at {params} / {tokens}: {} runs of these datasets, at {}",
                 of_datasets.len(),
-                if sizes.is_empty() {
-                    "no size".to_string()
+                if at.is_empty() {
+                    "no scale".to_string()
                 } else {
-                    sizes
-                        .into_iter()
-                        .map(|s| s.2)
+                    at.iter()
+                        .map(|(p, t, s)| {
+                            format!("{s} ({} / {})", pp.render(*p as f64), fmt_sig(*t as f64, 3))
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
@@ -607,22 +608,8 @@ fn leaderboard_md(rows: &[LeaderboardRow], spec: &LeaderboardSpec) -> String {
                 .map_or(String::new(), |x| format!(" {x}."))
         );
     }
-    let missing: Vec<&CellCheck> = rows
-        .iter()
-        .flat_map(|r| &r.cells)
-        .filter(|c| c.status == Status::Missing && c.reason.is_some())
-        .collect();
-    let mut reasons: Vec<(String, String)> = Vec::new();
-    for c in missing {
-        let key = (c.column.clone(), c.reason.clone().unwrap_or_default());
-        if !reasons.contains(&key) {
-            reasons.push(key);
-        }
-    }
     md.push_str("\n## Missing cells\n\n");
-    for (col, why) in reasons {
-        let _ = writeln!(md, "- {col}: {why}");
-    }
+    md.push_str(&missing_list(rows.iter().flat_map(|r| &r.cells)));
     md.push_str("\n## Candidate runs\n\n");
     let mut c = Table::new([
         "printed row",
@@ -681,17 +668,26 @@ fn scales_md(rows: &[ScaleRow], spec: &ScaleTableSpec) -> String {
     );
     md.push_str(&t.to_markdown());
     md.push_str("\n## Missing cells\n\n");
-    let mut seen: Vec<(String, String)> = Vec::new();
-    for c in rows.iter().flat_map(|r| &r.cells) {
-        if c.status == Status::Missing {
-            let key = (c.column.clone(), c.reason.clone().unwrap_or_default());
-            if !seen.contains(&key) {
-                seen.push(key);
-            }
+    md.push_str(&missing_list(rows.iter().flat_map(|r| &r.cells)));
+    md
+}
+
+/// Missing cells grouped by reason: `- row: columns: reason`.
+fn missing_list<'a>(cells: impl Iterator<Item = &'a CellCheck>) -> String {
+    let mut groups: Vec<(String, String, Vec<String>)> = Vec::new();
+    for c in cells.filter(|c| c.status == Status::Missing) {
+        let why = c.reason.clone().unwrap_or_default();
+        match groups.iter_mut().find(|(r, w, _)| *r == c.row && *w == why) {
+            Some(g) => g.2.push(c.column.clone()),
+            None => groups.push((c.row.clone(), why, vec![c.column.clone()])),
         }
     }
-    for (col, why) in seen {
-        let _ = writeln!(md, "- {col}: {why}");
+    if groups.is_empty() {
+        return "None.\n".into();
+    }
+    let mut md = String::new();
+    for (row, why, cols) in groups {
+        let _ = writeln!(md, "- {row}: {}: {why}", cols.join(", "));
     }
     md
 }
@@ -1298,7 +1294,7 @@ mod tests {
         assert!(rows[2].candidates.is_empty());
         let why = rows[2].reason.as_deref().unwrap();
         assert!(
-            why.contains("1 runs of these datasets, at 7B / 0.03T"),
+            why.contains("1 runs of these datasets, at 7b-2x (7B / 2.88e10)"),
             "{why}"
         );
         assert!(rows[2].cells.iter().all(|c| c.status == Status::Missing));
@@ -1359,7 +1355,7 @@ mod tests {
         s.columns[0].database = Some("vibes".into());
         let err = format!("{:#}", leaderboard(&runs, README, &s).unwrap_err());
         assert!(
-            err.contains("`vibes` is not one of core, extended, mmlu,"),
+            err.contains("`database = \"vibes\"` is not one of core, extended, mmlu,"),
             "{err}"
         );
         let mut s = spec();

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use lmrepro_data::testing;
-use lmrepro_dclm_runs::cli::{self, Command, RunsArgs};
+use lmrepro_dclm_runs::cli::{self, Command};
 use lmrepro_dclm_runs::query::{self, Format, Query, SortKey};
 use lmrepro_dclm_runs::results::runs_of;
 use lmrepro_dclm_runs::{RunDb, ScaleDef, Scales};
@@ -165,9 +165,10 @@ fn runs_command_parses_and_runs() {
     let out = cli::runs(&args, &testing::resolver()).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "row,dataset,model,core");
-    // 3 rw_original + 1 dfn run at 7B-1x, best first.
-    assert_eq!(lines.len(), 5, "{out}");
-    assert!(lines[1].contains("dfn_10_mean_0.71_2048_baebdddd"), "{out}");
+    // 3 rw_original + 2 dfn runs at 7B-1x, best first.
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(lines[1].starts_with("339,dfn_diff_dpo_base"), "{out}");
+    assert!(lines[5].contains(",rw_original,"), "{out}");
     // Defaults: every run, markdown, the pinned database.
     let Command::Runs(args) = Dclm::try_parse_from(["dclm", "runs", "--limit", "2"])
         .unwrap()

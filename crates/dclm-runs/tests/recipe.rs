@@ -51,7 +51,11 @@ fn every_printed_row_is_matched_or_explained() {
         assert!(r.cells.iter().all(|c| c.status == Status::Missing));
     }
     assert!(
-        rows[0].reason.as_deref().unwrap().contains("1B / 0.03T"),
+        rows[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("1 runs of these datasets, at 1b-1x (1B / 2.88e10)"),
         "{:?}",
         rows[0].reason
     );
