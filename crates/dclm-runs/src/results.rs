@@ -936,8 +936,11 @@ fn groups_md(db: &RunDb, groups: &[GroupSpec]) -> Result<(String, Vec<(String, u
     Ok((md, counts))
 }
 
-/// CORE vs training compute per family: the SVG and its data.
-fn families(runs: &[Run], fams: &[FamilySpec]) -> Result<(String, String, Vec<(String, usize)>)> {
+/// Runs counted per label (group or family), for the summary.
+type Counts = Vec<(String, usize)>;
+
+/// CORE vs training compute per family: the SVG, its data (CSV) and the runs per family.
+fn families(runs: &[Run], fams: &[FamilySpec]) -> Result<(String, String, Counts)> {
     let mut plot = LinePlot::new(
         "DCLM runs: CORE (v1) vs training compute, per dataset family",
         Axis::log("training compute 6·N·D (FLOPs)"),

@@ -135,7 +135,7 @@ impl Scales {
             .find(|d| d.params == params)
             .map(|d| d.size.clone());
         let scale = size.as_ref().map(|s| {
-            let k = if one_x > 0 && tokens % one_x == 0 {
+            let k = if one_x > 0 && tokens.is_multiple_of(one_x) {
                 (tokens / one_x).to_string()
             } else {
                 trim_decimals(&format!("{multiplier:.2}"))
@@ -162,7 +162,7 @@ impl ScaleDef {
             .filter(|&k| k > 0)
             .with_context(|| format!("DCLM scale name `{name}`: `{mult}` is not `<k>x`"))?;
         let one_x = TOKENS_PER_PARAM_1X * multiplier;
-        if tokens % one_x != 0 {
+        if !tokens.is_multiple_of(one_x) {
             bail!("{name}: {tokens} tokens are not {one_x} tokens per parameter of a whole model");
         }
         if id != name.to_lowercase() {
