@@ -97,6 +97,7 @@ recipe_tests! {
     dclm_eval => "dclm-eval",
     dclm_heuristics => "dclm-heuristics",
     musicldm => "musicldm",
+    dclm_results => "dclm-results",
     scaling_overtraining => "scaling-overtraining",
 }
 

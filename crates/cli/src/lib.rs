@@ -25,6 +25,7 @@ pub fn reproducers() -> Vec<&'static dyn Reproducer> {
         &lmrepro_musicldm::MusicLdmReproducer,
         &lmrepro_bloom::BloomReproducer,
         &lmrepro_bigbio::BigbioReproducer,
+        &lmrepro_dclm_runs::DclmResultsReproducer,
     ]
 }
 

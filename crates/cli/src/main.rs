@@ -39,9 +39,20 @@ enum Command {
     /// BigBIO track: validate BigBIO-schema JSONL, zero-shot PubMedQA / BIOSSES.
     #[command(subcommand)]
     Bigbio(lmrepro_bigbio::cli::Command),
-    /// dclm-baseline data stages one at a time or shard by shard (what the Ray driver calls).
+    /// DCLM: the dclm-baseline data stages one at a time or shard by shard (what the Ray driver
+    /// calls), and `dclm runs` over DCLM's released run database.
     #[command(subcommand)]
-    Dclm(lmrepro_dclm::cli::Command),
+    Dclm(DclmCommand),
+}
+
+/// `lmrepro dclm ...`: the pipeline's stages and the run database, owned by two crates.
+#[derive(Subcommand)]
+enum DclmCommand {
+    #[command(flatten)]
+    Stages(lmrepro_dclm::cli::Command),
+    /// runs: filter, sort and print DCLM's released runs.
+    #[command(flatten)]
+    Runs(lmrepro_dclm_runs::cli::Command),
 }
 
 /// `lmrepro crawl ...`: stages owned by two crates under one namespace.
@@ -77,7 +88,7 @@ fn run() -> Result<()> {
             path.exists()
                 .then(|| lmrepro_dclm::load_checkpoint_lm(path))
         }),
-        Command::Dclm(cmd) => lmrepro_dclm::cli::run(cmd),
+        Command::Dclm(DclmCommand::Stages(cmd)) => lmrepro_dclm::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
             let path = std::path::Path::new(arg);
@@ -91,5 +102,6 @@ fn run() -> Result<()> {
             lmrepro_dclm::crawl_run::run(&args, Resolver::from_env()).map(|_| ())
         }
         Command::Fetch { recipes } => lmrepro_cli::run_fetch(&recipes),
+        Command::Dclm(DclmCommand::Runs(cmd)) => lmrepro_dclm_runs::cli::run(cmd),
     }
 }
