@@ -461,25 +461,13 @@ pub fn qa_rows(
     samples: &[Vec<usize>],
     level: f64,
 ) -> Vec<Row> {
-    type Metric = fn(&[String], &[String]) -> Result<f64>;
-    let metrics: [(&str, Metric); 2] = [("accuracy", accuracy), ("macro_f1", macro_f1)];
     rows(
         Task::Pubmedqa,
         truth,
         preds,
         samples,
         level,
-        &metrics
-            .iter()
-            .map(|(n, f)| {
-                let f = *f;
-                (
-                    *n,
-                    Box::new(move |t: &[String], p: &[String]| f(t, p).unwrap_or(f64::NAN))
-                        as Box<dyn Fn(&[String], &[String]) -> f64>,
-                )
-            })
-            .collect::<Vec<_>>(),
+        &[("accuracy", accuracy), ("macro_f1", macro_f1)],
     )
 }
 
@@ -490,25 +478,13 @@ pub fn pair_rows(
     samples: &[Vec<usize>],
     level: f64,
 ) -> Vec<Row> {
-    type Metric = fn(&[f64], &[f64]) -> Result<f64>;
-    let metrics: [(&str, Metric); 2] = [("pearson", pearson), ("spearman", spearman)];
     rows(
         Task::Biosses,
         gold,
         preds,
         samples,
         level,
-        &metrics
-            .iter()
-            .map(|(n, f)| {
-                let f = *f;
-                (
-                    *n,
-                    Box::new(move |t: &[f64], p: &[f64]| f(t, p).unwrap_or(f64::NAN))
-                        as Box<dyn Fn(&[f64], &[f64]) -> f64>,
-                )
-            })
-            .collect::<Vec<_>>(),
+        &[("pearson", pearson), ("spearman", spearman)],
     )
 }
 
@@ -532,7 +508,8 @@ impl Distinct for f64 {
     }
 }
 
-type BoxedMetric<T> = Box<dyn Fn(&[T], &[T]) -> f64>;
+/// A metric over (truth, predictions); an error (e.g. a constant input) scores NaN, as SciPy does.
+type Metric<T> = fn(&[T], &[T]) -> Result<f64>;
 
 fn rows<T: Clone + Distinct>(
     task: Task,
@@ -540,7 +517,7 @@ fn rows<T: Clone + Distinct>(
     preds: &[(String, Vec<T>)],
     samples: &[Vec<usize>],
     level: f64,
-    metrics: &[(&str, BoxedMetric<T>)],
+    metrics: &[(&str, Metric<T>)],
 ) -> Vec<Row> {
     let n = truth.len();
     let mut out: Vec<Row> = preds
@@ -554,7 +531,7 @@ fn rows<T: Clone + Distinct>(
                 .iter()
                 .map(|(m, f)| {
                     let e = bootstrap(samples, n, level, |idx| {
-                        f(&subset(truth, idx), &subset(p, idx))
+                        f(&subset(truth, idx), &subset(p, idx)).unwrap_or(f64::NAN)
                     });
                     (m.to_string(), e)
                 })
@@ -571,7 +548,10 @@ fn rows<T: Clone + Distinct>(
             .map(|(m, f)| {
                 let e = bootstrap(samples, n, level, |idx| {
                     let t = subset(truth, idx);
-                    let per: Vec<f64> = preds.iter().map(|(_, p)| f(&t, &subset(p, idx))).collect();
+                    let per: Vec<f64> = preds
+                        .iter()
+                        .map(|(_, p)| f(&t, &subset(p, idx)).unwrap_or(f64::NAN))
+                        .collect();
                     if per.iter().any(|x| x.is_nan()) {
                         f64::NAN
                     } else {
