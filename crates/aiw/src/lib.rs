@@ -6,6 +6,7 @@
 //! - [`stats`]: correct-response rates with the repo's Beta-fit bands (seeded).
 //! - [`reproduce()`] / [`AiwReproducer`]: recipe kind `aiw` (tables + plots).
 //! - [`client`], [`runner`], [`cli`]: OpenAI-compatible client, resumable runs, `lmrepro aiw ...`.
+//! - [`testing`]: a scripted OpenAI-compatible server on 127.0.0.1 for the client's tests (and other tracks').
 
 pub mod cli;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod runner;
 pub mod score;
 pub mod stats;
 pub mod summary;
+pub mod testing;
 
 pub use reproduce::reproduce;
 

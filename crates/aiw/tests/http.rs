@@ -4,59 +4,11 @@ use lmrepro_aiw::client::{ClientConfig, OpenAiClient};
 use lmrepro_aiw::prompts::PromptSet;
 use lmrepro_aiw::runner::{run, RunConfig};
 use lmrepro_aiw::score::Comparison;
+use lmrepro_aiw::testing::{completion, ChatServer};
 use lmrepro_lm::GenerationParams;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Serves the scripted `(status, body)` responses, one per connection, in order, and records each
-/// request body. Returns the base URL.
-fn serve(
-    script: Vec<(u16, String)>,
-) -> (String, Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    let handle = std::thread::spawn(move || {
-        for (status, body) in script {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut buf = vec![0u8; len];
-            reader.read_exact(&mut buf).unwrap();
-            seen2.lock().unwrap().push(String::from_utf8(buf).unwrap());
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            stream.flush().unwrap();
-        }
-    });
-    (url, seen, handle)
-}
-
-fn completion(text: &str) -> String {
-    serde_json::json!({"choices": [{"message": {"role": "assistant", "content": text}}]})
-        .to_string()
-}
 
 fn client(url: &str) -> OpenAiClient {
     OpenAiClient::new(ClientConfig {
@@ -73,16 +25,15 @@ fn client(url: &str) -> OpenAiClient {
 
 #[test]
 fn success() {
-    let (url, seen, h) = serve(vec![(200, completion("### Answer: 7"))]);
-    let mut c = client(&url);
+    let srv = ChatServer::start(vec![(200, completion("### Answer: 7"))]);
+    let mut c = client(&srv.url);
     let params = GenerationParams {
         temperature: 0.7,
         seed: 3,
         ..Default::default()
     };
     assert_eq!(c.chat("Alice?", &params).unwrap(), "### Answer: 7");
-    h.join().unwrap();
-    let body: serde_json::Value = serde_json::from_str(&seen.lock().unwrap()[0]).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&srv.join()[0]).unwrap();
     assert_eq!(body["model"], "m1");
     assert_eq!(body["messages"][0]["content"], "Alice?");
     assert_eq!(body["seed"], 3);
@@ -90,21 +41,21 @@ fn success() {
 
 #[test]
 fn server_error_is_retried() {
-    let (url, _, h) = serve(vec![
+    let srv = ChatServer::start(vec![
         (500, "{\"error\":\"boom\"}".into()),
         (200, completion("ok")),
     ]);
-    let mut c = client(&url);
+    let mut c = client(&srv.url);
     assert_eq!(c.chat("x", &GenerationParams::default()).unwrap(), "ok");
     assert_eq!(c.requests_sent, 2);
-    h.join().unwrap();
+    srv.join();
 }
 
 #[test]
 fn rate_limited_until_retries_run_out() {
     let script = (0..3).map(|_| (429, "{}".to_string())).collect();
-    let (url, _, h) = serve(script);
-    let mut c = client(&url);
+    let srv = ChatServer::start(script);
+    let mut c = client(&srv.url);
     let msg = format!(
         "{:#}",
         c.chat("x", &GenerationParams::default()).unwrap_err()
@@ -113,13 +64,13 @@ fn rate_limited_until_retries_run_out() {
         msg.contains("HTTP 429") && msg.contains("giving up after 3 attempts"),
         "{msg}"
     );
-    h.join().unwrap();
+    srv.join();
 }
 
 #[test]
 fn client_error_is_not_retried() {
-    let (url, _, h) = serve(vec![(401, "{\"error\":\"bad key\"}".into())]);
-    let mut c = client(&url);
+    let srv = ChatServer::start(vec![(401, "{\"error\":\"bad key\"}".into())]);
+    let mut c = client(&srv.url);
     let msg = format!(
         "{:#}",
         c.chat("x", &GenerationParams::default()).unwrap_err()
@@ -129,22 +80,24 @@ fn client_error_is_not_retried() {
         "{msg}"
     );
     assert_eq!(c.requests_sent, 1);
-    h.join().unwrap();
+    srv.join();
 }
 
 #[test]
 fn malformed_body_is_a_clear_error() {
-    let (url, _, h) = serve(vec![(200, "<html>gateway</html>".into())]);
-    let mut c = client(&url);
+    let srv = ChatServer::start(vec![(200, "<html>gateway</html>".into())]);
+    let mut c = client(&srv.url);
     let msg = format!(
         "{:#}",
         c.chat("x", &GenerationParams::default()).unwrap_err()
     );
     assert!(
-        msg.contains("malformed chat completion") && msg.contains(&url) && msg.contains("gateway"),
+        msg.contains("malformed chat completion")
+            && msg.contains(&srv.url)
+            && msg.contains("gateway"),
         "{msg}"
     );
-    h.join().unwrap();
+    srv.join();
 }
 
 fn prompts() -> PromptSet {
@@ -168,16 +121,14 @@ fn resume_skips_answered_trials() {
         progress: false,
     };
     let p = prompts();
-    let (url, seen, h) = serve(vec![
+    let srv = ChatServer::start(vec![
         (200, completion("### Answer: 7")),
         (200, completion("She has 3 sisters.")),
     ]);
-    let s = run(&mut client(&url), &p, &cfg(2)).unwrap();
-    h.join().unwrap();
+    let s = run(&mut client(&srv.url), &p, &cfg(2)).unwrap();
+    let bodies = srv.join();
     assert_eq!((s.generated, s.correct, s.skipped), (2, 1, 0));
-    let seeds: Vec<u64> = seen
-        .lock()
-        .unwrap()
+    let seeds: Vec<u64> = bodies
         .iter()
         .map(|b| {
             serde_json::from_str::<serde_json::Value>(b).unwrap()["seed"]
@@ -188,11 +139,10 @@ fn resume_skips_answered_trials() {
     assert_eq!(seeds, vec![10, 11]);
 
     // A second run with 3 trials only asks for trial 2.
-    let (url, seen, h) = serve(vec![(200, completion("Answer: 7"))]);
-    let s = run(&mut client(&url), &p, &cfg(3)).unwrap();
-    h.join().unwrap();
+    let srv = ChatServer::start(vec![(200, completion("Answer: 7"))]);
+    let s = run(&mut client(&srv.url), &p, &cfg(3)).unwrap();
+    assert_eq!(srv.join().len(), 1);
     assert_eq!((s.generated, s.skipped), (1, 2));
-    assert_eq!(seen.lock().unwrap().len(), 1);
     let recs = lmrepro_aiw::records::read_responses(&out).unwrap();
     let trials: Vec<i64> = recs.iter().map(|r| r.trial).collect();
     assert_eq!(trials, vec![0, 1, 2]);
@@ -217,14 +167,14 @@ fn resume_skips_answered_trials() {
 
 #[test]
 fn rate_limit_spaces_requests() {
-    let (url, _, h) = serve(vec![(200, completion("a")), (200, completion("b"))]);
-    let mut c = client(&url);
+    let srv = ChatServer::start(vec![(200, completion("a")), (200, completion("b"))]);
+    let mut c = client(&srv.url);
     c.config.min_interval = Duration::from_millis(150);
     let t0 = std::time::Instant::now();
     c.chat("x", &GenerationParams::default()).unwrap();
     c.chat("y", &GenerationParams::default()).unwrap();
     assert!(t0.elapsed() >= Duration::from_millis(150));
-    h.join().unwrap();
+    srv.join();
 }
 
 #[test]

@@ -2,68 +2,14 @@
 //! 127.0.0.1, replies parsed into PubMedQA labels and BIOSSES scores, then scored.
 
 use lmrepro_aiw::client::{ClientConfig, OpenAiClient};
+use lmrepro_aiw::testing::ChatServer;
 use lmrepro_bigbio::metrics::bootstrap_indices;
 use lmrepro_bigbio::zeroshot::{
     pair_rows, parse_templates, predict_pairs_gen, predict_qa_gen, qa_rows, PairItem, QaItem, Task,
     PROMPTS_TOML, UNPARSED,
 };
 use lmrepro_lm::GenerationParams;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Answers each connection with the next scripted reply (HTTP 200, chat-completion JSON) and
-/// records the request bodies.
-fn serve(
-    replies: Vec<String>,
-) -> (
-    String,
-    Arc<Mutex<Vec<serde_json::Value>>>,
-    std::thread::JoinHandle<()>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen2 = seen.clone();
-    let handle = std::thread::spawn(move || {
-        for reply in replies {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut buf = vec![0u8; len];
-            reader.read_exact(&mut buf).unwrap();
-            seen2
-                .lock()
-                .unwrap()
-                .push(serde_json::from_slice(&buf).unwrap());
-            let body = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": reply}}]})
-                .to_string();
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
-            stream.flush().unwrap();
-        }
-    });
-    (url, seen, handle)
-}
 
 fn client(url: &str) -> OpenAiClient {
     OpenAiClient::new(ClientConfig {
@@ -94,21 +40,17 @@ fn pubmedqa_through_a_local_openai_compatible_server() {
         label: l.to_string(),
     })
     .collect();
-    let (url, seen, h) = serve(vec![
-        "Yes.".into(),
-        "I cannot tell".into(),
-        "maybe, yes".into(),
-    ]);
+    let srv = ChatServer::replies(&["Yes.", "I cannot tell", "maybe, yes"]);
     let params = GenerationParams {
         max_new_tokens: 8,
         temperature: 0.0,
         ..Default::default()
     };
-    let g = predict_qa_gen(&mut client(&url), &params, t, &items).unwrap();
-    h.join().unwrap();
+    let g = predict_qa_gen(&mut client(&srv.url), &params, t, &items).unwrap();
+    let bodies = srv.json_bodies();
+    srv.join();
     assert_eq!(g.predictions, ["yes", UNPARSED, "maybe"]);
     assert_eq!(g.unparsed, 1);
-    let bodies = seen.lock().unwrap();
     assert_eq!(bodies.len(), 3);
     assert_eq!(bodies[0]["model"], "local-model");
     assert_eq!(bodies[0]["max_tokens"], 8);
@@ -141,18 +83,20 @@ fn biosses_through_a_local_openai_compatible_server() {
             gold: *g,
         })
         .collect();
-    let (url, seen, h) = serve(vec![
-        "0".into(),
-        "Score: 2.5".into(),
-        "4 (equivalent)".into(),
-        "no idea".into(),
-    ]);
-    let g = predict_pairs_gen(&mut client(&url), &GenerationParams::default(), t, &items).unwrap();
-    h.join().unwrap();
+    let srv = ChatServer::replies(&["0", "Score: 2.5", "4 (equivalent)", "no idea"]);
+    let g = predict_pairs_gen(
+        &mut client(&srv.url),
+        &GenerationParams::default(),
+        t,
+        &items,
+    )
+    .unwrap();
+    let bodies = srv.json_bodies();
+    srv.join();
     // The unparsable reply scores the scale midpoint.
     assert_eq!(g.predictions, [0.0, 2.5, 4.0, 2.0]);
     assert_eq!(g.unparsed, 1);
-    assert!(seen.lock().unwrap()[2]["messages"][0]["content"]
+    assert!(bodies[2]["messages"][0]["content"]
         .as_str()
         .unwrap()
         .starts_with("Sentence 1: c1\nSentence 2: c2\n"));

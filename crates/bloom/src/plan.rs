@@ -8,7 +8,7 @@ use crate::params::{Figure, ScaleParams};
 use anyhow::{bail, Context, Result};
 use lmrepro_model::alibi::alibi_slopes;
 use lmrepro_model::config::ModelConfig;
-use lmrepro_report::{fmt_sig, Table};
+use lmrepro_report::{fmt_grouped, fmt_sig, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -178,18 +178,6 @@ fn line(lines: &mut Vec<Line>, figure: &str, value: impl ToString, source: &str)
     });
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn fig(f: &Figure) -> String {
     f.source.clone()
 }
@@ -224,8 +212,8 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
         "vocabulary (padded / tokenizer)",
         format!(
             "{} / {}",
-            thousands(c.padded_vocab as u64),
-            thousands(c.tokenizer_vocab as u64)
+            fmt_grouped(c.padded_vocab as u64),
+            fmt_grouped(c.tokenizer_vocab as u64)
         ),
         &cfg_src,
     );
@@ -238,13 +226,13 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
     line(
         &mut lines,
         "parameters (tied embedding counted once)",
-        thousands(count.total),
+        fmt_grouped(count.total),
         "lmrepro-model BLOOM option: V·h + 2h + L·(12h² + 13h) + 2h",
     );
     line(
         &mut lines,
         "  of which token embedding",
-        thousands(count.token_embedding),
+        fmt_grouped(count.token_embedding),
         "lmrepro-model",
     );
     checks.push(check(
@@ -294,16 +282,16 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
         "tokens planned (train_samples × seq_len)",
         format!(
             "{} × {} = {}",
-            thousands(c.train_samples),
+            fmt_grouped(c.train_samples),
             c.seq_len,
-            thousands(tokens_planned)
+            fmt_grouped(tokens_planned)
         ),
         &cfg_src,
     );
     line(
         &mut lines,
         "tokens trained",
-        thousands(scale.tokens_trained.value as u64),
+        fmt_grouped(scale.tokens_trained.value as u64),
         &paper(&scale.tokens_trained),
     );
     line(
@@ -325,7 +313,7 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
         format!(
             "{} sequences = {} tokens ({})",
             c.global_batch,
-            thousands(c.global_batch * c.seq_len as u64),
+            fmt_grouped(c.global_batch * c.seq_len as u64),
             c.micro_batch
         ),
         &cfg_src,
@@ -338,21 +326,21 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
             rampup.start,
             c.global_batch,
             rampup.increment,
-            thousands(rampup.samples),
+            fmt_grouped(rampup.samples),
             sizes.len(),
-            thousands(
+            fmt_grouped(
                 train_iters(&rampup, c.global_batch, 0)
                     .map(|t| t.0)
                     .unwrap_or(0)
             ),
-            thousands(ramp_samples)
+            fmt_grouped(ramp_samples)
         ),
         &format!("{cfg_src}; Megatron-DeepSpeed RampupBatchsizeNumMicroBatches"),
     );
     line(
         &mut lines,
         "training iterations (planned samples)",
-        thousands(iters),
+        fmt_grouped(iters),
         "Megatron-DeepSpeed update_train_iters (partial last batch dropped)",
     );
     line(
@@ -363,8 +351,8 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
             c.lr,
             c.min_lr,
             c.lr_decay_style,
-            thousands(c.lr_decay_samples),
-            thousands(c.lr_warmup_samples)
+            fmt_grouped(c.lr_decay_samples),
+            fmt_grouped(c.lr_warmup_samples)
         ),
         &cfg_src,
     );
@@ -455,7 +443,7 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
         line(
             &mut lines,
             "GPU-hours at that throughput (model FLOPs)",
-            thousands(hours.round() as u64),
+            fmt_grouped(hours.round() as u64),
             "computed: FLOPs / throughput",
         );
         if let Some(src) = &scale.activation_recompute {
@@ -464,7 +452,7 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
             line(
                 &mut lines,
                 "GPU-hours counting the recomputed forward (×4/3)",
-                thousands((hours * 4.0 / 3.0).round() as u64),
+                fmt_grouped((hours * 4.0 / 3.0).round() as u64),
                 src,
             );
         }
@@ -473,7 +461,7 @@ pub fn plan(scale: &ScaleParams, c: &FamilyConfig, citation: &str) -> Result<Pla
         line(
             &mut lines,
             "GPU-hours reported",
-            thousands(r.value as u64),
+            fmt_grouped(r.value as u64),
             &paper_or_plain(r, citation),
         );
     }
@@ -575,9 +563,9 @@ mod tests {
 
     #[test]
     fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(176_247_271_424), "176,247,271,424");
+        assert_eq!(fmt_grouped(0), "0");
+        assert_eq!(fmt_grouped(999), "999");
+        assert_eq!(fmt_grouped(1000), "1,000");
+        assert_eq!(fmt_grouped(176_247_271_424), "176,247,271,424");
     }
 }

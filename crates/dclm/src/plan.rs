@@ -5,7 +5,7 @@
 use crate::params::DclmParams;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
-use lmrepro_report::{fmt_sig, Table};
+use lmrepro_report::{fmt_grouped, fmt_sig, Table};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -156,19 +156,6 @@ pub fn plans(recipe: &Recipe, resolver: &Resolver, p: &DclmParams) -> Result<Vec
     Ok(out)
 }
 
-/// Thousands separators, for plans people read.
-pub fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 pub fn scales_markdown(plans: &[Plan]) -> String {
     let mut t = Table::new([
         "scale",
@@ -209,8 +196,8 @@ pub fn scales_markdown(plans: &[Plan]) -> String {
         t.push([
             p.dclm_name.clone().unwrap_or_else(|| p.scale.clone()),
             p.model.clone(),
-            grouped(p.params),
-            grouped(p.tokens),
+            fmt_grouped(p.params),
+            fmt_grouped(p.tokens),
             format!("{} × {}", p.global_batch, p.seq_len),
             p.steps.to_string(),
             fmt_sig(p.flops, 3),
@@ -248,8 +235,8 @@ pub fn plan_text(recipe: &Recipe, p: &DclmParams, pl: &Plan) -> String {
             .map_or(String::new(), |n| format!(" (DCLM {n})"))
     );
     let _ = writeln!(s, "  model        {}", pl.model);
-    let _ = writeln!(s, "  params       {}", grouped(pl.params));
-    let _ = writeln!(s, "  tokens       {}", grouped(pl.tokens));
+    let _ = writeln!(s, "  params       {}", fmt_grouped(pl.params));
+    let _ = writeln!(s, "  tokens       {}", fmt_grouped(pl.tokens));
     let _ = writeln!(
         s,
         "  batch        {} x {} tokens",
@@ -324,7 +311,7 @@ pub fn plan_text(recipe: &Recipe, p: &DclmParams, pl: &Plan) -> String {
         s,
         "    {} pinned inputs, {} bytes (tiny scale); the real pool is the list above",
         recipe.inputs.len(),
-        grouped(total)
+        fmt_grouped(total)
     );
     if !pl.runnable_here {
         let _ = writeln!(
@@ -333,16 +320,4 @@ pub fn plan_text(recipe: &Recipe, p: &DclmParams, pl: &Plan) -> String {
         );
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(grouped(411616256), "411,616,256");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-    }
 }

@@ -207,7 +207,7 @@ fn variants_intro(p: &DclmParams, r: &RunOutput) -> Result<String> {
          Losses are nats per GPT-NeoX token; held-out = {} documents ({} tokens) set aside from the \
          text sources.\n\n",
         r.scale,
-        plan::grouped(scale.run_config()?.model.num_params().dclm_reported()),
+        lmrepro_report::fmt_grouped(scale.run_config()?.model.num_params().dclm_reported()),
         scale_model_words(scale)?,
         p.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         first.steps,

@@ -14,7 +14,7 @@ pub use provenance::{git_commit, Provenance, ProvenanceInput};
 pub use reproducer::{
     __private, list_files, publish, reproduce_into, Reproduced, Reproducer, RunOptions,
 };
-pub use table::{fmt_fixed, fmt_sig, Table};
+pub use table::{fmt_fixed, fmt_grouped, fmt_sig, Table};
 
 use anyhow::{Context, Result};
 use std::path::Path;

@@ -135,9 +135,30 @@ pub fn fmt_sig(x: f64, sig: usize) -> String {
     format!("{:.*e}", sig.saturating_sub(1), x)
 }
 
+/// An integer with thousands separators (`1,082,990`), for plans and counts people read.
+pub fn fmt_grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouped_thousands() {
+        assert_eq!(fmt_grouped(0), "0");
+        assert_eq!(fmt_grouped(999), "999");
+        assert_eq!(fmt_grouped(1000), "1,000");
+        assert_eq!(fmt_grouped(176_247_271_424), "176,247,271,424");
+    }
 
     #[test]
     fn markdown_and_csv() {
