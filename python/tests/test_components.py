@@ -89,3 +89,28 @@ def test_warc_iteration_reads_every_record():
     assert types.count("response") == 181
     r = next(r for r in recs if r["record_type"] == "response")
     assert r["http_status"] == 200 and r["content"].endswith(r["http_body"])
+
+
+def test_gil_is_released_during_rust_work():
+    """Another Python thread runs while a batch call works in Rust (with the GIL held it could
+    not run at all until the call returns)."""
+    import threading
+
+    texts = [d["text"] for d in load(mirror("dclm_assets/data/agreement_data.jsonl"))] * 4
+    p = lmrepro.Pipeline()
+    ticks, done = [0], threading.Event()
+
+    def spin():
+        while not done.is_set():
+            ticks[0] += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        before = ticks[0]
+        p.run_batch([{"text": x} for x in texts])
+        during = ticks[0] - before
+    finally:
+        done.set()
+        t.join()
+    assert during > 1000, during

@@ -6,7 +6,8 @@
 //! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite.
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
-//! - `py-setup`: the Python package's virtualenv (`.venv-py/`) with the wheel built in ([`py`]).
+//! - `py-setup` / `py-test`: the Python package's virtualenv (`.venv-py/`) with the wheel built in,
+//!   and its pytest suite alone ([`py`]).
 //!
 //! `reproduce` also takes `--engine local|ray`, `--ray-address ADDR` and `--until STAGE` (the
 //! dclm-baseline data stages; docs/scale-out.md): `--until` runs `lmrepro dclm stages`, the Ray
@@ -54,6 +55,8 @@ enum Cmd {
     RaySetup,
     /// Build the `lmrepro` Python package into `.venv-py/` (pinned python/requirements-dev.txt).
     PySetup,
+    /// Only the Python package's pytest suite (what `test` runs after the Rust tests).
+    PyTest,
 }
 
 fn main() -> Result<()> {
@@ -100,6 +103,7 @@ fn main() -> Result<()> {
         }
         Cmd::RaySetup => ray_setup(&root),
         Cmd::PySetup => py::setup(&root),
+        Cmd::PyTest => py::test(&root),
     }
 }
 
