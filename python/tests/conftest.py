@@ -1,7 +1,6 @@
 """Shared paths of the binding tests: the pinned-data mirror, the conformance goldens and the
 `lmrepro` CLI the bindings are compared with (`cargo xtask test` passes all three)."""
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -10,21 +9,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MIRROR = Path(os.environ.get("LMREPRO_DATA_MIRROR") or ROOT.parent / "shared" / "data")
 CONFORMANCE = Path(os.environ.get("LMREPRO_CONFORMANCE") or ROOT.parent / "shared" / "conformance")
-
-# sha256 of the files read directly here (the Rust side resolves its own inputs and checks them).
-PINNED = {
-    "dclm_assets/data/agreement_data.jsonl": None,
-    "dclm_assets/data/majority_data.jsonl": None,
-}
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def mirror(rel: str) -> Path:
     p = MIRROR / rel
