@@ -6,6 +6,8 @@
 //! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite.
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
+//! - `py-setup` / `py-test`: the Python package's virtualenv (`.venv-py/`) with the wheel built in,
+//!   and its pytest suite alone ([`py`]).
 //!
 //! `reproduce` also takes `--engine local|ray`, `--ray-address ADDR` and `--until STAGE` (the
 //! dclm-baseline data stages; docs/scale-out.md): `--until` runs `lmrepro dclm stages`, the Ray
@@ -16,6 +18,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use lmrepro_data::{workspace_root, Resolver};
 use std::process::Command;
+
+mod py;
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +53,10 @@ enum Cmd {
     /// Install the pinned `ray` into the project-local virtualenv `.venv-ray/` (the Ray engine's
     /// only Python dependency; the Rust build and `--engine local` never need it).
     RaySetup,
+    /// Build the `lmrepro` Python package into `.venv-py/` (pinned python/requirements-dev.txt).
+    PySetup,
+    /// Only the Python package's pytest suite (what `test` runs after the Rust tests).
+    PyTest,
 }
 
 fn main() -> Result<()> {
@@ -73,7 +81,8 @@ fn main() -> Result<()> {
         Cmd::Fetch { recipes } => fetch(&recipes),
         Cmd::Test { rest } => {
             fetch(&[])?;
-            cargo(&["test", "--workspace"], &rest)
+            cargo(&["test", "--workspace"], &rest)?;
+            py::test(&root)
         }
         Cmd::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -89,9 +98,12 @@ fn main() -> Result<()> {
                 &[],
             )?;
             fetch(&[])?;
-            cargo(&["test", "--workspace"], &[])
+            cargo(&["test", "--workspace"], &[])?;
+            py::test(&root)
         }
         Cmd::RaySetup => ray_setup(&root),
+        Cmd::PySetup => py::setup(&root),
+        Cmd::PyTest => py::test(&root),
     }
 }
 
