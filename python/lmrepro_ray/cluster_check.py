@@ -35,7 +35,7 @@ def remove_node_when_started(cluster: Cluster, flag: str, stop: threading.Event)
     with open(flag) as f:
         started = json.load(f)
     running = os.path.exists(f"/proc/{started['pid']}") and not _zombie(started["pid"])
-    node = next(n for n in cluster.worker_nodes if n.unique_id == started["node_id"])
+    node = next(n for n in cluster.worker_nodes if n.node_id == started["node_id"])
     cluster.remove_node(node, allow_graceful=False)
     with open(flag + ".removed", "w") as f:
         json.dump({"node_id": started["node_id"], "process_running": running,

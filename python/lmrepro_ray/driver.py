@@ -66,8 +66,8 @@ def _lmrepro(binary: str, args: list[str], chaos: dict | None = None,
             os.rename(flag + ".tmp", flag)
             proc.communicate()
             # The harness removes this node now; the task never returns from this attempt.
-            time.sleep(120)
-            raise RuntimeError("chaos: node not removed within 120 s")
+            time.sleep(60)
+            raise RuntimeError("chaos: node not removed within 60 s")
     elif chaos is not None:
         flag = os.path.join(chaos["dir"], chaos["shard"] + ".killed")
         if not os.path.exists(flag):

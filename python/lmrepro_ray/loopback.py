@@ -18,8 +18,10 @@ LOOPBACK = "127.0.0.1"
 
 
 def init_local(num_cpus: int | None = None) -> None:
-    """Starts a local Ray instance (as `ray.init()` does) with every part on 127.0.0.1."""
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+    """Starts a new local Ray instance with every part on 127.0.0.1. `address="local"`: a bare
+    `ray.init()` would join a cluster already running on this machine (another user's, or a
+    test's) instead of starting one."""
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
              _node_ip_address=LOOPBACK)
 
 
