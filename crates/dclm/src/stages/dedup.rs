@@ -96,7 +96,11 @@ pub fn minhash_plan(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result
         on_malformed: lmrepro_stage::OnMalformed::Error,
     };
     let work = dir.with_file_name(format!("{MINHASH}-{key}.shards"));
-    let job = lmrepro_curate::minhash::MinhashJob::new(&[heuristics.dir.clone()], &work, &cfg)?;
+    let job = lmrepro_curate::minhash::MinhashJob::new(
+        std::slice::from_ref(&heuristics.dir),
+        &work,
+        &cfg,
+    )?;
     Ok(MinhashPlan {
         material,
         key,
