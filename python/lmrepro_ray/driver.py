@@ -1,10 +1,12 @@
 """Runs the dclm-baseline data stages on a Ray cluster.
 
 Every task calls the `lmrepro` binary (the same code as the local engine), so the stage folders
-are byte-identical to `lmrepro dclm stages`: the global stages (pool, then dedup / quality /
-tokenize) are one task each through `lmrepro dclm stages --until`, the heuristics stage is one task
-per pool file through `lmrepro dclm shard heuristics`. A shard whose completion marker exists is
-skipped; a task whose worker or `lmrepro` process dies is retried by Ray (`max_retries`).
+are byte-identical to `lmrepro dclm stages`: the global stages (pool, then BFF / quality /
+tokenize) are one task each through `lmrepro dclm stages --until`; the heuristics stage is one task
+per pool file and MinHash runs in datatrove's four steps (signatures per heuristics file, one task
+per bucket, one cluster merge, filter per file), each through `lmrepro dclm shard STEP`. A shard
+whose completion marker exists is skipped; a task whose worker, node or `lmrepro` process dies is
+retried by Ray (`max_retries`).
 
 Needs a shared filesystem between the nodes for the stage cache and the binary (object-store
 shards are not implemented; docs/scale-out.md). Standard library + `ray` only.
@@ -22,13 +24,15 @@ import subprocess
 import sys
 import time
 
-# Keep every Ray node, the GCS and the driver on the loopback address for a local instance (Ray 2.x
-# on Linux otherwise picks the machine's network address). Must be set before `import ray`.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Before `ray`: keeps a local instance's nodes, GCS and driver on 127.0.0.1.
+from lmrepro_ray import loopback  # noqa: E402  (isort: before ray)
 
 import ray  # noqa: E402
 
 UNTIL = ["pool", "heuristics", "dedup", "quality", "tokenize"]
+
+# MinHash as datatrove splits it; each step needs the one before finished.
+MINHASH_STEPS = ["minhash-signatures", "minhash-buckets", "minhash-clusters", "minhash-filter"]
 
 
 class ShardKilled(RuntimeError):
@@ -39,8 +43,11 @@ def _lmrepro(binary: str, args: list[str], chaos: dict | None = None,
              threads: int | None = None) -> dict:
     """Runs `lmrepro ARGS`, returns the JSON object it prints; raises on failure.
 
-    `chaos` (tests only): `{"dir", "shard", "delay"}` kills the first attempt of that shard's
-    process after `delay` seconds, then the worker itself, as a crashing node would.
+    `chaos` (tests only), on the first attempt of that shard only (a flag file in `dir`):
+    `{"mode": "kill", "dir", "shard", "delay"}` kills the `lmrepro` process after `delay`
+    seconds, then the worker itself, as a crashing node would; `{"mode": "remove-node", ...}`
+    writes `<shard>.started` (this node's id, the process id) and then holds the task open until
+    the test harness has removed this node (`Cluster.remove_node`), as a lost machine would.
     """
     env = dict(os.environ)
     if threads:
@@ -50,7 +57,18 @@ def _lmrepro(binary: str, args: list[str], chaos: dict | None = None,
     proc = subprocess.Popen(
         [binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
-    if chaos is not None:
+    if chaos is not None and chaos["mode"] == "remove-node":
+        flag = os.path.join(chaos["dir"], chaos["shard"] + ".started")
+        if not os.path.exists(flag):
+            with open(flag + ".tmp", "w") as f:
+                json.dump({"node_id": ray.get_runtime_context().get_node_id(),
+                           "pid": proc.pid}, f)
+            os.rename(flag + ".tmp", flag)
+            proc.communicate()
+            # The harness removes this node now; the task never returns from this attempt.
+            time.sleep(60)
+            raise RuntimeError("chaos: node not removed within 60 s")
+    elif chaos is not None:
         flag = os.path.join(chaos["dir"], chaos["shard"] + ".killed")
         if not os.path.exists(flag):
             try:
@@ -103,24 +121,31 @@ def run(opts) -> dict:
                       "task_seconds": out["task_seconds"], "lmrepro_seconds": out["seconds"],
                       "node": out["node"], "stages": out["stages"]})
 
-    global_step("pool")
-    if UNTIL.index(opts.until) >= UNTIL.index("heuristics"):
+    def sharded_step(stage: str, until_after: str) -> None:
+        """One task per shard of `stage` not yet done; the step's summary from their results."""
         started = time.monotonic()
-        listing = _lmrepro(opts.lmrepro, ["dclm", "shards", "heuristics", *at])
+        listing = _lmrepro(opts.lmrepro, ["dclm", "shards", stage, *at])
+        if not listing.get("used", True):
+            return
         todo = [s["name"] for s in listing["shards"] if not s["done"]]
         refs = []
         for name in todo:
             chaos = None
-            if opts.chaos_dir and name == opts.chaos_shard:
-                chaos = {"dir": opts.chaos_dir, "shard": name, "delay": opts.chaos_delay}
-            refs.append(task.remote(["dclm", "shard", "heuristics", "--shard", name, *at], chaos))
+            if opts.chaos_dir and name == opts.chaos_shard and stage == "heuristics":
+                chaos = {"mode": "kill", "dir": opts.chaos_dir, "shard": name,
+                         "delay": opts.chaos_delay}
+            if opts.chaos_dir and f"{stage}:{name}" == opts.chaos_remove_node:
+                chaos = {"mode": "remove-node", "dir": opts.chaos_dir, "shard": f"{stage}-{name}"}
+            refs.append(task.remote(["dclm", "shard", stage, "--shard", name, *at], chaos))
         shards = ray.get(refs)
         steps.append({
-            "step": "heuristics shards",
+            "step": f"{stage} shards",
             "key": listing["key"],
             "shards": len(listing["shards"]),
             "skipped_done": len(listing["shards"]) - len(todo),
             "ran": len(shards),
+            # Retries that found their shard finished by an earlier attempt.
+            "found_done": sum(1 for s in shards if s.get("skipped") == "shard done"),
             "docs_in": sum(s.get("docs_in", 0) for s in shards),
             "docs_out": sum(s.get("docs_out", 0) for s in shards),
             "chars_out": sum(s.get("chars_out", 0) for s in shards),
@@ -131,6 +156,16 @@ def run(opts) -> dict:
                            "docs_in": s.get("docs_in", 0)} for s in shards],
             "wall_seconds": time.monotonic() - started,
         })
+        # A later step's shards read this stage finished (heuristics) or this step done.
+        if until_after:
+            global_step(until_after)
+
+    global_step("pool")
+    if UNTIL.index(opts.until) >= UNTIL.index("heuristics"):
+        sharded_step("heuristics", "heuristics" if opts.until != "heuristics" else "")
+    if UNTIL.index(opts.until) >= UNTIL.index("dedup"):
+        for stage in MINHASH_STEPS:
+            sharded_step(stage, "")
     if opts.until != "pool":
         global_step(opts.until)
     return {"engine": "ray", "until": opts.until, "steps": steps}
@@ -154,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chaos-dir", help=argparse.SUPPRESS)
     p.add_argument("--chaos-shard", help=argparse.SUPPRESS)
     p.add_argument("--chaos-delay", type=float, default=0.5, help=argparse.SUPPRESS)
+    p.add_argument("--chaos-remove-node", help=argparse.SUPPRESS)  # STEP:SHARD
     return p
 
 
@@ -174,10 +210,10 @@ def main(argv=None) -> int:
     opts = resolve(parser().parse_args(argv))
     started = time.monotonic()
     if opts.address:
-        ray.init(address=opts.address, log_to_driver=False)
+        loopback.connect(opts.address)
     else:
-        ray.init(num_cpus=opts.num_cpus, include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
+        loopback.init_local(opts.num_cpus)
+        loopback.check()
     init_seconds = time.monotonic() - started
     try:
         summary = run(opts)

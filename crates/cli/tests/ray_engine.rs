@@ -3,8 +3,10 @@
 //! every node, the GCS and the driver on 127.0.0.1 (asserted by the harness). The dclm-baseline
 //! data stages of a reduced pool (the recipe with fewer Wikipedia articles and Gutenberg chunks)
 //! run through `python/lmrepro_ray/driver.py` with one heuristics shard task killed mid-way (its
-//! `lmrepro` process and its worker; Ray retries it); every file of every stage folder must equal
-//! the local engine's byte for byte, under the same stage names and keys.
+//! `lmrepro` process and its worker; Ray retries it) and, later, the worker node running a MinHash
+//! signatures task removed (`Cluster.remove_node`; Ray retries the task on the node left); every
+//! file of every stage folder must equal the local engine's byte for byte, under the same stage
+//! names and keys. One cluster start-up for both faults (CI budget).
 //!
 //! Needs `.venv-ray/` (`cargo xtask ray-setup`); without it the test prints a skip line, and fails
 //! under `LMREPRO_REQUIRE_ALL=1`.
@@ -145,6 +147,7 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
             "--chaos-delay",
             "0.05",
         ])
+        .args(["--chaos-remove-node", "minhash-signatures:00002"])
         .arg("--chaos-dir")
         .arg(&chaos)
         .env("PYTHONPATH", root().join("python"))
@@ -181,6 +184,39 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
     assert_eq!(shards["ran"], shards["shards"]);
     assert_eq!(shards["skipped_done"], 0);
 
+    // The node running MinHash signatures shard 00002 was removed while its task ran; the task
+    // was retried on the node left. Every MinHash step ran each of its shards once (a retry that
+    // found its shard finished by the lost node's orphaned process counts as `found_done`).
+    let removed: Value = serde_json::from_slice(
+        &std::fs::read(chaos.join("minhash-signatures-00002.started.removed")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(removed["workers_left"], 1, "{removed}");
+    let step = |name: &str| {
+        s["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["step"] == name)
+            .unwrap_or_else(|| panic!("no step `{name}`"))
+            .clone()
+    };
+    for name in [
+        "minhash-signatures",
+        "minhash-buckets",
+        "minhash-clusters",
+        "minhash-filter",
+    ] {
+        let st = step(&format!("{name} shards"));
+        assert_eq!(st["ran"], st["shards"], "{st}");
+        assert_eq!(st["skipped_done"], 0, "{st}");
+    }
+    assert_eq!(
+        step("minhash-signatures shards")["shards"],
+        shards["shards"]
+    );
+    eprintln!("node removal: {removed}");
+
     // Same stages under the same keys, and the same bytes in every file.
     let names = |v: &Value| -> Vec<String> {
         v.as_array()
@@ -207,6 +243,9 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         assert!(bytes == &b[f], "{f} differs between the engines");
     }
     assert!(a.keys().any(|f| f.starts_with("heuristics-")));
+    assert!(a
+        .keys()
+        .any(|f| f.starts_with("dedup-minhash-") && f.contains("/_state/clusters/")));
     assert!(
         !a.keys().any(|f| f.contains(".shards/")),
         "work folder left behind"

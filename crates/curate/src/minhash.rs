@@ -369,102 +369,311 @@ lmrepro_stage::tally! {
 /// Per removed/clustered document: `(file, doc) -> (cluster id, cluster size, removed)`.
 pub type Clusters = BTreeMap<(u32, u32), (u32, u64, bool)>;
 
-/// Steps 1–3: signatures, buckets, clusters; `work` keeps `sigs/`, `dups/` and `clusters.json`.
-pub fn find_duplicates(
-    files: &[PathBuf],
-    work: &Path,
-    cfg: &MinhashConfig,
-) -> Result<(Clusters, Vec<[u32; 4]>, DedupStats)> {
-    if cfg.n_grams == 0 || cfg.num_buckets == 0 || cfg.hashes_per_bucket == 0 {
-        bail!("n_grams, num_buckets and hashes_per_bucket must be positive");
+/// MinHash dedup as datatrove splits it, one step per shard so a distributed engine (the Ray
+/// driver, `lmrepro dclm shard minhash-*`) can schedule each: (1) signatures per input file,
+/// (2) one task per bucket (band), (3) one cluster merge, (4) filter per input file. Every step
+/// writes its output under a temporary name, renames it, and is skipped when done, so any step
+/// can be retried or resumed; [`run`] runs them all in one process. Layout under `out`:
+/// `_state/sigs/bucket_bbb/fffff.sig` + `_state/sigs/_done/fffff`, `_state/dups/bbbbb_00.dups`,
+/// `_state/clusters/fffff.clusters` + `_state/clusters.json` (the merge's completion record),
+/// then the filtered shards with their markers and `stats.json`.
+pub struct MinhashJob {
+    pub files: Vec<PathBuf>,
+    /// Output shard name of each input file (the filter step's shard names).
+    pub names: Vec<String>,
+    pub out: PathBuf,
+    pub cfg: MinhashConfig,
+    state: PathBuf,
+}
+
+/// What the cluster merge (step 3) records in `_state/clusters.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeStats {
+    pub duplicate_pairs: u64,
+    pub clusters: u64,
+    pub docs_in_clusters: u64,
+    pub docs_removed: u64,
+}
+
+/// One record of a `.clusters` file: document, cluster id, cluster size, removed (17 bytes LE).
+const CLUSTER_RECORD: usize = 17;
+
+impl MinhashJob {
+    /// The job over `inputs` (files or folders, expanded as every stage does) into `out`.
+    pub fn new(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<MinhashJob> {
+        let files = expand_inputs(inputs)?;
+        Self::with_state(files, out, &out.join("_state"), cfg)
     }
-    let sig_dir = work.join("sigs");
-    // Per input file `fffff`, its signature files and then the marker `sigs/_done/fffff` with
-    // its counts (documents, with a signature, malformed lines).
-    let sigs = ShardedStage::create(&sig_dir)?;
-    let ab = parameters(cfg.seed, cfg.num_buckets * cfg.hashes_per_bucket);
-    let pb = progress::bar(files.len() as u64, "minhash signatures");
-    let mut st = DedupStats {
-        files: files.len() as u64,
-        ..Default::default()
-    };
-    for (fi, f) in files.iter().enumerate() {
-        let shard = format!("{fi:05}");
-        let counts: (u64, u64, u64) = if sigs.is_done(&shard) {
-            sigs.done_stats(&shard)?
-        } else {
-            let c = signatures_of_file(f, fi, &sig_dir, cfg, &ab)?;
-            sigs.mark_done(&shard, &c)?;
-            c
-        };
-        st.docs_in += counts.0;
-        st.docs_with_signature += counts.1;
-        st.malformed_lines += counts.2;
-        pb.inc(1);
+
+    fn with_state(
+        files: Vec<PathBuf>,
+        out: &Path,
+        state: &Path,
+        cfg: &MinhashConfig,
+    ) -> Result<MinhashJob> {
+        if cfg.n_grams == 0 || cfg.num_buckets == 0 || cfg.hashes_per_bucket == 0 {
+            bail!("n_grams, num_buckets and hashes_per_bucket must be positive");
+        }
+        ensure!(
+            files.len() < 100_000,
+            "{} input files: the signature files are numbered with 5 digits (at most 99,999)",
+            files.len()
+        );
+        Ok(MinhashJob {
+            names: shard_names(&files),
+            files,
+            out: out.to_path_buf(),
+            cfg: cfg.clone(),
+            state: state.to_path_buf(),
+        })
     }
-    pb.finish_and_clear();
-    let per_bucket: Vec<Vec<[u32; 4]>> = (0..cfg.num_buckets)
-        .into_par_iter()
-        .map(|b| bucket_pairs(&sig_dir, b, files.len(), cfg.hashes_per_bucket))
-        .collect::<Result<_>>()?;
-    let dups_dir = work.join("dups");
-    std::fs::create_dir_all(&dups_dir)?;
-    let mut uf = UnionFind::default();
-    let mut all_pairs = Vec::new();
-    for (b, pairs) in per_bucket.into_iter().enumerate() {
-        let mut buf = Vec::new();
+
+    fn sigs(&self) -> ShardedStage {
+        ShardedStage::shared(&self.state.join("sigs"))
+    }
+
+    /// Shard names of step 1 (`fffff`, the input file's index).
+    pub fn signature_shards(&self) -> Vec<String> {
+        (0..self.files.len()).map(|fi| format!("{fi:05}")).collect()
+    }
+
+    fn file_index(&self, shard: &str, step: &str) -> Result<usize> {
+        match shard.parse::<usize>() {
+            Ok(fi) if fi < self.files.len() && shard == format!("{fi:05}") => Ok(fi),
+            _ => bail!(
+                "no minhash {step} shard `{shard}`; the shards are 00000..{:05}",
+                self.files.len().saturating_sub(1)
+            ),
+        }
+    }
+
+    pub fn signatures_done(&self, shard: &str) -> bool {
+        self.sigs().is_done(shard)
+    }
+
+    /// Step 1 for input file `shard` (`fffff`): its per-bucket sorted signature files, then its
+    /// marker with (documents, documents with a signature, malformed lines).
+    pub fn run_signatures(&self, shard: &str) -> Result<(u64, u64, u64)> {
+        let fi = self.file_index(shard, "signatures")?;
+        let sigs = self.sigs();
+        if sigs.is_done(shard) {
+            return sigs.done_stats(shard);
+        }
+        let _lock = sigs.lock_shard(shard)?;
+        if sigs.is_done(shard) {
+            return sigs.done_stats(shard);
+        }
+        let ab = parameters(
+            self.cfg.seed,
+            self.cfg.num_buckets * self.cfg.hashes_per_bucket,
+        );
+        let c = signatures_of_file(&self.files[fi], fi, &sigs.dir, &self.cfg, &ab)?;
+        sigs.mark_done(shard, &c)?;
+        Ok(c)
+    }
+
+    /// Shard names of step 2 (`bbb`, the bucket).
+    pub fn bucket_shards(&self) -> Vec<String> {
+        (0..self.cfg.num_buckets)
+            .map(|b| format!("{b:03}"))
+            .collect()
+    }
+
+    fn bucket_index(&self, shard: &str) -> Result<usize> {
+        match shard.parse::<usize>() {
+            Ok(b) if b < self.cfg.num_buckets && shard == format!("{b:03}") => Ok(b),
+            _ => bail!(
+                "no minhash buckets shard `{shard}`; the shards are 000..{:03}",
+                self.cfg.num_buckets - 1
+            ),
+        }
+    }
+
+    fn dups_path(&self, b: usize) -> PathBuf {
+        self.state.join("dups").join(format!("{b:05}_00.dups"))
+    }
+
+    pub fn bucket_done(&self, shard: &str) -> bool {
+        self.bucket_index(shard)
+            .is_ok_and(|b| self.dups_path(b).is_file())
+    }
+
+    /// Step 2 for bucket `shard` (`bbb`): the k-way merge of every file's sorted signatures of
+    /// that bucket; the duplicate pairs go to `dups/bbbbb_00.dups`. Needs step 1 finished.
+    pub fn run_bucket(&self, shard: &str) -> Result<u64> {
+        let b = self.bucket_index(shard)?;
+        let path = self.dups_path(b);
+        if path.is_file() {
+            return Ok(std::fs::metadata(&path)?.len() / 16);
+        }
+        let missing: Vec<String> = self
+            .signature_shards()
+            .into_iter()
+            .filter(|s| !self.signatures_done(s))
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "minhash buckets need every signature shard; not done: {}",
+            missing.join(", ")
+        );
+        let pairs = bucket_pairs(
+            &self.sigs().dir,
+            b,
+            self.files.len(),
+            self.cfg.hashes_per_bucket,
+        )?;
+        let mut buf = Vec::with_capacity(pairs.len() * 16);
         for p in &pairs {
             for x in p {
                 buf.extend_from_slice(&x.to_le_bytes());
             }
-            uf.union((p[0], p[1]), (p[2], p[3]));
         }
-        write_atomic(
-            &dups_dir.join(format!(".{b:05}.tmp")),
-            &dups_dir.join(format!("{b:05}_00.dups")),
-            &buf,
-        )?;
-        all_pairs.extend(pairs);
+        let dir = self.state.join("dups");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // A per-bucket temporary name: two buckets are written at once.
+        write_atomic(&dir.join(format!(".{b:05}.tmp")), &path, &buf)?;
+        Ok(pairs.len() as u64)
     }
-    st.duplicate_pairs = all_pairs.len() as u64;
-    let nodes = uf.nodes();
-    let mut cluster_ids: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut clusters = Clusters::new();
-    for (node, root) in nodes {
-        let next = cluster_ids.len() as u32;
-        let cid = *cluster_ids.entry(root).or_insert(next);
-        let size = *uf.size.get(&root).unwrap_or(&1);
-        clusters.insert(node, (cid, size, node != root));
-    }
-    st.clusters = cluster_ids.len() as u64;
-    st.docs_in_clusters = clusters.len() as u64;
-    st.docs_removed = clusters.values().filter(|c| c.2).count() as u64;
-    Ok((clusters, all_pairs, st))
-}
 
-/// Full MinHash dedup of `inputs` into stage directory `out` (work files under `out/_state`).
-pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupStats> {
-    let files = expand_inputs(inputs)?;
-    let names = shard_names(&files);
-    let stage = ShardedStage::create(out)?;
-    let work = out.join("_state");
-    let (clusters, _, mut st) = find_duplicates(&files, &work, cfg)?;
-    let pb = progress::bar(files.len() as u64, "minhash filter");
-    let mut kept_total = 0;
-    for (fi, f) in files.iter().enumerate() {
-        let name = &names[fi];
-        if stage.is_done(name) {
-            kept_total += stage.done_stats::<serde_json::Value>(name)?["docs_kept"]
-                .as_u64()
-                .unwrap_or(0);
-            pb.inc(1);
-            continue;
+    /// The duplicate pairs of every bucket, in bucket order (step 2's output read back).
+    pub fn pairs(&self) -> Result<Vec<[u32; 4]>> {
+        let mut all = Vec::new();
+        for b in 0..self.cfg.num_buckets {
+            let path = self.dups_path(b);
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!(
+                    "reading {} (run the minhash buckets step first)",
+                    path.display()
+                )
+            })?;
+            ensure!(
+                bytes.len() % 16 == 0,
+                "{}: {} bytes is not a whole number of 16-byte pairs",
+                path.display(),
+                bytes.len()
+            );
+            all.extend(bytes.chunks_exact(16).map(|c| {
+                let x = |i: usize| u32::from_le_bytes(c[i * 4..i * 4 + 4].try_into().unwrap());
+                [x(0), x(1), x(2), x(3)]
+            }));
         }
-        let (ds, _) = read_docs(f, cfg.on_malformed)?;
+        Ok(all)
+    }
+
+    fn merge_path(&self) -> PathBuf {
+        self.state.join("clusters.json")
+    }
+
+    pub fn clusters_done(&self) -> bool {
+        self.merge_path().is_file()
+    }
+
+    /// Step 3, global (datatrove's `MinhashDedupCluster` is one task too): union–find over all
+    /// pairs in bucket order; each input file's clustered documents go to
+    /// `clusters/fffff.clusters` (sorted by document), then `clusters.json` marks it done.
+    pub fn run_clusters(&self) -> Result<MergeStats> {
+        if self.clusters_done() {
+            return read_json(&self.merge_path());
+        }
+        let dir = self.state.join("clusters");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let _lock = lmrepro_stage::lock::lock_file(&dir.join(".lock"))?;
+        if self.clusters_done() {
+            return read_json(&self.merge_path());
+        }
+        let pairs = self.pairs()?;
+        let clusters = clusters_of(&pairs);
+        let mut per_file: Vec<Vec<u8>> = vec![Vec::new(); self.files.len()];
+        for (&(fi, di), &(cid, size, removed)) in &clusters {
+            let buf = per_file
+                .get_mut(fi as usize)
+                .with_context(|| format!("pair names input file {fi} of {}", self.files.len()))?;
+            buf.extend_from_slice(&di.to_le_bytes());
+            buf.extend_from_slice(&cid.to_le_bytes());
+            buf.extend_from_slice(&size.to_le_bytes());
+            buf.push(removed as u8);
+        }
+        for (fi, buf) in per_file.iter().enumerate() {
+            write_atomic(
+                &dir.join(format!(".{fi:05}.tmp")),
+                &dir.join(format!("{fi:05}.clusters")),
+                buf,
+            )?;
+        }
+        let st = MergeStats {
+            duplicate_pairs: pairs.len() as u64,
+            clusters: clusters.values().map(|c| c.0).collect::<HashSet<_>>().len() as u64,
+            docs_in_clusters: clusters.len() as u64,
+            docs_removed: clusters.values().filter(|c| c.2).count() as u64,
+        };
+        write_atomic(
+            &self.state.join(".clusters.json.tmp"),
+            &self.merge_path(),
+            (serde_json::to_string_pretty(&st)? + "\n").as_bytes(),
+        )?;
+        Ok(st)
+    }
+
+    fn stage(&self) -> ShardedStage {
+        ShardedStage::shared(&self.out)
+    }
+
+    pub fn filter_done(&self, shard: &str) -> bool {
+        self.stage().is_done(shard)
+    }
+
+    /// Step 4 for the output shard `shard` (an input file's shard name): the file without its
+    /// removed documents, kept cluster members tagged with their cluster's id and size.
+    pub fn run_filter(&self, shard: &str) -> Result<u64> {
+        let Some(fi) = self.names.iter().position(|n| n == shard) else {
+            bail!(
+                "no minhash filter shard `{shard}`; the shards are {}",
+                self.names.join(", ")
+            );
+        };
+        let stage = self.stage();
+        let kept_of = |s: &ShardedStage| -> Result<u64> {
+            Ok(s.done_stats::<serde_json::Value>(shard)?["docs_kept"]
+                .as_u64()
+                .unwrap_or(0))
+        };
+        if stage.is_done(shard) {
+            return kept_of(&stage);
+        }
+        ensure!(
+            self.clusters_done(),
+            "minhash filter needs the cluster merge ({} missing)",
+            self.merge_path().display()
+        );
+        let _lock = stage.lock_shard(shard)?;
+        if stage.is_done(shard) {
+            return kept_of(&stage);
+        }
+        let path = self
+            .state
+            .join("clusters")
+            .join(format!("{fi:05}.clusters"));
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        ensure!(
+            bytes.len() % CLUSTER_RECORD == 0,
+            "{}: {} bytes is not a whole number of {CLUSTER_RECORD}-byte records",
+            path.display(),
+            bytes.len()
+        );
+        let clusters: HashMap<u32, (u32, u64, bool)> = bytes
+            .chunks_exact(CLUSTER_RECORD)
+            .map(|r| {
+                let di = u32::from_le_bytes(r[0..4].try_into().unwrap());
+                let cid = u32::from_le_bytes(r[4..8].try_into().unwrap());
+                let size = u64::from_le_bytes(r[8..16].try_into().unwrap());
+                (di, (cid, size, r[16] != 0))
+            })
+            .collect();
+        let (ds, _) = read_docs(&self.files[fi], self.cfg.on_malformed)?;
         let mut kept: Vec<Doc> = Vec::with_capacity(ds.len());
         // Document ids are positions among the well-formed documents, as in step 1.
         for (di, (_, mut d)) in ds.into_iter().enumerate() {
-            match clusters.get(&(fi as u32, di as u32)) {
+            match clusters.get(&(di as u32)) {
                 Some(&(_, _, true)) => continue,
                 Some(&(cid, size, false)) => {
                     d.insert("minhash_cluster_id".into(), json!(cid));
@@ -474,14 +683,124 @@ pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupS
                 None => kept.push(d),
             }
         }
-        kept_total += kept.len() as u64;
-        stage.write_shard(name, &kept, &json!({"docs_kept": kept.len()}))?;
+        stage.write_shard(shard, &kept, &json!({"docs_kept": kept.len()}))?;
+        Ok(kept.len() as u64)
+    }
+
+    /// The run's totals from the steps' records (every step must be done); writes `stats.json`.
+    pub fn finish(&self) -> Result<DedupStats> {
+        let mut st = DedupStats {
+            files: self.files.len() as u64,
+            ..Default::default()
+        };
+        for s in self.signature_shards() {
+            ensure!(
+                self.signatures_done(&s),
+                "minhash signatures shard {s} not done"
+            );
+            let c: (u64, u64, u64) = self.sigs().done_stats(&s)?;
+            st.docs_in += c.0;
+            st.docs_with_signature += c.1;
+            st.malformed_lines += c.2;
+        }
+        ensure!(self.clusters_done(), "minhash cluster merge not done");
+        let m: MergeStats = read_json(&self.merge_path())?;
+        st.duplicate_pairs = m.duplicate_pairs;
+        st.clusters = m.clusters;
+        st.docs_in_clusters = m.docs_in_clusters;
+        st.docs_removed = m.docs_removed;
+        for n in &self.names {
+            ensure!(self.filter_done(n), "minhash filter shard {n} not done");
+            st.docs_kept += self.run_filter(n)?;
+        }
+        self.stage()
+            .write_stats(&json!({"minhash": st, "config": self.cfg}))?;
+        Ok(st)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Union–find over `pairs` in order; per clustered document its cluster id (numbered in sorted
+/// node order by root), cluster size and whether it is removed (every node but its root).
+fn clusters_of(pairs: &[[u32; 4]]) -> Clusters {
+    let mut uf = UnionFind::default();
+    for p in pairs {
+        uf.union((p[0], p[1]), (p[2], p[3]));
+    }
+    let nodes = uf.nodes();
+    let mut cluster_ids: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut clusters = Clusters::new();
+    for (node, root) in nodes {
+        let next = cluster_ids.len() as u32;
+        let cid = *cluster_ids.entry(root).or_insert(next);
+        let size = *uf.size.get(&root).unwrap_or(&1);
+        clusters.insert(node, (cid, size, node != root));
+    }
+    clusters
+}
+
+/// Steps 1–3, signatures, buckets, clusters, in memory as well; `work` keeps `sigs/`, `dups/`,
+/// `clusters/` and `clusters.json`.
+pub fn find_duplicates(
+    files: &[PathBuf],
+    work: &Path,
+    cfg: &MinhashConfig,
+) -> Result<(Clusters, Vec<[u32; 4]>, DedupStats)> {
+    let job = MinhashJob::with_state(files.to_vec(), work, work, cfg)?;
+    let mut st = job.signatures_and_clusters(true)?;
+    st.docs_kept = 0;
+    let pairs = job.pairs()?;
+    Ok((clusters_of(&pairs), pairs, st))
+}
+
+impl MinhashJob {
+    /// Steps 1–3 in this process (signatures file by file, buckets in parallel).
+    fn signatures_and_clusters(&self, show_progress: bool) -> Result<DedupStats> {
+        let mut st = DedupStats {
+            files: self.files.len() as u64,
+            ..Default::default()
+        };
+        let pb = progress::bar_if(show_progress, self.files.len() as u64, "minhash signatures");
+        for s in self.signature_shards() {
+            let c = self.run_signatures(&s)?;
+            st.docs_in += c.0;
+            st.docs_with_signature += c.1;
+            st.malformed_lines += c.2;
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        self.bucket_shards()
+            .par_iter()
+            .map(|b| self.run_bucket(b).map(|_| ()))
+            .collect::<Result<()>>()?;
+        let m = self.run_clusters()?;
+        st.duplicate_pairs = m.duplicate_pairs;
+        st.clusters = m.clusters;
+        st.docs_in_clusters = m.docs_in_clusters;
+        st.docs_removed = m.docs_removed;
+        Ok(st)
+    }
+}
+
+/// Full MinHash dedup of `inputs` into stage directory `out` (work files under `out/_state`):
+/// the four steps of [`MinhashJob`] in this process, each skipped where done.
+pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupStats> {
+    // One run per folder at a time (a distributed engine's shard tasks lock shard by shard).
+    let _stage = ShardedStage::create(out)?;
+    let job = MinhashJob::new(inputs, out, cfg)?;
+    job.signatures_and_clusters(true)?;
+    let pb = progress::bar(job.files.len() as u64, "minhash filter");
+    for n in &job.names {
+        job.run_filter(n)?;
         pb.inc(1);
     }
     pb.finish_and_clear();
-    st.docs_kept = kept_total;
-    stage.write_stats(&json!({"minhash": st, "config": cfg}))?;
-    Ok(st)
+    job.finish()
 }
 
 /// Exact dedup: the first document (in file, line order) with a given text is kept; the key is

@@ -43,11 +43,31 @@ pub enum Command {
     },
 }
 
-/// The stages that run shard by shard.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+/// The stages (or steps of a stage) that run shard by shard. The MinHash steps run in order,
+/// each needing the one before finished (datatrove's split: signatures per file → one task per
+/// bucket → one cluster merge → filter per file); `stages --until dedup` then finishes the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Sharded {
     /// One shard per pool file.
     Heuristics,
+    /// One shard per heuristics file (`fffff`, its index).
+    MinhashSignatures,
+    /// One shard per LSH bucket (`bbb`).
+    MinhashBuckets,
+    /// One shard (`all`): the union–find over every bucket's pairs.
+    MinhashClusters,
+    /// One shard per heuristics file (its name).
+    MinhashFilter,
+}
+
+impl Sharded {
+    fn stage(self) -> &'static str {
+        match self {
+            Sharded::Heuristics => stages::heuristics::STAGE,
+            _ => stages::dedup::MINHASH,
+        }
+    }
 }
 
 /// Which recipe, scale and stage cache.
@@ -97,6 +117,62 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
             let timings = crate::run_until(&recipe, &resolver, &scale, &at.cache_root(), until)?;
             Ok(json!({"stages": timings, "seconds": started.elapsed().as_secs_f64()}))
         }
+        Command::Shards { stage, at } if stage != Sharded::Heuristics => {
+            if !uses_minhash(&at)? {
+                // Nothing to schedule: a driver lists the step for any recipe.
+                return Ok(json!({"stage": stage.stage(), "step": stage, "used": false,
+                                 "shards": []}));
+            }
+            with_minhash(&at, &resolver, |plan| {
+                let finished = plan.finished();
+                let shards: Vec<Value> = minhash_shards(stage, &plan.job)
+                    .into_iter()
+                    .map(|(name, done)| json!({"name": name, "done": finished || done}))
+                    .collect();
+                Ok(
+                    json!({"stage": stage.stage(), "step": stage, "key": plan.key,
+                          "finished": finished, "dir": plan.dir, "work_dir": plan.job.out,
+                          "shards": shards}),
+                )
+            })
+        }
+        Command::Shard { stage, shard, at } if stage != Sharded::Heuristics => {
+            with_minhash(&at, &resolver, |plan| {
+                let started = Instant::now();
+                let mut out = json!({"stage": stage.stage(), "step": stage, "shard": shard});
+                if plan.finished() {
+                    out["skipped"] = json!("stage finished");
+                } else {
+                    let job = &plan.job;
+                    if minhash_shards(stage, job).contains(&(shard.clone(), true)) {
+                        out["skipped"] = json!("shard done");
+                    }
+                    match stage {
+                        Sharded::MinhashSignatures => {
+                            let (docs, with_sig, _) = job.run_signatures(&shard)?;
+                            out["docs_in"] = json!(docs);
+                            out["docs_with_signature"] = json!(with_sig);
+                        }
+                        Sharded::MinhashBuckets => {
+                            out["duplicate_pairs"] = json!(job.run_bucket(&shard)?);
+                        }
+                        Sharded::MinhashClusters => {
+                            anyhow::ensure!(
+                                shard == "all",
+                                "the minhash cluster merge has one shard, `all` (not `{shard}`)"
+                            );
+                            out["merge"] = serde_json::to_value(job.run_clusters()?)?;
+                        }
+                        Sharded::MinhashFilter => {
+                            out["docs_out"] = json!(job.run_filter(&shard)?);
+                        }
+                        Sharded::Heuristics => unreachable!("handled below"),
+                    }
+                }
+                out["seconds"] = json!(started.elapsed().as_secs_f64());
+                Ok(out)
+            })
+        }
         Command::Shards { stage, at } => with_plan(stage, &at, &resolver, |_, plan| {
             let finished = plan.finished();
             let shards: Vec<Value> = plan
@@ -130,6 +206,67 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
     }
 }
 
+/// A MinHash step's shards and whether each is done.
+fn minhash_shards(step: Sharded, job: &lmrepro_curate::minhash::MinhashJob) -> Vec<(String, bool)> {
+    match step {
+        Sharded::MinhashSignatures => job
+            .signature_shards()
+            .into_iter()
+            .map(|s| {
+                let done = job.signatures_done(&s);
+                (s, done)
+            })
+            .collect(),
+        Sharded::MinhashBuckets => job
+            .bucket_shards()
+            .into_iter()
+            .map(|s| {
+                let done = job.bucket_done(&s);
+                (s, done)
+            })
+            .collect(),
+        Sharded::MinhashClusters => vec![("all".to_string(), job.clusters_done())],
+        Sharded::MinhashFilter => job
+            .names
+            .iter()
+            .map(|s| (s.clone(), job.filter_done(s)))
+            .collect(),
+        Sharded::Heuristics => Vec::new(),
+    }
+}
+
+/// Whether some variant of the recipe is deduplicated with MinHash (else the stage is not built).
+fn uses_minhash(at: &At) -> Result<bool> {
+    let p = load_params(&at.recipe()?)?;
+    Ok(p.variants
+        .iter()
+        .any(|v| v.dedup == Some(crate::params::Dedup::Minhash)))
+}
+
+/// Calls `f` with the MinHash stage's plan (the heuristics stage must be finished).
+fn with_minhash(
+    at: &At,
+    resolver: &Resolver,
+    f: impl FnOnce(&stages::dedup::MinhashPlan) -> Result<Value>,
+) -> Result<Value> {
+    anyhow::ensure!(
+        uses_minhash(at)?,
+        "recipe `{}` has no MinHash variant: no dedup-minhash stage to shard",
+        at.recipe
+    );
+    let recipe = at.recipe()?;
+    let p = load_params(&recipe)?;
+    let ctx = Ctx {
+        recipe: &recipe,
+        resolver,
+        p: &p,
+    };
+    let cache = StageCache::new(at.cache_root());
+    let heuristics = stages::heuristics::finished(&cache, &ctx)?;
+    let plan = stages::dedup::minhash_plan(&cache, &ctx, &heuristics)?;
+    f(&plan)
+}
+
 /// Calls `f` with the sharded stage's plan (its upstream must be finished).
 fn with_plan(
     stage: Sharded,
@@ -137,7 +274,7 @@ fn with_plan(
     resolver: &Resolver,
     f: impl FnOnce(&Ctx, &stages::heuristics::Plan) -> Result<Value>,
 ) -> Result<Value> {
-    let Sharded::Heuristics = stage;
+    anyhow::ensure!(stage == Sharded::Heuristics, "not the heuristics stage");
     let recipe = at.recipe()?;
     let p = load_params(&recipe)?;
     let ctx = Ctx {

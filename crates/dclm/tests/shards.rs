@@ -43,6 +43,47 @@ fn listing(cache: &Path) -> Value {
     .unwrap()
 }
 
+fn step(cache: &Path, stage: Sharded, name: &str) -> anyhow::Result<Value> {
+    go(Command::Shard {
+        stage,
+        shard: name.into(),
+        at: at(cache),
+    })
+}
+
+/// A MinHash step's shard names.
+fn step_shards(cache: &Path, stage: Sharded) -> Vec<String> {
+    let l = go(Command::Shards {
+        stage,
+        at: at(cache),
+    })
+    .unwrap();
+    l["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn heuristics_shards_resume_and_equal_the_local_engine() {
     let tmp = tempfile::tempdir().unwrap();
@@ -121,6 +162,75 @@ fn heuristics_shards_resume_and_equal_the_local_engine() {
         .all(|s| s["done"] == true));
     assert_eq!(
         shard(&sharded, &names[0]).unwrap()["skipped"],
+        "stage finished"
+    );
+
+    minhash_steps_equal_the_local_engine(&sharded, &local);
+}
+
+/// The MinHash stage run step by step (datatrove's split) equals the local engine's one call.
+fn minhash_steps_equal_the_local_engine(sharded: &Path, local: &Path) {
+    // A later step refuses to run before the one it reads.
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::MinhashBuckets, "000").unwrap_err()
+    );
+    assert!(err.contains("need every signature shard"), "{err}");
+    let filters = step_shards(sharded, Sharded::MinhashFilter);
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::MinhashFilter, &filters[0]).unwrap_err()
+    );
+    assert!(err.contains("needs the cluster merge"), "{err}");
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::MinhashSignatures, "10").unwrap_err()
+    );
+    assert!(err.contains("no minhash signatures shard `10`"), "{err}");
+
+    let mut docs_in = 0;
+    for stage in [
+        Sharded::MinhashSignatures,
+        Sharded::MinhashBuckets,
+        Sharded::MinhashClusters,
+        Sharded::MinhashFilter,
+    ] {
+        for n in step_shards(sharded, stage) {
+            let out = step(sharded, stage, &n).unwrap();
+            assert!(out.get("skipped").is_none(), "{out}");
+            docs_in += out["docs_in"].as_u64().unwrap_or(0);
+            // Retried after success: nothing redone.
+            let again = step(sharded, stage, &n).unwrap();
+            assert_eq!(again["skipped"], "shard done", "{again}");
+        }
+    }
+    let s = stages(sharded, Until::Dedup);
+    let l = stages(local, Until::Dedup);
+    let dir = |v: &Value, root: &Path| {
+        let t = v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["stage"] == "dedup-minhash")
+            .unwrap()
+            .clone();
+        root.join(format!("dedup-minhash-{}", t["key"].as_str().unwrap()))
+    };
+    let (a, b) = (tree(&dir(&s, sharded)), tree(&dir(&l, local)));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a.keys().any(|k| k.starts_with("docs/_state/clusters/")));
+    assert!(!a
+        .keys()
+        .any(|k| k.rsplit('/').next().unwrap().starts_with('.')));
+    for (f, bytes) in &a {
+        assert!(bytes == &b[f], "{f} differs");
+    }
+    let stats: Value = serde_json::from_slice(&a["docs/stats.json"]).unwrap();
+    assert_eq!(stats["minhash"]["docs_in"], docs_in);
+    assert!(stats["minhash"]["docs_removed"].as_u64().unwrap() > 0);
+    // The finished stage vouches for every step's shards.
+    assert_eq!(
+        step(sharded, Sharded::MinhashClusters, "all").unwrap()["skipped"],
         "stage finished"
     );
 }

@@ -221,3 +221,19 @@ fn summary(p: &lmrepro_crawl::Pipeline, total: &ShardStats) -> HeuristicsSummary
         notes: p.notes.clone(),
     }
 }
+
+/// The finished heuristics stage, for a shard task of a later stage (which never builds it).
+pub fn finished(cache: &StageCache, ctx: &Ctx) -> Result<Stage> {
+    let pool = pool::finished(cache, ctx)?;
+    let plan = plan(cache, ctx, &pool)?;
+    if !plan.finished() {
+        bail!(
+            "the heuristics stage {} is not finished: run `lmrepro dclm stages --until heuristics` first",
+            plan.dir.display()
+        );
+    }
+    Ok(Stage {
+        dir: plan.dir,
+        key: plan.key,
+    })
+}
