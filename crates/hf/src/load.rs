@@ -404,7 +404,7 @@ pub fn map_tensors(cfg: &HfConfig, shards: &Shards) -> Result<BTreeMap<String, T
             Some(shape) if shape.as_slice() == data.shape.as_slice() => {}
             Some(shape) => bail!(
                 "{file}: tensor `{theirs}` has shape {:?}; the config implies {:?} (for `{ours}`)",
-                data.shape.as_slice(),
+                shape_in_checkpoint(cfg.arch, ours, data.shape.as_slice()),
                 shape_in_checkpoint(cfg.arch, ours, shape)
             ),
             None => bail!(
