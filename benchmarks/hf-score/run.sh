@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU throughput of `lmrepro score` vs transformers on the same model, inputs and machine, in one run
 # (issue 15). Model: a Pythia-160M-shaped random GPT-NeoX (weights do not change the cost) with the
-# GPT-NeoX tokenizer; inputs: 64 texts from the Wikipedia vital-article summaries of the mirror.
+# GPT-NeoX tokenizer; inputs: 16 texts (first 600 characters) from the Wikipedia vital-article summaries of the mirror.
 # Needs: a release `lmrepro`, /work/venv-hf (crates/hf/tools/README.md), LMREPRO_DATA_MIRROR.
 # Both sides score one text at a time, full forward + log-softmax + gather, all cores (torch's
 # default intra-op threads, burn-flex's rayon pool).
@@ -19,8 +19,8 @@ tok="$LMREPRO_DATA_MIRROR/tokenizer/gpt-neox-20b/tokenizer.json"
 import json, sys
 arts = json.load(open(sys.argv[1]))
 with open(sys.argv[2], "w") as f:
-    for title in sorted(arts)[:64]:
-        f.write(json.dumps({"text": arts[title]["extract"][:1200]}) + "\n")
+    for title in sorted(arts)[:16]:
+        f.write(json.dumps({"text": arts[title]["extract"][:600]}) + "\n")
 PY
 nproc_=$(nproc)
 rust_json=$( { /usr/bin/time -f '%e' "$lmrepro" score --model "hf:$work/model" --input "$work/in.jsonl" --output "$work/out.jsonl"; } 2>&1 | grep -o 'scored .*' )

@@ -560,3 +560,45 @@ fn write_icl_requests() {
     )
     .unwrap();
 }
+
+/// The "any tiny model" check over `make_fixtures.py --other DIR` (11 models with other sizes,
+/// head counts, GQA ratios and rotary fractions; not committed):
+/// `LMREPRO_HF_OTHER=DIR cargo test -p lmrepro-hf --test hf -- --ignored score_other_models`.
+#[test]
+#[ignore = "needs LMREPRO_HF_OTHER from tools/make_fixtures.py --other"]
+fn score_other_models() {
+    let root = PathBuf::from(std::env::var("LMREPRO_HF_OTHER").expect("LMREPRO_HF_OTHER"));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("config.json").exists())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        let out = tmp.path().join("out.jsonl");
+        score_file(&dir, &root.join("inputs.jsonl"), &out).unwrap();
+        let mut worst = 0f64;
+        let want = std::fs::read_to_string(dir.join("score.jsonl")).unwrap();
+        for (g, w) in std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .zip(want.lines())
+        {
+            let g: serde_json::Value = serde_json::from_str(g).unwrap();
+            let w: serde_json::Value = serde_json::from_str(w).unwrap();
+            assert_eq!(g["ids"], w["ids"]);
+            for (a, b) in g["logprobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(w["logprobs"].as_array().unwrap())
+            {
+                worst = worst.max((a.as_f64().unwrap() - b.as_f64().unwrap()).abs());
+            }
+        }
+        eprintln!("{}: max |Δ logprob| = {worst:.3e}", dir.display());
+        assert!(worst <= 1e-4, "{}: {worst}", dir.display());
+    }
+}

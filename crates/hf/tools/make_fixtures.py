@@ -314,10 +314,9 @@ def export_check(dirs):
     """Loads exported folders with transformers and prints max |logit - reference|."""
     for d in dirs:
         model = load_any(d)
-        ref = torch.load(os.path.join(d, "expected_logits.pt")) if os.path.exists(
-            os.path.join(d, "expected_logits.pt")) else None
         ids = json.load(open(os.path.join(d, "expected.json")))
-        lg = logits_of("hf", model, ids["ids"])
+        arch = "open_lm" if json.load(open(os.path.join(d, "config.json")))["model_type"] == "openlm" else "hf"
+        lg = logits_of(arch, model, ids["ids"])
         want = torch.tensor(ids["logits"]).reshape(lg.shape)
         print(d, type(model).__name__, "max |Δ logit| =", (lg - want).abs().max().item())
 

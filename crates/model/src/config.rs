@@ -262,7 +262,8 @@ impl ModelConfig {
             );
         }
         let rot = self.rotary_width();
-        if rot > self.head_dim() || !rot.is_multiple_of(2) {
+        let rotary = matches!(self.position, PositionKind::Rotary { .. });
+        if rotary && (rot > self.head_dim() || !rot.is_multiple_of(2)) {
             bail!(
                 "rotary_dims {rot} must be even and at most the head dimension {}",
                 self.head_dim()
@@ -424,6 +425,15 @@ pub(crate) mod tests {
     #[test]
     fn rejects_bad_shapes() {
         assert!(ModelConfig::open_lm(100, 2, 3).validate().is_err());
+        // GQA needs whole groups; partial rotary an even width; odd head dims are fine without rotary.
+        let mut c = ModelConfig::open_lm(64, 2, 4);
+        c.qk_norm = false;
+        c.n_kv_heads = Some(3);
+        assert!(c.validate().is_err());
+        c.n_kv_heads = Some(2);
+        c.rotary_dims = Some(5);
+        assert!(c.validate().is_err());
+        assert!(ModelConfig::bloom(60, 2, 12).validate().is_ok());
         assert!(ModelConfig::preset("llama", 64, 2, 2).is_err());
     }
 }
