@@ -43,6 +43,12 @@ enum Command {
     /// calls), and `dclm runs` over DCLM's released run database.
     #[command(subcommand)]
     Dclm(DclmCommand),
+    /// Log-probability of every token of each JSON line's "text" under a Hugging Face model
+    /// (`--model hf:PATH`).
+    Score(lmrepro_hf::cli::ScoreArgs),
+    /// Hugging Face folders: export our checkpoints for transformers.
+    #[command(subcommand)]
+    Hf(lmrepro_hf::cli::HfCommand),
 }
 
 /// `lmrepro dclm ...`: the pipeline's stages and the run database, owned by two crates.
@@ -91,10 +97,15 @@ fn run() -> Result<()> {
         Command::Dclm(DclmCommand::Stages(cmd)) => lmrepro_dclm::cli::run(cmd),
         Command::Model(cmd) => lmrepro_model::cli::run(cmd),
         Command::Eval(args) => lmrepro_eval::cli::run_eval_with(&args, &|arg| {
+            if let Some(dir) = lmrepro_hf::parse_model_arg(arg) {
+                return Some(lmrepro_hf::load_token_lm(&dir));
+            }
             let path = std::path::Path::new(arg);
             path.exists()
                 .then(|| lmrepro_dclm::load_checkpoint_lm(path))
         }),
+        Command::Score(args) => lmrepro_hf::cli::run_score(&args),
+        Command::Hf(cmd) => lmrepro_hf::cli::run(cmd),
         Command::Crawl(CrawlCommand::Heuristics(cmd)) => lmrepro_crawl::cli::run(cmd),
         Command::Crawl(CrawlCommand::Curation(cmd)) => lmrepro_curate::cli::run(cmd),
         Command::Crawl(CrawlCommand::Extraction(cmd)) => lmrepro_extract::cli::run(cmd),

@@ -46,11 +46,10 @@ pub fn run_eval_with(args: &EvalArgs, external: ExternalModel) -> Result<()> {
     let resolver = Resolver::from_env();
     let env = SuiteEnv::load(recipe, resolver, &args.config)?;
     let labels = env.select(&args.suite)?;
-    let tok = env.tokenizer()?;
     eprintln!("building model {} ...", args.model);
     let mut model = match external(&args.model) {
         Some(m) => m?,
-        None => build_model(&args.model, &tok, &env.recipe, &env.resolver)?,
+        None => build_model(&args.model, &env.tokenizer()?, &env.recipe, &env.resolver)?,
     };
     let opts = RunOptions {
         limit: args.limit,

@@ -227,7 +227,10 @@ pub fn run_suite(
     labels: &[String],
     opts: &RunOptions,
 ) -> Result<SuiteRun> {
-    let tok = env.tokenizer()?;
+    let tok = match model.tokenizer_file() {
+        Some(path) => Tok::from_file(&path)?,
+        None => env.tokenizer()?,
+    };
     std::fs::create_dir_all(opts.out_dir.join("tasks"))
         .with_context(|| format!("creating {}", opts.out_dir.display()))?;
     let mut results = BTreeMap::new();

@@ -19,7 +19,12 @@ pub struct Tok {
 impl Tok {
     pub fn from_file(path: &Path) -> Result<Tok> {
         let inner = Tokenizer::from_file(path)?;
-        let eos_id = inner.token_id(END_OF_TEXT)?;
+        // GPT-NeoX / GPT-2 / BLOOM-style vocabularies name EOS `<|endoftext|>`; Llama-family
+        // ones `</s>` or `<|end_of_text|>` (a model folder's tokenizer, issue 15).
+        let eos_id = [END_OF_TEXT, "</s>", "<|end_of_text|>"]
+            .iter()
+            .find_map(|t| inner.token_id(t).ok())
+            .map_or_else(|| inner.token_id(END_OF_TEXT), Ok)?;
         // llm-foundry `tokenizer_needs_prefix_space`: one token for " a" means BPE-with-spaces.
         let prefix_space = inner.encode(" a")?.len() == 1;
         Ok(Tok {

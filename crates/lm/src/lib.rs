@@ -50,6 +50,11 @@ pub trait TokenLm {
     fn score(&mut self, batch: &[ScoreRequest]) -> Result<Vec<ScoreResult>>;
     /// Log-probabilities over the vocabulary for the token following each context.
     fn next_token_logprobs(&mut self, contexts: &[Vec<u32>]) -> Result<Vec<Vec<f32>>>;
+    /// The model's own `tokenizer.json`, when it brings one (Hugging Face folders); evaluation then
+    /// tokenizes with it instead of the suite's GPT-NeoX tokenizer.
+    fn tokenizer_file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// The greedy (argmax) next token for each context; ties go to the lowest token id, like
     /// `torch.argmax`. The default takes the argmax of [`TokenLm::next_token_logprobs`];
     /// models with a cheaper exact argmax (n-gram tables) override it.

@@ -23,6 +23,8 @@ pub enum NormKind {
     GainOnlyLayerNorm,
     /// LayerNorm with gain and bias (`torch.nn.LayerNorm`; GPT-2, BLOOM).
     LayerNorm,
+    /// RMSNorm with a gain (Llama: `w * x / sqrt(mean(x^2) + eps)`, no mean subtraction).
+    RmsNorm,
 }
 
 /// Positional information.
@@ -44,8 +46,11 @@ pub enum PositionKind {
 pub enum FfnKind {
     /// `w3(silu(x W1) * x W2)` with fused `w12`, hidden = 256·ceil(8d/3/256) (open_lm `swiglu`).
     SwiGlu,
-    /// `w2(gelu(w1 x))`, hidden = 4d, exact (erf) GELU (open_lm `gelu`, GPT-2, BLOOM).
+    /// `w2(gelu(w1 x))`, hidden = 4d, exact (erf) GELU (open_lm `gelu`, GPT-NeoX `gelu`).
     Gelu,
+    /// As [`FfnKind::Gelu`] with the tanh approximation of GELU (HF GPT-2 `gelu_new`, HF BLOOM's
+    /// hard-coded `bloom_gelu_forward`).
+    GeluTanh,
 }
 
 /// A decoder-only transformer.
@@ -72,6 +77,18 @@ pub struct ModelConfig {
     pub tied_embeddings: bool,
     /// Biases on every linear layer (GPT-2, BLOOM). open_lm has none.
     pub linear_bias: bool,
+    /// Key/value heads for grouped-query attention (Llama); `None` = `n_heads` (multi-head).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_kv_heads: Option<usize>,
+    /// Leading dimensions of each head that rotary rotates (GPT-NeoX `rotary_pct`); `None` = all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotary_dims: Option<usize>,
+    /// `x + attn(ln1(x)) + mlp(ln2(x))` (GPT-NeoX `use_parallel_residual`) instead of sequential.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel_residual: bool,
+    /// Feed-forward width when it is not the family's rule (Llama / GPT-NeoX `intermediate_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffn_hidden_size: Option<usize>,
 }
 
 /// A parameter count split the way DCLM's configs report it.
@@ -116,6 +133,10 @@ impl ModelConfig {
             post_embed_norm: false,
             tied_embeddings: false,
             linear_bias: false,
+            n_kv_heads: None,
+            rotary_dims: None,
+            parallel_residual: false,
+            ffn_hidden_size: None,
         }
     }
 
@@ -135,6 +156,10 @@ impl ModelConfig {
             post_embed_norm: true,
             tied_embeddings: true,
             linear_bias: true,
+            n_kv_heads: None,
+            rotary_dims: None,
+            parallel_residual: false,
+            ffn_hidden_size: None,
         }
     }
 
@@ -154,6 +179,10 @@ impl ModelConfig {
             post_embed_norm: false,
             tied_embeddings: true,
             linear_bias: true,
+            n_kv_heads: None,
+            rotary_dims: None,
+            parallel_residual: false,
+            ffn_hidden_size: None,
         }
     }
 
@@ -171,8 +200,26 @@ impl ModelConfig {
         self.d_model / self.n_heads
     }
 
+    /// Key/value heads (`n_heads` unless grouped-query attention).
+    pub fn kv_heads(&self) -> usize {
+        self.n_kv_heads.unwrap_or(self.n_heads)
+    }
+
+    /// Output width of the fused q/k/v projection: `d + 2 kv_heads head_dim`.
+    pub fn qkv_width(&self) -> usize {
+        self.d_model + 2 * self.kv_heads() * self.head_dim()
+    }
+
+    /// Head dimensions rotated by rotary (all unless `rotary_dims`).
+    pub fn rotary_width(&self) -> usize {
+        self.rotary_dims.unwrap_or(self.head_dim())
+    }
+
     /// open_lm's SwiGLU width: `256 * ((int(2 * 4 * dim / 3) + 256 - 1) // 256)`; 4d for GELU.
     pub fn ffn_hidden(&self) -> usize {
+        if let Some(h) = self.ffn_hidden_size {
+            return h;
+        }
         match self.ffn {
             FfnKind::SwiGlu => {
                 // int(8 d / 3) in Python truncates the float; 8d/3 is exact enough in f64 for any
@@ -180,7 +227,7 @@ impl ModelConfig {
                 let inner = 8 * self.d_model / 3;
                 256 * inner.div_ceil(256)
             }
-            FfnKind::Gelu => 4 * self.d_model,
+            FfnKind::Gelu | FfnKind::GeluTanh => 4 * self.d_model,
         }
     }
 
@@ -207,12 +254,30 @@ impl ModelConfig {
         if self.seq_len == 0 {
             bail!("seq_len must be positive");
         }
+        let kv = self.kv_heads();
+        if kv == 0 || !self.n_heads.is_multiple_of(kv) {
+            bail!(
+                "n_heads {} is not a multiple of n_kv_heads {kv}",
+                self.n_heads
+            );
+        }
+        let rot = self.rotary_width();
+        let rotary = matches!(self.position, PositionKind::Rotary { .. });
+        if rotary && (rot > self.head_dim() || !rot.is_multiple_of(2)) {
+            bail!(
+                "rotary_dims {rot} must be even and at most the head dimension {}",
+                self.head_dim()
+            );
+        }
+        if self.qk_norm && kv != self.n_heads {
+            bail!("qk-norm over the full width needs as many key heads as query heads");
+        }
         Ok(())
     }
 
     fn norm_params(&self, width: usize) -> u64 {
         match self.norm {
-            NormKind::GainOnlyLayerNorm => width as u64,
+            NormKind::GainOnlyLayerNorm | NormKind::RmsNorm => width as u64,
             NormKind::LayerNorm => 2 * width as u64,
         }
     }
@@ -225,7 +290,7 @@ impl ModelConfig {
     pub fn num_params(&self) -> ParamCount {
         let d = self.d_model;
         let h = self.ffn_hidden();
-        let attn = self.linear_params(d, 3 * d) + self.linear_params(d, d);
+        let attn = self.linear_params(d, self.qkv_width()) + self.linear_params(d, d);
         let qk = if self.qk_norm {
             2 * self.norm_params(d)
         } else {
@@ -233,7 +298,9 @@ impl ModelConfig {
         };
         let ffn = match self.ffn {
             FfnKind::SwiGlu => self.linear_params(d, 2 * h) + self.linear_params(h, d),
-            FfnKind::Gelu => self.linear_params(d, h) + self.linear_params(h, d),
+            FfnKind::Gelu | FfnKind::GeluTanh => {
+                self.linear_params(d, h) + self.linear_params(h, d)
+            }
         };
         let block = attn + qk + ffn + 2 * self.norm_params(d);
         let tok = (self.vocab_size * d) as u64;
@@ -358,6 +425,15 @@ pub(crate) mod tests {
     #[test]
     fn rejects_bad_shapes() {
         assert!(ModelConfig::open_lm(100, 2, 3).validate().is_err());
+        // GQA needs whole groups; partial rotary an even width; odd head dims are fine without rotary.
+        let mut c = ModelConfig::open_lm(64, 2, 4);
+        c.qk_norm = false;
+        c.n_kv_heads = Some(3);
+        assert!(c.validate().is_err());
+        c.n_kv_heads = Some(2);
+        c.rotary_dims = Some(5);
+        assert!(c.validate().is_err());
+        assert!(ModelConfig::bloom(60, 2, 12).validate().is_ok());
         assert!(ModelConfig::preset("llama", 64, 2, 2).is_err());
     }
 }

@@ -7,7 +7,7 @@
 use crate::alibi::alibi_bias;
 use crate::config::{FfnKind, ModelConfig, NormKind, PositionKind};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::tensor::activation::{gelu, silu};
+use burn::tensor::activation::{gelu, gelu_approximate, silu};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
@@ -145,6 +145,9 @@ pub struct Norm<B: Backend> {
     pub bias: Option<Param<Tensor<B, 1>>>,
     #[module(skip)]
     pub eps: f64,
+    /// RMSNorm (no mean subtraction) instead of LayerNorm.
+    #[module(skip)]
+    pub rms: bool,
 }
 
 impl<B: Backend> Norm<B> {
@@ -153,10 +156,16 @@ impl<B: Backend> Norm<B> {
             weight: mk.constant([width], 1.0),
             bias: (kind == NormKind::LayerNorm).then(|| mk.constant([width], 0.0)),
             eps,
+            rms: kind == NormKind::RmsNorm,
         }
     }
 
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        if self.rms {
+            // Llama's `LlamaRMSNorm`: x / sqrt(mean(x^2) + eps) * w.
+            let ms = x.clone().powi_scalar(2).mean_dim(2);
+            return x / (ms + self.eps).sqrt() * self.weight.val().unsqueeze::<3>();
+        }
         let (var, mean) = x.clone().var_mean_bias(2);
         let y = (x - mean) / (var + self.eps).sqrt();
         let y = y * self.weight.val().unsqueeze::<3>();
@@ -257,11 +266,12 @@ impl<B: Backend> Attention<B> {
         alibi: Option<&Tensor<B, 4>>,
     ) -> Tensor<B, 3> {
         let [b, t, d] = x.dims();
-        let (h, hd) = (cfg.n_heads, cfg.head_dim());
+        let (h, hd, kv) = (cfg.n_heads, cfg.head_dim(), cfg.kv_heads());
         let qkv = self.in_proj.forward(x);
+        // Rows of in_proj: all query heads, then the key heads, then the value heads.
         let mut q = qkv.clone().narrow(2, 0, d);
-        let mut k = qkv.clone().narrow(2, d, d);
-        let v = qkv.narrow(2, 2 * d, d);
+        let mut k = qkv.clone().narrow(2, d, kv * hd);
+        let v = qkv.narrow(2, d + kv * hd, kv * hd);
         // open_lm normalises q and k over the full width, before splitting heads.
         if let Some(n) = &self.q_norm {
             q = n.forward(q);
@@ -269,11 +279,33 @@ impl<B: Backend> Attention<B> {
         if let Some(n) = &self.k_norm {
             k = n.forward(k);
         }
-        let split = |z: Tensor<B, 3>| z.reshape([b, t, h, hd]).swap_dims(1, 2);
-        let (mut q, mut k, v) = (split(q), split(k), split(v));
+        let split = |z: Tensor<B, 3>, n: usize| z.reshape([b, t, n, hd]).swap_dims(1, 2);
+        let (mut q, mut k, mut v) = (split(q, h), split(k, kv), split(v, kv));
         if let Some(r) = rope {
-            q = q.clone() * r.cos.clone() + rotate_half(q) * r.sin.clone();
-            k = k.clone() * r.cos.clone() + rotate_half(k) * r.sin.clone();
+            let rot = cfg.rotary_width();
+            let apply = |z: Tensor<B, 4>| {
+                let rotated =
+                    |z: Tensor<B, 4>| z.clone() * r.cos.clone() + rotate_half(z) * r.sin.clone();
+                if rot == hd {
+                    return rotated(z);
+                }
+                // Partial rotary (GPT-NeoX): rotate the leading `rot` dims, pass the rest through.
+                let pass = z.clone().narrow(3, rot, hd - rot);
+                Tensor::cat(vec![rotated(z.narrow(3, 0, rot)), pass], 3)
+            };
+            q = apply(q);
+            k = apply(k);
+        }
+        if kv != h {
+            // Grouped-query attention: query head j reads key/value head j / (h / kv), like
+            // transformers' `repeat_kv`.
+            let rep = |z: Tensor<B, 4>| {
+                z.unsqueeze_dim::<5>(2)
+                    .expand([b, kv, h / kv, t, hd])
+                    .reshape([b, h, t, hd])
+            };
+            k = rep(k);
+            v = rep(v);
         }
         let bias = alibi.map(|a| a.clone().expand([b, h, t, t]));
         let opts = AttentionModuleOptions {
@@ -297,6 +329,7 @@ impl<B: Backend> FeedForward<B> {
                 silu(gate) * val
             }
             FfnKind::Gelu => gelu(y),
+            FfnKind::GeluTanh => gelu_approximate(y),
         };
         self.w3.forward(y)
     }
@@ -341,11 +374,11 @@ impl<B: Backend> Transformer<B> {
         let layers = (0..cfg.n_layers)
             .map(|layer| {
                 let depth = (2.0 * (layer + 1) as f64).sqrt();
-                let in_proj = Linear::new(mk, d, 3 * d, std_d, bias);
+                let in_proj = Linear::new(mk, d, cfg.qkv_width(), std_d, bias);
                 let out_proj = Linear::new(mk, d, d, std_d / depth, bias);
                 let w12_out = match cfg.ffn {
                     FfnKind::SwiGlu => 2 * hidden,
-                    FfnKind::Gelu => hidden,
+                    FfnKind::Gelu | FfnKind::GeluTanh => hidden,
                 };
                 let w12 = Linear::new(mk, d, w12_out, std_d, bias);
                 let std_h = 1.0 / (hidden as f64).sqrt() / depth;
@@ -393,7 +426,7 @@ impl<B: Backend> Transformer<B> {
         }
         let rope = match cfg.position {
             PositionKind::Rotary { base } => {
-                Some(rotary_tables::<B>(cfg.head_dim(), t, base, &device))
+                Some(rotary_tables::<B>(cfg.rotary_width(), t, base, &device))
             }
             _ => None,
         };
@@ -407,6 +440,14 @@ impl<B: Backend> Transformer<B> {
                 rope.as_ref(),
                 alibi.as_ref(),
             );
+            if cfg.parallel_residual {
+                // GPT-NeoX: both branches read the block input.
+                let f = layer
+                    .feed_forward
+                    .forward(layer.ffn_norm.forward(x.clone()), cfg.ffn);
+                x = x + h + f;
+                continue;
+            }
             let x1 = x + h;
             let f = layer
                 .feed_forward
