@@ -3,7 +3,8 @@
 //! - `reproduce ARGS`: regenerate `results/<recipe>/` (release build of the `lmrepro` CLI, then
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
-//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite.
+//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite,
+//!   then the wgpu parity tests on a Vulkan device (`gpu.rs`).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
 //!
@@ -16,6 +17,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use lmrepro_data::{workspace_root, Resolver};
 use std::process::Command;
+
+mod gpu;
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +76,8 @@ fn main() -> Result<()> {
         Cmd::Fetch { recipes } => fetch(&recipes),
         Cmd::Test { rest } => {
             fetch(&[])?;
-            cargo(&["test", "--workspace"], &rest)
+            cargo(&["test", "--workspace"], &rest)?;
+            gpu::wgpu_tests_unless_filtered(&root, &rest)
         }
         Cmd::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -89,7 +93,8 @@ fn main() -> Result<()> {
                 &[],
             )?;
             fetch(&[])?;
-            cargo(&["test", "--workspace"], &[])
+            cargo(&["test", "--workspace"], &[])?;
+            gpu::wgpu_tests(&root)
         }
         Cmd::RaySetup => ray_setup(&root),
     }
