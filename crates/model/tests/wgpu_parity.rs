@@ -129,6 +129,25 @@ fn run_config(model: ModelConfig) -> RunConfig {
     }
 }
 
+/// The key third of a qkv bias (`attention.in_proj.bias`) has an exactly zero gradient: it adds
+/// q·b_k, the same constant, to every score of a query, and softmax ignores constants. Its computed
+/// gradient is rounding noise (different on each backend), and AdamW normalises that noise into
+/// ±lr steps of random sign. Comparisons leave those entries out and keep the query and value
+/// thirds. (Measured without this: whole-tensor gradient differences 1.3e-4 / 4.0e-4 and, after 6
+/// steps, weight differences 4.1e-2 / 5.7e-2 for BLOOM / GPT-2, with every step's loss and grad
+/// norm within bounds.)
+fn without_key_bias(name: &str, v: &[f64], d_model: usize) -> Vec<f64> {
+    if name.ends_with("attention.in_proj.bias") {
+        v[..d_model]
+            .iter()
+            .chain(&v[2 * d_model..])
+            .copied()
+            .collect()
+    } else {
+        v.to_vec()
+    }
+}
+
 fn floats(d: TensorData) -> Vec<f64> {
     d.convert::<f64>().to_vec::<f64>().unwrap()
 }
@@ -197,7 +216,10 @@ fn forward_loss_grads(name: &str) {
     assert_eq!(cg.len(), gg.len());
     for ((kc, c), (kg, g)) in cg.iter().zip(&gg) {
         assert_eq!(kc, kg);
-        let d = normwise(c, g);
+        let d = normwise(
+            &without_key_bias(kc, c, cfg.d_model),
+            &without_key_bias(kg, g, cfg.d_model),
+        );
         assert!(
             d <= GRAD_TOL,
             "{name}: gradient of {kc} differs by {d:.2e} (normwise)"
@@ -294,9 +316,14 @@ fn optimizer_steps(name: &str) {
         trajectory.push(format!("{:.4}/{:.4}", sc.loss, sg.loss));
     }
     let mut worst_w = 0f64;
+    let d_model = cfg.model.d_model;
     for ((kc, wc), (kg, wg)) in weights(&c).iter().zip(&weights(&g)) {
         assert_eq!(kc, kg);
-        let d = normwise(wc, wg);
+        let (wc, wg) = (
+            without_key_bias(kc, wc, d_model),
+            without_key_bias(kg, wg, d_model),
+        );
+        let d = normwise(&wc, &wg);
         assert!(
             d <= WEIGHT_TOL,
             "{name}: {kc} differs by {d:.2e} after {} steps",
