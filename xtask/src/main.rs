@@ -3,7 +3,8 @@
 //! - `reproduce ARGS`: regenerate `results/<recipe>/` (release build of the `lmrepro` CLI, then
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
-//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite.
+//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite,
+//!   then the wgpu parity tests on a Vulkan device (`gpu.rs`).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
 //! - `py-setup` / `py-test`: the Python package's virtualenv (`.venv-py/`) with the wheel built in,
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 use lmrepro_data::{workspace_root, Resolver};
 use std::process::Command;
 
+mod gpu;
 mod py;
 
 #[derive(Parser)]
@@ -82,7 +84,8 @@ fn main() -> Result<()> {
         Cmd::Test { rest } => {
             fetch(&[])?;
             cargo(&["test", "--workspace"], &rest)?;
-            py::test(&root)
+            py::test(&root)?;
+            gpu::wgpu_tests_unless_filtered(&root, &rest)
         }
         Cmd::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -99,7 +102,8 @@ fn main() -> Result<()> {
             )?;
             fetch(&[])?;
             cargo(&["test", "--workspace"], &[])?;
-            py::test(&root)
+            py::test(&root)?;
+            gpu::wgpu_tests(&root)
         }
         Cmd::RaySetup => ray_setup(&root),
         Cmd::PySetup => py::setup(&root),

@@ -1,5 +1,5 @@
 //! The training subcommands, mounted flat in `lmrepro` (`lmrepro train`, `lmrepro sweep`,
-//! `lmrepro params`, `lmrepro bench`).
+//! `lmrepro params`, `lmrepro bench`, `lmrepro bench-shape`).
 
 use crate::recipe::{load_recipe, TrainParams};
 use crate::{param_count_table, recipe_data, run_on, sweep, sweep_csv, DeviceKind, RunOptions};
@@ -38,6 +38,10 @@ pub enum Command {
     },
     /// Print the parameter counts of the DCLM / GPT-2 / BLOOM configurations.
     Params,
+    /// Time training steps of a named shape (gpt2-small, openlm-411m, tiny) on random tokens:
+    /// first-step seconds, tokens/s, MFU, peak memory; progress on stderr, JSON on stdout and
+    /// `--json` (the burn side of `benchmarks/train/gpu/`).
+    BenchShape(crate::shape_bench::ShapeBenchArgs),
     /// Time training steps of a recipe's model on its data: tokens/s after `warmup` untimed steps.
     Bench {
         #[arg(long)]
@@ -121,6 +125,11 @@ pub fn run(cmd: Command) -> Result<()> {
             let (train, heldout) = recipe_data(&r, &resolver, &params)?;
             let b = crate::bench(device, &cfg, &train, &heldout, warmup, steps)?;
             println!("{}", serde_json::to_string(&b)?);
+            Ok(())
+        }
+        Command::BenchShape(args) => {
+            let r = crate::shape_bench::run_shape_bench(&args)?;
+            println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }
         Command::Params => {

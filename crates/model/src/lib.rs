@@ -8,6 +8,8 @@
 //! - [`lm`]: [`lmrepro_lm::TokenLm`] over a checkpoint.
 //! - [`cli`]: `train --recipe <name>`, the scaling `sweep`, `params`, `bench`.
 //! - [`recipe`]: `train` recipes (`recipes/train/`) and their data.
+//! - [`shape_bench`]: `bench-shape`, step throughput of the GPU benchmark shapes (JSON).
+//! - [`gpu`]: Vulkan device set-up and cubecl's persistent cache folder.
 //!
 //! CPU runs use burn's `flex` backend (f32; f64 for gradient checks) with autodiff. `cuda` and
 //! `wgpu` are cargo features, off by default.
@@ -20,11 +22,13 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod gpu;
 pub mod lm;
 pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod recipe;
+pub mod shape_bench;
 pub mod train;
 
 use anyhow::{bail, Context, Result};
@@ -74,7 +78,8 @@ pub fn run_on(
             #[cfg(feature = "wgpu")]
             {
                 type B = burn_autodiff::Autodiff<burn_wgpu::Wgpu>;
-                train::run::<B>(cfg, train, heldout, opts, &Default::default())
+                let v = gpu::wgpu_vulkan().map_err(anyhow::Error::msg)?;
+                train::run::<B>(cfg, train, heldout, opts, &v.device)
             }
             #[cfg(not(feature = "wgpu"))]
             bail!("this build has no wgpu backend; rebuild lmrepro with `--features lmrepro-model/wgpu`")
@@ -143,7 +148,8 @@ pub fn bench(
             #[cfg(feature = "wgpu")]
             {
                 type B = burn_autodiff::Autodiff<burn_wgpu::Wgpu>;
-                bench_on::<B>(&cfg, train, warmup, steps, &Default::default())?
+                let v = gpu::wgpu_vulkan().map_err(anyhow::Error::msg)?;
+                bench_on::<B>(&cfg, train, warmup, steps, &v.device)?
             }
             #[cfg(not(feature = "wgpu"))]
             bail!("this build has no wgpu backend; rebuild with `--features lmrepro-model/wgpu`")
