@@ -296,7 +296,7 @@ fn training_agrees_across_x86_levels_within_the_contract() {
         }
         eprintln!(
             "{cpu}: {identical}/{} values bit-identical to native, largest relative difference \
-             {worst:.2e} ({:.1} s under qemu)",
+             {worst:.2e} ({:.1} s)",
             native.len() - 1,
             t0.elapsed().as_secs_f64()
         );

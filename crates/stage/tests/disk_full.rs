@@ -81,7 +81,12 @@ fn disk_full_child_entry() {
 /// Runs a child; returns (success, stderr).
 fn child(mode: &str, dir: &Path) -> (bool, String) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "disk_full_child_entry", "--test-threads=1"])
+        .args([
+            "--exact",
+            "disk_full_child_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("DISK_FULL_CHILD", mode)
         .env("DISK_FULL_DIR", dir)
         .stdout(Stdio::null())
