@@ -52,6 +52,12 @@ pub fn machine_dependent_files(recipe: &Recipe) -> Result<Vec<&'static str>> {
     Ok(files)
 }
 
+/// Files of `recipe`'s results compared under the cross-CPU contract instead of byte for byte
+/// (`lmrepro_report::contract`).
+pub fn cross_cpu_tolerant_files(recipe: &Recipe) -> Result<&'static [&'static str]> {
+    Ok(reproducer(&recipe.kind)?.cross_cpu_tolerant_files())
+}
+
 /// Regenerates `recipe` into `out_dir` (created; must be empty or absent) and writes provenance.
 pub fn reproduce_into(
     recipe: &Recipe,
@@ -81,6 +87,12 @@ pub struct ReproduceArgs {
     /// Print the plan of `--scale` (model, tokens, batch, compute, checks) and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// After writing, compare the output with this folder (e.g. the committed
+    /// results/<recipe>/ when writing elsewhere with `--out`) under the cross-CPU contract:
+    /// byte-identical except the recipe's tolerant files (docs/reliability.md §5); an error
+    /// names the first violation.
+    #[arg(long)]
+    pub compare_with: Option<PathBuf>,
 }
 
 /// `lmrepro reproduce`: list, plan, or regenerate into a staging folder next to the destination
@@ -129,6 +141,21 @@ pub fn run_reproduce(args: &ReproduceArgs) -> Result<()> {
         out.display(),
         done.tables.len()
     );
+    if let Some(reference) = &args.compare_with {
+        let skip = machine_dependent_files(&recipe)?;
+        let within = lmrepro_report::contract::compare_dirs(
+            reference,
+            &out,
+            rep.cross_cpu_tolerant_files(),
+            &skip,
+        )?;
+        eprintln!(
+            "{} agrees with {} under the cross-CPU contract ({within} files within tolerance, \
+             the rest byte-identical)",
+            out.display(),
+            reference.display()
+        );
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! hash-map iteration order, fixed float formatting chosen by the caller), so `results/<recipe>/`
 //! can be committed and snapshot-tested.
 
+pub mod contract;
 mod plot;
 mod provenance;
 pub mod reproducer;

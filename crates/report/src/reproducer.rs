@@ -33,6 +33,12 @@ pub trait Reproducer: Send + Sync {
         &[]
     }
 
+    /// Files whose numbers come from CPU training and may move in their last digits on another
+    /// CPU: compared under the cross-CPU contract (`crate::contract`) instead of byte for byte.
+    fn cross_cpu_tolerant_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Writes the results into the empty folder `out` and returns the files it wrote that a
     /// reviewer reads (the markdown tables among them are snapshot-tested).
     fn reproduce(

@@ -215,9 +215,19 @@ pub fn to_jsonl<T: serde::Serialize>(docs: &[T]) -> Vec<u8> {
 /// complete, never half-written.
 pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.sync_all().ok();
+    // A full disk (or a failing device) can surface at the write or only at the flush: either way
+    // the temporary file is removed and never renamed into place, so no truncated file is ever
+    // published (issue 19, disk-full). Filesystems that cannot sync (EINVAL) are not an error.
+    let written = f.write_all(bytes).and_then(|()| match f.sync_all() {
+        Err(e) if e.raw_os_error() == Some(22) => Ok(()),
+        r => r,
+    });
+    if let Err(e) = written {
+        drop(f);
+        std::fs::remove_file(tmp).ok();
+        return Err(e).with_context(|| format!("writing {}", tmp.display()));
+    }
+    drop(f);
     std::fs::rename(tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())

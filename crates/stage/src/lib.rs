@@ -8,7 +8,8 @@
 //!   ([`build_folder`]);
 //! - [`lock`]: exclusive per-folder locks, so concurrent processes never interleave writes;
 //! - [`progress`]: indicatif bars on stderr, one style;
-//! - [`tally`]: statistics structs that add up field by field ([`tally!`]).
+//! - [`tally`]: statistics structs that add up field by field ([`tally!`]);
+//! - `testing` (feature `testing`): kill -9 / resume / compare helpers for crash-anywhere tests.
 //!
 //! Invariants: a completion marker is written only after the output it vouches for is in place
 //! (write to a temporary name, fsync, rename); an output without its marker is never read; output
@@ -20,6 +21,8 @@ pub mod jsonl;
 pub mod lock;
 pub mod progress;
 pub mod tally;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
 pub use folder::{build_folder, build_folder_once, read_done, ShardedStage, DONE_FILE};

@@ -8,11 +8,9 @@
 //! `LMREPRO_KILL_POINTS=20 cargo test -p lmrepro-stage --release --test kill_resume`.
 //! Like `concurrency.rs`, the killed process is this test binary started again in child mode.
 
-use lmrepro_stage::{build_folder_once, ShardedStage};
-use std::collections::BTreeMap;
+use lmrepro_stage::{build_folder_once, testing, ShardedStage};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 const SHARDS: usize = 16;
 
@@ -84,77 +82,24 @@ fn child(mode: &str, dir: &Path) -> Command {
     c
 }
 
-/// Every file under `dir` (relative path → bytes), lock files left out.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".lock") {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
-fn kill_points() -> usize {
-    std::env::var("LMREPRO_KILL_POINTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-}
-
-/// Runs `mode` uninterrupted (timed), then for each kill point: starts it, SIGKILLs it after a
-/// pseudo-random fraction of the uninterrupted time, resumes it to completion and compares.
+/// Runs `mode` uninterrupted, then kills it at reproducible moments, resumes and compares
+/// (`lmrepro_stage::testing::kill_anywhere`, the harness every stage's kill test shares).
 fn kill_anywhere(mode: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let reference = tmp.path().join("reference/stage");
-    let started = Instant::now();
-    assert!(child(mode, &reference).status().unwrap().success());
-    let full = started.elapsed();
-    let want = tree(reference.parent().unwrap());
-    assert!(!want.is_empty());
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut killed_midway = 0;
-    for point in 0..kill_points() {
-        // splitmix64: reproducible kill moments, spread over the whole run.
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let fraction = ((z ^ (z >> 31)) % 1000) as f64 / 1000.0;
-        let run = tmp.path().join(format!("run{point}/stage"));
-        let mut c = child(mode, &run).spawn().unwrap();
-        std::thread::sleep(full.mul_f64(fraction));
-        c.kill().ok();
-        let status = c.wait().unwrap();
-        if !status.success() {
-            killed_midway += 1;
-        }
-        assert!(
-            child(mode, &run).status().unwrap().success(),
-            "resume {point}"
-        );
-        let got = tree(run.parent().unwrap());
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            want.keys().collect::<Vec<_>>(),
-            "files after kill point {point} ({fraction:.3} of the run) and resume"
-        );
-        for (name, bytes) in &want {
-            assert!(
-                got[name] == *bytes,
-                "{name} differs after kill point {point}"
-            );
-        }
-    }
+    let r = testing::kill_anywhere(
+        tmp.path(),
+        "stage",
+        0x9E37_79B9_7F4A_7C15,
+        testing::kill_points(3),
+        |dir| child(mode, dir),
+        |_| false,
+    );
     // The moments must actually interrupt runs (else the test proves nothing).
-    assert!(killed_midway > 0, "no kill landed inside a run of {full:?}");
+    assert!(
+        r.killed_midway > 0,
+        "no kill landed inside a run of {:?}",
+        r.full
+    );
 }
 
 #[test]
