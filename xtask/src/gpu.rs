@@ -1,5 +1,7 @@
-//! The GPU part of `cargo xtask test`: lmrepro-model's wgpu parity tests (`tests/wgpu_parity.rs`)
-//! on a Vulkan device — Mesa's software llvmpipe where there is no GPU (`.ci/run` installs it).
+//! `cargo xtask gpu-test`: lmrepro-model's wgpu parity tests (`tests/wgpu_parity.rs`)
+//! on a Vulkan device — Mesa's software llvmpipe where there is no GPU (`mesa-vulkan-drivers`).
+//! Not yet part of `cargo xtask test`: their cold build and run (~15 min on 2 cores) do not fit the
+//! CI budget beside the rest, and BLOOM / GPT-2 bias gradients are still outside tolerance (docs/gpu.md).
 //!
 //! They are a separate cargo invocation because `cargo test --workspace` builds lmrepro-model
 //! without its `wgpu` feature; only the one test binary is built and run, so the feature adds a
@@ -10,19 +12,6 @@
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
-
-/// [`wgpu_tests`] after a full `cargo xtask test`; extra cargo arguments (a package, a filter) meant
-/// for the workspace run would not fit this one, so with them the wgpu tests are left out (said).
-pub fn wgpu_tests_unless_filtered(root: &Path, rest: &[String]) -> Result<()> {
-    if rest.is_empty() {
-        return wgpu_tests(root);
-    }
-    eprintln!(
-        "xtask: extra test arguments given, wgpu parity tests not run \
-         (cargo test -p lmrepro-model --features wgpu --test wgpu_parity)"
-    );
-    Ok(())
-}
 
 /// `cargo test -p lmrepro-model --features wgpu --test wgpu_parity`.
 pub fn wgpu_tests(root: &Path) -> Result<()> {
