@@ -174,12 +174,15 @@ fn ids<B: burn::tensor::backend::Backend>(
     (all.clone().narrow(1, 0, ctx - 1), all.narrow(1, 1, ctx - 1))
 }
 
+/// Named tensors (parameter name, values), e.g. the gradients of a backward pass.
+type Named = Vec<(String, Vec<f64>)>;
+
 /// Logits, loss and named gradients of one micro-batch on backend `B`.
 fn forward_backward<B: burn::tensor::backend::AutodiffBackend>(
     cfg: &ModelConfig,
     data: &Contexts,
     dev: &B::Device,
-) -> (Vec<f64>, f64, Vec<(String, Vec<f64>)>) {
+) -> (Vec<f64>, f64, Named) {
     let model = Transformer::<B>::new(cfg, 7, dev);
     let (x, y) = ids::<B>(data, 0..4, dev);
     let logits = model.forward(x);
