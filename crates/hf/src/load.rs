@@ -34,37 +34,32 @@ fn is_buffer(name: &str) -> bool {
 
 /// Regroups rows of a per-head fused `[h, 3, hd, ...]` q/k/v into `[3, h, hd, ...]`.
 pub fn per_head_qkv_to_grouped(t: &F32Tensor, heads: usize) -> F32Tensor {
-    let rows = t.shape[0];
-    let cols: usize = t.shape[1..].iter().product();
-    let hd = rows / (3 * heads);
-    let mut data = vec![0f32; t.data.len()];
-    for h in 0..heads {
-        for which in 0..3 {
-            for i in 0..hd {
-                let src = (h * 3 + which) * hd + i;
-                let dst = (which * heads + h) * hd + i;
-                data[dst * cols..(dst + 1) * cols]
-                    .copy_from_slice(&t.data[src * cols..(src + 1) * cols]);
-            }
-        }
-    }
-    F32Tensor {
-        shape: t.shape.clone(),
-        data,
-    }
+    permute_qkv_rows(t, heads, |h, which, i, hd| {
+        ((h * 3 + which) * hd + i, (which * heads + h) * hd + i)
+    })
 }
 
 /// The inverse of [`per_head_qkv_to_grouped`].
 pub fn grouped_qkv_to_per_head(t: &F32Tensor, heads: usize) -> F32Tensor {
-    let rows = t.shape[0];
+    permute_qkv_rows(t, heads, |h, which, i, hd| {
+        ((which * heads + h) * hd + i, (h * 3 + which) * hd + i)
+    })
+}
+
+/// Copies every row of a fused q/k/v tensor to its new place: `rows(head, which, i, head_dim)`
+/// gives `(source row, destination row)`.
+fn permute_qkv_rows(
+    t: &F32Tensor,
+    heads: usize,
+    rows: impl Fn(usize, usize, usize, usize) -> (usize, usize),
+) -> F32Tensor {
     let cols: usize = t.shape[1..].iter().product();
-    let hd = rows / (3 * heads);
+    let hd = t.shape[0] / (3 * heads);
     let mut data = vec![0f32; t.data.len()];
     for h in 0..heads {
         for which in 0..3 {
             for i in 0..hd {
-                let dst = (h * 3 + which) * hd + i;
-                let src = (which * heads + h) * hd + i;
+                let (src, dst) = rows(h, which, i, hd);
                 data[dst * cols..(dst + 1) * cols]
                     .copy_from_slice(&t.data[src * cols..(src + 1) * cols]);
             }
