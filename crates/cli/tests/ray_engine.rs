@@ -11,8 +11,8 @@
 //! Needs `.venv-ray/` (`cargo xtask ray-setup`); without it the test prints a skip line, and fails
 //! under `LMREPRO_REQUIRE_ALL=1`.
 
+use lmrepro_stage::testing::tree;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,24 +59,6 @@ fn reduced_recipe(dir: &Path) -> PathBuf {
     let path = recipes.join("dclm-baseline.toml");
     std::fs::write(&path, reduced).unwrap();
     path
-}
-
-/// Every file under `dir`, by path relative to it.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn lmrepro(args: &[&str]) -> Value {

@@ -4,6 +4,7 @@
 
 use lmrepro_dclm::cli::{run_json, At, Command, Sharded};
 use lmrepro_dclm::Until;
+use lmrepro_stage::testing::tree;
 use serde_json::Value;
 use std::path::Path;
 
@@ -64,24 +65,6 @@ fn step_shards(cache: &Path, stage: Sharded) -> Vec<String> {
         .iter()
         .map(|s| s["name"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// Every file under `dir` with its bytes, by relative path.
-fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]
