@@ -118,7 +118,7 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
             Ok(json!({"stages": timings, "seconds": started.elapsed().as_secs_f64()}))
         }
         Command::Shards { stage, at } if stage != Sharded::Heuristics => {
-            if !uses_minhash(&at)? {
+            if !uses_minhash(&load_params(&at.recipe()?)?) {
                 // Nothing to schedule: a driver lists the step for any recipe.
                 return Ok(json!({"stage": stage.stage(), "step": stage, "used": false,
                                  "shards": []}));
@@ -236,11 +236,26 @@ fn minhash_shards(step: Sharded, job: &lmrepro_curate::minhash::MinhashJob) -> V
 }
 
 /// Whether some variant of the recipe is deduplicated with MinHash (else the stage is not built).
-fn uses_minhash(at: &At) -> Result<bool> {
-    let p = load_params(&at.recipe()?)?;
-    Ok(p.variants
+fn uses_minhash(p: &crate::params::DclmParams) -> bool {
+    p.variants
         .iter()
-        .any(|v| v.dedup == Some(crate::params::Dedup::Minhash)))
+        .any(|v| v.dedup == Some(crate::params::Dedup::Minhash))
+}
+
+/// Calls `f` with the recipe's stage context and cache (the set-up every shard command shares).
+fn with_ctx<T>(
+    at: &At,
+    resolver: &Resolver,
+    f: impl FnOnce(&Ctx, &StageCache) -> Result<T>,
+) -> Result<T> {
+    let recipe = at.recipe()?;
+    let p = load_params(&recipe)?;
+    let ctx = Ctx {
+        recipe: &recipe,
+        resolver,
+        p: &p,
+    };
+    f(&ctx, &StageCache::new(at.cache_root()))
 }
 
 /// Calls `f` with the MinHash stage's plan (the heuristics stage must be finished).
@@ -249,22 +264,15 @@ fn with_minhash(
     resolver: &Resolver,
     f: impl FnOnce(&stages::dedup::MinhashPlan) -> Result<Value>,
 ) -> Result<Value> {
-    anyhow::ensure!(
-        uses_minhash(at)?,
-        "recipe `{}` has no MinHash variant: no dedup-minhash stage to shard",
-        at.recipe
-    );
-    let recipe = at.recipe()?;
-    let p = load_params(&recipe)?;
-    let ctx = Ctx {
-        recipe: &recipe,
-        resolver,
-        p: &p,
-    };
-    let cache = StageCache::new(at.cache_root());
-    let heuristics = stages::heuristics::finished(&cache, &ctx)?;
-    let plan = stages::dedup::minhash_plan(&cache, &ctx, &heuristics)?;
-    f(&plan)
+    with_ctx(at, resolver, |ctx, cache| {
+        anyhow::ensure!(
+            uses_minhash(ctx.p),
+            "recipe `{}` has no MinHash variant: no dedup-minhash stage to shard",
+            at.recipe
+        );
+        let heuristics = stages::heuristics::finished(cache, ctx)?;
+        f(&stages::dedup::minhash_plan(cache, ctx, &heuristics)?)
+    })
 }
 
 /// Calls `f` with the sharded stage's plan (its upstream must be finished).
@@ -275,15 +283,8 @@ fn with_plan(
     f: impl FnOnce(&Ctx, &stages::heuristics::Plan) -> Result<Value>,
 ) -> Result<Value> {
     anyhow::ensure!(stage == Sharded::Heuristics, "not the heuristics stage");
-    let recipe = at.recipe()?;
-    let p = load_params(&recipe)?;
-    let ctx = Ctx {
-        recipe: &recipe,
-        resolver,
-        p: &p,
-    };
-    let cache = StageCache::new(at.cache_root());
-    let pool = stages::pool::finished(&cache, &ctx)?;
-    let plan = stages::heuristics::plan(&cache, &ctx, &pool)?;
-    f(&ctx, &plan)
+    with_ctx(at, resolver, |ctx, cache| {
+        let pool = stages::pool::finished(cache, ctx)?;
+        f(ctx, &stages::heuristics::plan(cache, ctx, &pool)?)
+    })
 }

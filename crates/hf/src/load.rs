@@ -135,6 +135,26 @@ impl Reader<'_> {
         }
         Ok(())
     }
+    /// A block's two norms: `{theirs}.{names[0]}` → `{ours}.attention_norm`, `{theirs}.{names[1]}` →
+    /// `{ours}.ffn_norm` (every architecture here has this pair, under its own names).
+    fn block_norms(
+        &mut self,
+        theirs: &str,
+        ours: &str,
+        names: [&str; 2],
+        bias: bool,
+    ) -> Result<()> {
+        self.copy_wb(
+            &format!("{theirs}.{}", names[0]),
+            &format!("{ours}.attention_norm"),
+            bias,
+        )?;
+        self.copy_wb(
+            &format!("{theirs}.{}", names[1]),
+            &format!("{ours}.ffn_norm"),
+            bias,
+        )
+    }
     /// Conv1D (`[in, out]`) weight transposed, bias copied.
     fn conv1d(&mut self, theirs: &str, ours: &str) -> Result<()> {
         let w = self.read(&format!("{theirs}.weight"))?;
@@ -176,14 +196,10 @@ pub fn map_tensors(cfg: &HfConfig, shards: &Shards) -> Result<BTreeMap<String, T
             r.copy("gpt_neox.embed_in.weight", "tok_embeddings")?;
             for i in 0..m.n_layers {
                 let (p, o) = (format!("gpt_neox.layers.{i}"), format!("layers.{i}"));
-                r.copy_wb(
-                    &format!("{p}.input_layernorm"),
-                    &format!("{o}.attention_norm"),
-                    true,
-                )?;
-                r.copy_wb(
-                    &format!("{p}.post_attention_layernorm"),
-                    &format!("{o}.ffn_norm"),
+                r.block_norms(
+                    &p,
+                    &o,
+                    ["input_layernorm", "post_attention_layernorm"],
                     true,
                 )?;
                 for suffix in ["weight", "bias"].iter().take(if b { 2 } else { 1 }) {
@@ -218,14 +234,10 @@ pub fn map_tensors(cfg: &HfConfig, shards: &Shards) -> Result<BTreeMap<String, T
             r.copy("model.embed_tokens.weight", "tok_embeddings")?;
             for i in 0..m.n_layers {
                 let (p, o) = (format!("model.layers.{i}"), format!("layers.{i}"));
-                r.copy_wb(
-                    &format!("{p}.input_layernorm"),
-                    &format!("{o}.attention_norm"),
-                    false,
-                )?;
-                r.copy_wb(
-                    &format!("{p}.post_attention_layernorm"),
-                    &format!("{o}.ffn_norm"),
+                r.block_norms(
+                    &p,
+                    &o,
+                    ["input_layernorm", "post_attention_layernorm"],
                     false,
                 )?;
                 for suffix in ["weight", "bias"].iter().take(if b { 2 } else { 1 }) {
@@ -272,14 +284,10 @@ pub fn map_tensors(cfg: &HfConfig, shards: &Shards) -> Result<BTreeMap<String, T
             )?;
             for i in 0..m.n_layers {
                 let (p, o) = (format!("{x}h.{i}"), format!("layers.{i}"));
-                r.copy_wb(
-                    &format!("{p}.input_layernorm"),
-                    &format!("{o}.attention_norm"),
-                    true,
-                )?;
-                r.copy_wb(
-                    &format!("{p}.post_attention_layernorm"),
-                    &format!("{o}.ffn_norm"),
+                r.block_norms(
+                    &p,
+                    &o,
+                    ["input_layernorm", "post_attention_layernorm"],
                     true,
                 )?;
                 for suffix in ["weight", "bias"] {
@@ -319,8 +327,7 @@ pub fn map_tensors(cfg: &HfConfig, shards: &Shards) -> Result<BTreeMap<String, T
             r.copy(&format!("{x}wpe.weight"), "pos_embeddings")?;
             for i in 0..m.n_layers {
                 let (p, o) = (format!("{x}h.{i}"), format!("layers.{i}"));
-                r.copy_wb(&format!("{p}.ln_1"), &format!("{o}.attention_norm"), true)?;
-                r.copy_wb(&format!("{p}.ln_2"), &format!("{o}.ffn_norm"), true)?;
+                r.block_norms(&p, &o, ["ln_1", "ln_2"], true)?;
                 r.conv1d(
                     &format!("{p}.attn.c_attn"),
                     &format!("{o}.attention.in_proj"),
