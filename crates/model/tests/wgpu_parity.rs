@@ -32,6 +32,18 @@
 //!   near zero whose sign differs in the last bits between backends gets an update of ±lr; that
 //!   is the one place where f32 noise is amplified (to ≤ lr = 3e-3 absolute per step, ≪ the
 //!   weights' scale), and the reason these bounds are 10× looser than the single-pass ones.
+//! - bias gradients are the exception the bounds above cannot express: a bias gradient is a sum
+//!   over batch × time of terms that mostly cancel, so its largest entry is far smaller than
+//!   Σ|terms| and f32 rounding is large *relative to the tensor*. (Measured on llvmpipe: BLOOM's and
+//!   GPT-2's query/value bias gradients at 1.3e-4 / 4.0e-4 normwise, `feed_forward.w12.bias` at
+//!   1.3e-3 after 6 steps.) Rather than loosening every bound, a tensor over its bound passes only
+//!   if wgpu differs from the CPU by at most `NOISE_FACTOR` (10) times what the CPU differs from
+//!   *itself* when the same batch is summed in another order (rows reversed within each
+//!   micro-batch: identical in exact arithmetic). A real kernel error is orders of magnitude above
+//!   that noise, so the check still fails on one; each test prints which tensors needed it.
+//!   Measured (2026-12-07, llvmpipe): the CPU's reordering noise on those bias gradients is
+//!   1.9e-8 / 2.2e-8 absolute, wgpu's difference 8.0e-6 / 4.1e-5, i.e. 400-2000x the noise, so it
+//!   is *not* rounding: the BLOOM / GPT-2 tests stay ignored until that is found (docs/gpu.md).
 //! - checkpoints: what one backend saves, the other loads bit for bit (the safetensors file
 //!   stores f32; the test compares bytes), and the next step on the other backend matches the
 //!   next step on the original within the step tolerance above.
@@ -43,7 +55,7 @@ use burn_autodiff::Autodiff;
 use burn_core as burn;
 use burn_core::module::AutodiffModule;
 use lmrepro_model::config::ModelConfig;
-use lmrepro_model::data::Contexts;
+use lmrepro_model::data::{Contexts, DataOrder};
 use lmrepro_model::loss::lm_loss;
 use lmrepro_model::model::Transformer;
 use lmrepro_model::optim::{accumulate_grads, collect_params, scalar, ParamMap};
@@ -162,29 +174,30 @@ fn normwise(a: &[f64], b: &[f64]) -> f64 {
 
 fn ids<B: burn::tensor::backend::Backend>(
     data: &Contexts,
-    range: std::ops::Range<usize>,
+    rows: &[usize],
     dev: &B::Device,
 ) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
     let ctx = data.ctx;
-    let v: Vec<i64> = range
-        .clone()
-        .flat_map(|i| data.get(i).iter().map(|&t| t as i64))
+    let v: Vec<i64> = rows
+        .iter()
+        .flat_map(|&i| data.get(i).iter().map(|&t| t as i64))
         .collect();
-    let all = Tensor::<B, 2, Int>::from_data(TensorData::new(v, [range.len(), ctx]), dev);
+    let all = Tensor::<B, 2, Int>::from_data(TensorData::new(v, [rows.len(), ctx]), dev);
     (all.clone().narrow(1, 0, ctx - 1), all.narrow(1, 1, ctx - 1))
 }
 
 /// Named tensors (parameter name, values), e.g. the gradients of a backward pass.
 type Named = Vec<(String, Vec<f64>)>;
 
-/// Logits, loss and named gradients of one micro-batch on backend `B`.
+/// Logits, loss and named gradients of one micro-batch (the given rows) on backend `B`.
 fn forward_backward<B: burn::tensor::backend::AutodiffBackend>(
     cfg: &ModelConfig,
     data: &Contexts,
+    rows: &[usize],
     dev: &B::Device,
 ) -> (Vec<f64>, f64, Named) {
     let model = Transformer::<B>::new(cfg, 7, dev);
-    let (x, y) = ids::<B>(data, 0..4, dev);
+    let (x, y) = ids::<B>(data, rows, dev);
     let logits = model.forward(x);
     let parts = lm_loss(logits.clone(), y, 1e-2);
     let grads = parts.total.clone().backward();
@@ -203,40 +216,73 @@ fn forward_backward<B: burn::tensor::backend::AutodiffBackend>(
     (floats(logits.into_data()), scalar(parts.total), g)
 }
 
+/// The micro-batch of the single-pass tests, and the same rows in reverse order: the loss is a mean
+/// over the batch, so both give the same gradients in exact arithmetic, and what they differ by on
+/// the CPU is f32 rounding from summing the batch × time axis in another order.
+const BATCH: [usize; 4] = [0, 1, 2, 3];
+const BATCH_REVERSED: [usize; 4] = [3, 2, 1, 0];
+
+/// A tensor's wgpu-vs-CPU difference passes if it is within `GRAD_TOL` normwise, or within
+/// `NOISE_FACTOR` times the CPU's own reordering noise for that tensor (module docs, "Tolerances").
+const NOISE_FACTOR: f64 = 10.0;
+
+/// Largest |a - b|.
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs()))
+}
+
 fn forward_loss_grads(name: &str) {
     let test = format!("wgpu_forward_loss_grads_{name}");
     let Some(dev) = vulkan(&test) else { return };
     let cfg = family(name);
     let data = contexts(&cfg, 4);
     let t0 = std::time::Instant::now();
-    let (gl, gloss, gg) = forward_backward::<GpuTrain>(&cfg, &data, &dev);
+    let (gl, gloss, gg) = forward_backward::<GpuTrain>(&cfg, &data, &BATCH, &dev);
     let gpu_s = t0.elapsed().as_secs_f64();
-    let (cl, closs, cg) = forward_backward::<CpuTrain>(&cfg, &data, &Default::default());
+    let cpu = Default::default();
+    let (cl, closs, cg) = forward_backward::<CpuTrain>(&cfg, &data, &BATCH, &cpu);
+    let (_, _, cr) = forward_backward::<CpuTrain>(&cfg, &data, &BATCH_REVERSED, &cpu);
 
     let dl = normwise(&cl, &gl);
     let dloss = (closs - gloss).abs() / closs.abs();
     let mut worst = (String::new(), 0f64);
+    let mut calibrated = Vec::new();
     assert_eq!(cg.len(), gg.len());
-    for ((kc, c), (kg, g)) in cg.iter().zip(&gg) {
+    assert_eq!(cg.len(), cr.len());
+    for (((kc, c), (kg, g)), (kr, r)) in cg.iter().zip(&gg).zip(&cr) {
         assert_eq!(kc, kg);
-        let d = normwise(
-            &without_key_bias(kc, c, cfg.d_model),
-            &without_key_bias(kg, g, cfg.d_model),
+        assert_eq!(kc, kr);
+        let d_model = cfg.d_model;
+        let (c, g, r) = (
+            without_key_bias(kc, c, d_model),
+            without_key_bias(kg, g, d_model),
+            without_key_bias(kr, r, d_model),
         );
-        assert!(
-            d <= GRAD_TOL,
-            "{name}: gradient of {kc} differs by {d:.2e} (normwise)"
-        );
+        let d = normwise(&c, &g);
+        if d > GRAD_TOL {
+            // Over the plain bound: accept only within a small multiple of what the CPU itself
+            // changes when the same sum is taken in another order.
+            let (diff, noise) = (max_abs_diff(&c, &g), max_abs_diff(&c, &r));
+            assert!(
+                diff <= NOISE_FACTOR * noise,
+                "{name}: gradient of {kc} differs by {d:.2e} (normwise), {diff:.2e} absolute, \
+                 more than {NOISE_FACTOR}x the CPU's reordering noise {noise:.2e}"
+            );
+            calibrated.push(format!("{kc} {d:.1e} = {:.1}x noise", diff / noise));
+        }
         if d >= worst.1 {
             worst = (kc.clone(), d);
         }
     }
     eprintln!(
         "{test}: logits {dl:.2e}, loss {dloss:.2e} ({closs:.6} cpu / {gloss:.6} wgpu), worst gradient \
-         {:.2e} ({}) over {} tensors; wgpu forward+backward {gpu_s:.1}s incl. kernel compilation",
+         {:.2e} ({}) over {} tensors; over {GRAD_TOL:.0e} but within the CPU's reordering noise: [{}]; \
+         wgpu forward+backward {gpu_s:.1}s incl. kernel compilation",
         worst.1,
         worst.0,
-        cg.len()
+        cg.len(),
+        calibrated.join(", ")
     );
     assert!(
         dl <= LOGIT_TOL,
@@ -254,13 +300,13 @@ fn wgpu_forward_loss_grads_open_lm() {
 }
 
 #[test]
-#[ignore = "bias gradients differ by 1e-4..4e-4 normwise on llvmpipe (docs/gpu.md, open)"]
+#[ignore = "bias gradients differ 400-2000x more than f32 reordering noise on llvmpipe (docs/gpu.md, open)"]
 fn wgpu_forward_loss_grads_bloom_alibi() {
     forward_loss_grads("bloom");
 }
 
 #[test]
-#[ignore = "bias gradients differ by 1e-4..4e-4 normwise on llvmpipe (docs/gpu.md, open)"]
+#[ignore = "bias gradients differ 400-2000x more than f32 reordering noise on llvmpipe (docs/gpu.md, open)"]
 fn wgpu_forward_loss_grads_gpt2() {
     forward_loss_grads("gpt2");
 }
@@ -302,18 +348,47 @@ fn assert_step_close(what: &str, c: &StepStats, g: &StepStats) {
     );
 }
 
+/// `data` with its rows moved so that a trainer seeded like `cfg` draws every micro-batch of the
+/// first epoch in reverse row order: the same sequences per step, summed in another order.
+fn mirrored(data: &Contexts, cfg: &RunConfig) -> Contexts {
+    let (n, m) = (data.len(), cfg.micro_batch);
+    let draws = cfg.steps as usize * cfg.global_batch;
+    assert!(n % m == 0 && draws <= n, "one epoch of whole micro-batches");
+    let mut order = DataOrder::new(cfg.seed, n);
+    let perm: Vec<usize> = (0..n).map(|_| order.next_index()).collect();
+    let mut rows = vec![0usize; n];
+    for k in 0..n {
+        let mirror = k / m * m + (m - 1 - k % m);
+        rows[perm[k]] = perm[mirror];
+    }
+    let tokens = rows
+        .iter()
+        .flat_map(|&r| data.get(r).iter().copied())
+        .collect();
+    Contexts {
+        ctx: data.ctx,
+        tokens,
+    }
+}
+
 fn optimizer_steps(name: &str) {
     let test = format!("wgpu_adamw_steps_{name}");
     let Some(dev) = vulkan(&test) else { return };
     let cfg = run_config(family(name));
-    let data = contexts(&cfg.model, 32);
-    let mut c = Trainer::<CpuTrain>::new(cfg.clone(), data.len(), &Default::default()).unwrap();
+    let data = contexts(&cfg.model, 48);
+    let cpu = Default::default();
+    let mut c = Trainer::<CpuTrain>::new(cfg.clone(), data.len(), &cpu).unwrap();
     let mut g = Trainer::<GpuTrain>::new(cfg.clone(), data.len(), &dev).unwrap();
+    // The CPU's own f32 noise through the same six steps: every micro-batch summed in reverse order.
+    let reordered = mirrored(&data, &cfg);
+    let mut r = Trainer::<CpuTrain>::new(cfg.clone(), reordered.len(), &cpu).unwrap();
     let mut trajectory = Vec::new();
     let mut worst = (0f64, 0f64);
     for _ in 0..cfg.steps {
         let (sc, sg) = (c.train_step(&data).unwrap(), g.train_step(&data).unwrap());
+        let sr = r.train_step(&reordered).unwrap();
         assert_step_close(name, &sc, &sg);
+        assert_step_close(&format!("{name} (cpu, reordered)"), &sc, &sr);
         worst.0 = worst.0.max((sc.loss - sg.loss).abs() / sc.loss);
         worst.1 = worst
             .1
@@ -321,26 +396,37 @@ fn optimizer_steps(name: &str) {
         trajectory.push(format!("{:.4}/{:.4}", sc.loss, sg.loss));
     }
     let mut worst_w = 0f64;
+    let mut calibrated = Vec::new();
     let d_model = cfg.model.d_model;
-    for ((kc, wc), (kg, wg)) in weights(&c).iter().zip(&weights(&g)) {
+    let (wc, wg, wr) = (weights(&c), weights(&g), weights(&r));
+    for (((kc, c), (kg, g)), (kr, r)) in wc.iter().zip(&wg).zip(&wr) {
         assert_eq!(kc, kg);
-        let (wc, wg) = (
-            without_key_bias(kc, wc, d_model),
-            without_key_bias(kg, wg, d_model),
+        assert_eq!(kc, kr);
+        let (c, g, r) = (
+            without_key_bias(kc, c, d_model),
+            without_key_bias(kg, g, d_model),
+            without_key_bias(kr, r, d_model),
         );
-        let d = normwise(&wc, &wg);
-        assert!(
-            d <= WEIGHT_TOL,
-            "{name}: {kc} differs by {d:.2e} after {} steps",
-            cfg.steps
-        );
+        let d = normwise(&c, &g);
+        if d > WEIGHT_TOL {
+            let (diff, noise) = (max_abs_diff(&c, &g), max_abs_diff(&c, &r));
+            assert!(
+                diff <= NOISE_FACTOR * noise,
+                "{name}: {kc} differs by {d:.2e} (normwise), {diff:.2e} absolute, after {} steps: \
+                 more than {NOISE_FACTOR}x the CPU's reordering noise {noise:.2e}",
+                cfg.steps
+            );
+            calibrated.push(format!("{kc} {d:.1e} = {:.1}x noise", diff / noise));
+        }
         worst_w = worst_w.max(d);
     }
     eprintln!(
-        "{test}: loss cpu/wgpu {}; worst step loss {:.2e}, grad norm {:.2e}, final weights {worst_w:.2e}",
+        "{test}: loss cpu/wgpu {}; worst step loss {:.2e}, grad norm {:.2e}, final weights {worst_w:.2e}; \
+         over {WEIGHT_TOL:.0e} but within the CPU's reordering noise: [{}]",
         trajectory.join(" "),
         worst.0,
-        worst.1
+        worst.1,
+        calibrated.join(", ")
     );
     // The run learns (on both backends alike): the loss falls over the six steps.
     let first: f64 = trajectory[0].split('/').next().unwrap().parse().unwrap();
@@ -354,13 +440,13 @@ fn wgpu_adamw_steps_open_lm() {
 }
 
 #[test]
-#[ignore = "bias gradients differ by 1e-4..4e-4 normwise on llvmpipe (docs/gpu.md, open)"]
+#[ignore = "bias gradients differ 400-2000x more than f32 reordering noise on llvmpipe (docs/gpu.md, open)"]
 fn wgpu_adamw_steps_bloom_alibi() {
     optimizer_steps("bloom");
 }
 
 #[test]
-#[ignore = "bias gradients differ by 1e-4..4e-4 normwise on llvmpipe (docs/gpu.md, open)"]
+#[ignore = "bias gradients differ 400-2000x more than f32 reordering noise on llvmpipe (docs/gpu.md, open)"]
 fn wgpu_adamw_steps_gpt2() {
     optimizer_steps("gpt2");
 }
@@ -429,9 +515,9 @@ fn wgpu_inference_forward_matches_cpu() {
     };
     let cfg = family("bloom");
     let data = contexts(&cfg, 4);
-    let g = Transformer::<Gpu>::new(&cfg, 7, &dev).forward(ids::<Gpu>(&data, 0..4, &dev).0);
+    let g = Transformer::<Gpu>::new(&cfg, 7, &dev).forward(ids::<Gpu>(&data, &BATCH, &dev).0);
     let c = Transformer::<Cpu>::new(&cfg, 7, &Default::default())
-        .forward(ids::<Cpu>(&data, 0..4, &Default::default()).0);
+        .forward(ids::<Cpu>(&data, &BATCH, &Default::default()).0);
     let d = normwise(&floats(c.into_data()), &floats(g.into_data()));
     eprintln!("wgpu_inference_forward_matches_cpu: logits {d:.2e}");
     assert!(d <= LOGIT_TOL, "inference logits differ by {d:.2e}");
