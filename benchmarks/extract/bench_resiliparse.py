@@ -44,11 +44,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("warcs", nargs="+")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--modes", default="extract,end_to_end", help="comma-separated (callgrind runs one)")
     a = ap.parse_args()
     for path in a.warcs:
         with open(path, "rb") as f:
             bodies = [r.reader.read() for r in ArchiveIterator(f, record_types=WarcRecordType.response)]
-        for mode in ("extract", "end_to_end"):
+        for mode in a.modes.split(","):
             best = None
             for _ in range(a.repeat):
                 t = time.process_time()

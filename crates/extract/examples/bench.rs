@@ -32,12 +32,15 @@ fn main() -> anyhow::Result<()> {
             .filter(|r| r.record_type() == Some("response"))
             .map(|r| parse_http_response(&r.block, false).map(|h| h.body))
             .collect::<Result<_, _>>()?;
-        let modes: &[&str] = if std::env::var_os("BENCH_PARSE_ONLY").is_some() {
-            &["parse_only", "extract"]
+        let modes: Vec<String> = if let Ok(m) = std::env::var("BENCH_MODES") {
+            // For profiling one mode at a time (callgrind).
+            m.split(',').map(str::to_string).collect()
+        } else if std::env::var_os("BENCH_PARSE_ONLY").is_some() {
+            vec!["parse_only".into(), "extract".into()]
         } else {
-            &["extract", "end_to_end"]
+            vec!["extract".into(), "end_to_end".into()]
         };
-        for &mode in modes {
+        for mode in modes.iter().map(String::as_str) {
             let mut best = f64::INFINITY;
             let (mut n, mut nbytes) = (0usize, 0usize);
             for _ in 0..repeat {

@@ -198,7 +198,9 @@ pub enum Kind {
     Doctype,
     Comment,
     Pi,
-    Text(String),
+    /// Adjacent text merged. A tendril: the tokenizer hands out runs that share the input
+    /// buffer, so a text node that is never merged is never copied.
+    Text(StrTendril),
     Element {
         tag: Tag,
         /// Namespace + local name, kept whole so that `elem_name` can lend it without cloning.
@@ -314,7 +316,7 @@ impl Dom {
     pub fn text_content(&self, id: NodeId) -> String {
         let mut out = String::new();
         if let Kind::Text(t) = &self.node(id).kind {
-            return t.clone();
+            return t.to_string();
         }
         let mut n = self.node(id).first_child;
         // Iterative pre-order walk of the subtree.
@@ -362,6 +364,35 @@ impl Iterator for Children<'_> {
         self.next = self.dom.node(id).next;
         Some(id)
     }
+}
+
+/// The attributes that extraction reads ([`Node::attr`] callers in `extract`); the others are
+/// dropped while building the tree: they would only cost memory and drop time (a page with a
+/// million attributes keeps none of them). Reading another attribute in the extractor means
+/// adding it here (the test `read_attrs_cover_the_extractor` checks this list against the
+/// attribute names `extract.rs` asks for).
+pub const READ_ATTRS: [&str; 17] = [
+    "class",
+    "id",
+    "style",
+    "hidden",
+    "rel",
+    "itemprop",
+    "aria-hidden",
+    "aria-expanded",
+    "role",
+    "data-ad",
+    "data-advertisement",
+    "data-text-ad",
+    "href",
+    "alt",
+    "type",
+    "value",
+    "placeholder",
+];
+
+fn is_read_attr(name: &LocalName) -> bool {
+    READ_ATTRS.contains(&&**name)
 }
 
 struct Sink {
@@ -473,7 +504,11 @@ impl TreeSink for Sink {
         let id = self.push(Kind::Element {
             tag,
             qual: name,
-            attrs: attrs.into_iter().map(|a| (a.name.local, a.value)).collect(),
+            attrs: attrs
+                .into_iter()
+                .filter(|a| is_read_attr(&a.name.local))
+                .map(|a| (a.name.local, a.value))
+                .collect(),
         });
         if flags.template {
             let frag = self.push(Kind::Fragment);
@@ -498,11 +533,11 @@ impl TreeSink for Sink {
                 let last = nodes[*parent as usize].last_child;
                 if last != NONE {
                     if let Kind::Text(s) = &mut nodes[last as usize].kind {
-                        s.push_str(&t);
+                        s.push_tendril(&t);
                         return;
                     }
                 }
-                nodes.push(Node::new(Kind::Text(t.to_string())));
+                nodes.push(Node::new(Kind::Text(t)));
                 let id = (nodes.len() - 1) as NodeId;
                 Self::append_child(&mut nodes, *parent, id);
             }
@@ -553,11 +588,11 @@ impl TreeSink for Sink {
                 let prev = nodes[*sibling as usize].prev;
                 if prev != NONE {
                     if let Kind::Text(s) = &mut nodes[prev as usize].kind {
-                        s.push_str(&t);
+                        s.push_tendril(&t);
                         return;
                     }
                 }
-                nodes.push(Node::new(Kind::Text(t.to_string())));
+                nodes.push(Node::new(Kind::Text(t)));
                 let id = (nodes.len() - 1) as NodeId;
                 Self::insert_before(&mut nodes, *sibling, id);
             }
@@ -568,7 +603,7 @@ impl TreeSink for Sink {
         let mut nodes = self.nodes.borrow_mut();
         if let Kind::Element { attrs, .. } = &mut nodes[*target as usize].kind {
             for a in new_attrs {
-                if !attrs.iter().any(|(k, _)| *k == a.name.local) {
+                if is_read_attr(&a.name.local) && !attrs.iter().any(|(k, _)| *k == a.name.local) {
                     attrs.push((a.name.local, a.value));
                 }
             }
@@ -606,6 +641,35 @@ mod tests {
         let dom = Dom::parse("<!DOCTYPE html><svg><a>x</a></svg><table><tr><td>1</table>");
         assert!(!dom.quirks);
         assert_eq!(dom.text_content(dom.body().unwrap()), "x1");
+    }
+
+    #[test]
+    fn read_attrs_cover_the_extractor() {
+        // Every attribute name the extractor looks up must survive tree building.
+        let src = include_str!("extract.rs");
+        let re = regex::Regex::new(r#"(?:attr|attr_opt|has_attr)\("([a-z-]+)"\)"#).unwrap();
+        let mut asked: Vec<&str> = re
+            .captures_iter(src)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        asked.sort_unstable();
+        asked.dedup();
+        assert!(asked.len() >= 15, "{asked:?}");
+        for name in asked {
+            assert!(
+                READ_ATTRS.contains(&name),
+                "{name} is read by extract.rs but dropped"
+            );
+        }
+        let dom = Dom::parse(r#"<div class="a" onclick="x" data-x="1" id="i">t</div>"#);
+        let div = dom.children(dom.body().unwrap()).next().unwrap();
+        match &dom.node(div).kind {
+            Kind::Element { attrs, .. } => {
+                let names: Vec<&str> = attrs.iter().map(|(k, _)| &**k).collect();
+                assert_eq!(names, ["class", "id"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@
 pub mod cli;
 pub mod dom;
 pub mod extract;
+#[cfg(test)]
+mod hostile;
 pub mod inputs;
 pub mod pipeline;
 pub mod quality;

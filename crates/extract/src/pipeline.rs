@@ -41,8 +41,9 @@ pub struct Options {
     /// (`too_deeply_nested`); 0 = no limit. Deviation from DCLM, on by default: html5ever (like
     /// lexbor) walks the stack of open elements for most start tags, so parse time grows with
     /// the square of the nesting depth and one hostile page (a megabyte of unclosed `<div>`s) would
-    /// stall a worker for an hour. The default is ~175x the work of the deepest page in the pinned
-    /// WARCs (1.4e6, a trafilatura test page) and bounds a page's parse time to about a second.
+    /// stall a worker for an hour; stray end tags and tags with very many attributes are counted
+    /// too. The default is ~94x the work of the deepest page in the pinned WARCs (2.7e6, a
+    /// trafilatura test page) and bounds a page's parse time to about a second.
     #[arg(long, default_value_t = DEFAULT_MAX_NESTING_WORK)]
     #[serde(skip_serializing_if = "is_default_nesting_work")]
     pub max_nesting_work: u64,
@@ -65,11 +66,18 @@ const FLAT_TAGS: [&str; 32] = [
     "tbody", "thead", "tfoot", "rb", "rt", "rp", "html", "body",
 ];
 
-/// An estimate of html5ever's tree-building work for `html`: the sum, over start tags, of the
-/// number of elements open at that point (what its "has an element in scope" checks walk),
-/// counting with a plain tag scanner (comments and `<script>`/`<style>` bodies skipped; an end tag
-/// closes one level of a non-flat element). Linear time; used to refuse pathological pages before
-/// parsing them. Measured: 25,000 nested `<div><span>` (work ≈ 1.25e9) took ≈ 5 s to parse.
+/// An estimate of html5ever's parse work for `html` beyond the linear part, from a plain tag
+/// scanner (comments and `<script>`/`<style>` bodies skipped, quoted attribute values skipped):
+/// - the sum, over start *and* end tags, of the number of elements open at that point (what the
+///   tree builder's "has an element in scope" checks walk; an end tag closes one level of a
+///   non-flat element). End tags count because a stray `</p>` (or `</li>`, `</h1>`, ...) walks
+///   the whole stack too: 20,000 open `<div>`s followed by a million `</p>` cost 2·10¹⁰ steps;
+/// - per tag, n·(n−1)/2 for n attributes: html5ever's tokenizer checks each new attribute name
+///   against all earlier ones of the tag, so one tag with a million attributes costs 5·10¹¹
+///   compares.
+///
+/// Linear time; used to refuse pathological pages before parsing them. Measured: 25,000 nested
+/// `<div><span>` (work ≈ 1.25e9) took ≈ 5 s to parse.
 pub fn nesting_work(html: &str) -> u64 {
     let b = html.as_bytes();
     let (mut i, mut depth, mut work) = (0usize, 0u64, 0u64);
@@ -88,26 +96,89 @@ pub fn nesting_work(html: &str) -> u64 {
         if len == 0 {
             continue;
         }
-        let name = html[start..start + len].to_ascii_lowercase();
-        i = start + len;
-        let flat = FLAT_TAGS.contains(&name.as_str());
+        // Tag names are ASCII alphanumeric here: compared without building a lowercase copy.
+        let name = &b[start..start + len];
+        let flat = FLAT_TAGS
+            .iter()
+            .any(|t| t.as_bytes().eq_ignore_ascii_case(name));
+        let attrs;
+        (i, attrs) = skip_attributes(b, start + len);
+        work = work.saturating_add(attrs.saturating_mul(attrs.saturating_sub(1)) / 2);
+        work = work.saturating_add(depth);
         if end {
             if !flat {
                 depth = depth.saturating_sub(1);
             }
             continue;
         }
-        work += depth;
         if !flat {
             depth += 1;
         }
-        if name == "script" || name == "style" {
-            let close = format!("</{name}");
-            let rest = html[i..].to_ascii_lowercase();
-            i = rest.find(&close).map_or(b.len(), |q| i + q);
+        if name.eq_ignore_ascii_case(b"script") || name.eq_ignore_ascii_case(b"style") {
+            i = find_end_tag(b, i, name).unwrap_or(b.len());
         }
     }
     work
+}
+
+/// Skips the attributes of a tag whose name ends at `i`, as the HTML tokenizer reads them
+/// (names up to white space, `/`, `>` or `=`; values quoted or up to white space or `>`).
+/// Returns the position after the tag's `>` (or the end of input) and the attribute count.
+fn skip_attributes(b: &[u8], mut i: usize) -> (usize, u64) {
+    let mut n = 0u64;
+    loop {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        match b.get(i) {
+            None => return (i, n),
+            Some(b'>') => return (i + 1, n),
+            _ => {}
+        }
+        // A name (a leading `=` belongs to it, as in the tokenizer).
+        let name_start = i;
+        i += 1;
+        while i < b.len() && !matches!(b[i], b'\t' | b'\n' | 0x0c | b' ' | b'/' | b'>' | b'=') {
+            i += 1;
+        }
+        n += u64::from(i > name_start);
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i = memchr::memchr(q, &b[i + 1..]).map_or(b.len(), |e| i + 1 + e + 1);
+            }
+            _ => {
+                while i < b.len() && !(b[i].is_ascii_whitespace() || b[i] == b'>') {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Position of the first `</name` (ASCII case-insensitive) at or after `from`. Searching in place:
+/// lowercasing a copy of the rest of the page for each `<script>` made this scan quadratic in
+/// the number of scripts (a quarter of the end-to-end CPU time on the benchmark WARCs).
+fn find_end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut i = from;
+    while let Some(q) = memchr::memmem::find(&b[i..], b"</") {
+        let at = i + q;
+        let rest = &b[at + 2..];
+        if rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name) {
+            return Some(at);
+        }
+        i = at + 2;
+    }
+    None
 }
 
 impl Default for Options {
@@ -454,15 +525,24 @@ mod tests {
     }
 
     #[test]
-    fn nesting_work_counts_open_elements_at_each_start_tag() {
-        assert_eq!(nesting_work("<div><div><div></div></div></div>"), 3);
+    fn nesting_work_counts_scope_walks_and_attribute_checks() {
+        // Start tags see 0, 1, 2 open elements, the end tags 3, 2, 1.
+        assert_eq!(nesting_work("<div><div><div></div></div></div>"), 3 + 6);
         // Flat and void elements, comments and script bodies do not deepen the stack.
         assert_eq!(nesting_work("<p>a<p>b<br><img><li>c"), 0);
         assert_eq!(
             nesting_work("<div><!-- <div><div> --><script>'<div><div>'</script></div>"),
-            1
+            1 + 2 + 1
         );
-        assert_eq!(nesting_work("<DIV><Span>x</SPAN></div>"), 1);
+        assert_eq!(nesting_work("<DIV><Span>x</SPAN></div>"), 1 + 2 + 1);
+        // Stray end tags walk the open elements too.
+        assert_eq!(nesting_work("<div><div></p></p>"), 1 + 2 + 2);
+        // Attributes: n(n-1)/2 name compares per tag; quoted values are skipped whole
+        // (a `<div` inside one is not a tag), unquoted ones end at white space or `>`.
+        assert_eq!(nesting_work("<p a b c d>"), 6);
+        assert_eq!(nesting_work(r#"<p a="<div x y>" b='>' c=<div>x"#), 3);
+        assert_eq!(nesting_work("<p a = 1 b=2/ c/>"), 3);
+        assert_eq!(nesting_work("<p =a>"), 0);
         let deep = "<div>".repeat(1000);
         assert_eq!(nesting_work(&deep), 999 * 1000 / 2);
     }
