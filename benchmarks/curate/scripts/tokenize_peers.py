@@ -1,9 +1,10 @@
 """Tokenize the same documents with HF `tokenizers` (Python) or `tiktoken` (GPT-NeoX ranks from
 tokshuf-rs, tokshuf's regex) and report encode throughput (reading/decompression not timed).
 
-Usage: python tokenize_peers.py <mirror> hf|hf-batch|tiktoken <jsonl.zst files...>
+Usage: python tokenize_peers.py <mirror> hf|hf-batch|hf-load|tiktoken <jsonl.zst files...>
 HF runs single-threaded with TOKENIZERS_PARALLELISM=false. `hf-batch` times one `encode_batch` call
-over all documents (issue 17's peer figure) and also reports the process CPU seconds it took.
+over all documents (issue 17's peer figure) and also reports the process CPU seconds it took;
+`hf-load` does everything but encoding (the baseline subtracted from instruction counts).
 """
 import base64, io, json, os, sys, time
 
@@ -33,6 +34,11 @@ def main():
         t, c = time.time(), time.process_time()
         n = sum(len(e.ids) for e in tok.encode_batch(docs, add_special_tokens=False))
         cpu = time.process_time() - c
+    elif which == "hf-load":
+        # Everything hf-batch does except encoding (baseline for instruction counts).
+        import tokenizers
+        tok = tokenizers.Tokenizer.from_file(f"{mirror}/tokenizer/gpt-neox-20b/tokenizer.json")
+        t, n = time.time(), 0
     else:
         import tiktoken
         ranks = {}
