@@ -54,10 +54,12 @@ const CACHE_MAX_ENTRIES: usize = 1 << 18;
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
+/// Piece bytes → ids.
+type PieceCache = FxHashMap<Box<[u8]>, Box<[u32]>>;
+
 thread_local! {
-    /// (instance it belongs to, piece bytes → ids). One per thread: no locking on the hot path.
-    static CACHE: RefCell<(u64, FxHashMap<Box<[u8]>, Box<[u32]>>)> =
-        RefCell::new((0, FxHashMap::default()));
+    /// (instance it belongs to, cache). One per thread: no locking on the hot path.
+    static CACHE: RefCell<(u64, PieceCache)> = RefCell::new((0, FxHashMap::default()));
 }
 
 /// Added tokens of one kind: automaton over their contents and the id of each pattern.
