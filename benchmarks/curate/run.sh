@@ -4,7 +4,7 @@
 #   /work/venvs/curate: python venv with tokenizers, tiktoken, fasttext-wheel, datatrove, nltk, xxhash, zstandard
 #   $BFF: DCLM's dedup/bff built from source (mlfoundations/dclm@361714bd, S3 code removed) with `cargo build --release`
 #   $CURATE: this crate's binary, `cargo build --release -p lmrepro-curate --bin lmrepro-curate`
-# Usage: benchmarks/curate/run.sh <section: tokenize|bff|minhash|fasttext> [work dir]
+# Usage: benchmarks/curate/run.sh <section: tokenize|tokenize-cpu|tokenize-instr|bff|minhash|fasttext> [work dir]
 set -euo pipefail
 SECTION=$1
 WORK=${2:-/work/peers/runs}
@@ -13,7 +13,8 @@ PY=${PY:-/work/venvs/curate/bin/python}
 BFF=${BFF:-/work/peers/bff/target/release/bff}
 CURATE=${CURATE:-/work/targets/curate/release/lmrepro-curate}
 S=$(dirname "$0")/scripts
-T="/usr/bin/time -f %e_wall_s %U_user_s %S_sys_s %M_maxrss_kb"
+# No spaces in the format: $T is word-split where it is used.
+T="/usr/bin/time -f %e_wall_s,%U_user_s,%S_sys_s,%M_maxrss_kb"
 mkdir -p "$WORK"
 CORPUS="$DATA/corpus/gutenberg_top100_00.jsonl.zst $DATA/corpus/gutenberg_top100_01.jsonl.zst $DATA/corpus/gutenberg_top100_02.jsonl.zst $DATA/corpus/gutenberg_top100_03.jsonl.zst"
 
@@ -25,6 +26,34 @@ tokenize)
       --tokenizer "$DATA/tokenizer/gpt-neox-20b/tokenizer.json" > "$WORK/tok_ours.json"
   RAYON_NUM_THREADS=1 $T "$PY" "$S/tokenize_peers.py" "$DATA" hf $CORPUS
   $T "$PY" "$S/tokenize_peers.py" "$DATA" tiktoken $CORPUS
+  ;;
+tokenize-cpu)
+  # Issue 17 item 3: the whole lmrepro-curate process (read, tokenize, shuffle, write shards) vs
+  # one `encode_batch` call alone, same 71 books (gutenberg_top100_03), one core each (taskset),
+  # alternating for $ROUNDS rounds; each line is one measurement with the load average.
+  BOOKS="$DATA/corpus/gutenberg_top100_03.jsonl.zst"
+  for r in $(seq "${ROUNDS:-3}"); do
+    rm -rf "$WORK/tok_cpu"
+    echo "round $r ours load $(cut -d' ' -f1-3 /proc/loadavg)"
+    RAYON_NUM_THREADS=1 taskset -c 0 $T "$CURATE" tokenize --inputs "$BOOKS" --output "$WORK/tok_cpu" \
+        --tokenizer "$DATA/tokenizer/gpt-neox-20b/tokenizer.json" > /dev/null
+    cat "$WORK/tok_cpu/stats.json" | tr -d ' \n'; echo
+    echo "round $r hf-batch load $(cut -d' ' -f1-3 /proc/loadavg)"
+    RAYON_NUM_THREADS=1 taskset -c 0 $T "$PY" "$S/tokenize_peers.py" "$DATA" hf-batch "$BOOKS"
+  done
+  ;;
+tokenize-instr)
+  # Instruction counts (perf's hardware counters are not available on the VM): callgrind over the
+  # whole processes on $BOOKS (default: the first 5 books of gutenberg_top100_03, made with
+  # `zstd -dc gutenberg_top100_03.jsonl.zst | head -5 | zstd`). The peer is counted twice, with
+  # and without the encode_batch call; the difference is encode_batch alone.
+  BOOKS=${BOOKS:-$WORK/books5.jsonl.zst}
+  CG="valgrind --tool=callgrind --callgrind-out-file=/dev/null"
+  rm -rf "$WORK/tok_instr"
+  RAYON_NUM_THREADS=1 $CG "$CURATE" tokenize --inputs "$BOOKS" --output "$WORK/tok_instr" \
+      --tokenizer "$DATA/tokenizer/gpt-neox-20b/tokenizer.json" 2>&1 >/dev/null | grep "Collected"
+  RAYON_NUM_THREADS=1 $CG "$PY" "$S/tokenize_peers.py" "$DATA" hf-batch "$BOOKS" 2>&1 | grep "Collected"
+  RAYON_NUM_THREADS=1 $CG "$PY" "$S/tokenize_peers.py" "$DATA" hf-load "$BOOKS" 2>&1 | grep "Collected"
   ;;
 bff)
   mkdir -p "$WORK/corpus_in"; for f in $CORPUS; do ln -sf "$f" "$WORK/corpus_in/"; done

@@ -169,7 +169,18 @@ pub fn massive_web_repetition(text: &str, skip_paragraph: bool) -> Option<&'stat
         seq.push(id);
     }
     let lens: Vec<usize> = seq.iter().map(|&i| id_len[i as usize]).collect();
-    let total: usize = lens.iter().sum();
+    ngram_repetition(&seq, &lens)
+}
+
+/// The nine Gopher n-gram checks on interned words `seq` (`lens[i]`: characters of word i).
+fn ngram_repetition(seq: &[u32], lens: &[usize]) -> Option<&'static str> {
+    // Character offset of each word start: an n-gram's length is a difference of two entries.
+    let mut offsets: Vec<usize> = Vec::with_capacity(seq.len() + 1);
+    offsets.push(0);
+    for &l in lens {
+        offsets.push(offsets.last().copied().unwrap_or(0) + l);
+    }
+    let total = offsets[seq.len()];
     let ngram_checks: [(usize, f64, &str); 9] = [
         (2, 0.2, "2gram"),
         (3, 0.18, "3gram"),
@@ -181,8 +192,33 @@ pub fn massive_web_repetition(text: &str, skip_paragraph: bool) -> Option<&'stat
         (9, 0.11, "9gram"),
         (10, 0.10, "10gram"),
     ];
+    // `grams[i]` is the id of the (n-1)-gram starting at word i; the n-gram at i is interned as
+    // the pair (that id, word i+n-1). Equal pairs <=> equal n-grams (by induction on n), so the
+    // counts are exact while each level hashes one u64 per position instead of n words.
+    let mut grams: Vec<u32> = seq.to_vec();
+    let mut pair_ids: HashMap<u64, u32, FxBuild> =
+        HashMap::with_capacity_and_hasher(seq.len(), FxBuild::default());
+    let mut counts: Vec<u32> = Vec::with_capacity(seq.len());
     for (n, max, name) in ngram_checks {
-        if !ngram_passes(&seq, &lens, total, n, max) {
+        if seq.len() < n {
+            // Fewer words than n: this and every longer check pass.
+            break;
+        }
+        pair_ids.clear();
+        counts.clear();
+        let m = seq.len() - n + 1;
+        for i in 0..m {
+            let key = (u64::from(grams[i]) << 32) | u64::from(seq[i + n - 1]);
+            let next = pair_ids.len() as u32;
+            let id = *pair_ids.entry(key).or_insert(next);
+            if id == next {
+                counts.push(0);
+            }
+            counts[id as usize] += 1;
+            grams[i] = id;
+        }
+        grams.truncate(m);
+        if !ngram_passes(&grams, &counts, &offsets, total, n, max) {
             return Some(name);
         }
     }
@@ -282,44 +318,38 @@ impl SegStats {
 
 /// `repetition_filter(page, n, max)` with Gopher's defaults: `most_common` for n <= 4 (the longest
 /// n-gram, in characters, among those tied for the top count), `all` above (characters of words
-/// covered by any repeated n-gram, each word once).
-fn ngram_passes(ws: &[u32], lens: &[usize], total: usize, n: usize, max: f64) -> bool {
-    if ws.len() < n {
-        return true;
-    }
-    let mut counts: HashMap<&[u32], u32, FxBuild> =
-        HashMap::with_capacity_and_hasher(ws.len(), FxBuild::default());
-    for g in ws.windows(n) {
-        *counts.entry(g).or_default() += 1;
-    }
-    let top = counts.values().copied().max().unwrap_or(0);
+/// covered by any repeated n-gram, each word once). `grams[i]` is the id of the n-gram at word i,
+/// `counts[id]` its count, `offsets[i]` the characters before word i.
+fn ngram_passes(
+    grams: &[u32],
+    counts: &[u32],
+    offsets: &[usize],
+    total: usize,
+    n: usize,
+    max: f64,
+) -> bool {
+    let top = counts.iter().copied().max().unwrap_or(0);
     if top <= 1 {
         return true;
     }
     let frac = if n <= 4 {
-        // Character length of an n-gram = sum of its words' lengths (positions give lengths).
         let mut longest = 0usize;
-        for (i, g) in ws.windows(n).enumerate() {
-            if counts[g] == top {
-                longest = longest.max(lens[i..i + n].iter().sum());
+        for (i, &g) in grams.iter().enumerate() {
+            if counts[g as usize] == top {
+                longest = longest.max(offsets[i + n] - offsets[i]);
             }
         }
         (longest * top as usize) as f64 / total as f64
     } else {
-        let mut covered = vec![false; ws.len()];
-        for (i, g) in ws.windows(n).enumerate() {
-            if counts[g] > 1 {
-                for c in &mut covered[i..i + n] {
-                    *c = true;
-                }
+        // Union of the covered word ranges, swept left to right (ranges start in order).
+        let (mut chars, mut covered_to) = (0usize, 0usize);
+        for (i, &g) in grams.iter().enumerate() {
+            if counts[g as usize] > 1 {
+                let from = i.max(covered_to);
+                chars += offsets[i + n] - offsets[from];
+                covered_to = i + n;
             }
         }
-        let chars: usize = covered
-            .iter()
-            .zip(lens)
-            .filter(|(c, _)| **c)
-            .map(|(_, l)| *l)
-            .sum();
         chars as f64 / total as f64
     };
     frac <= max
@@ -589,6 +619,87 @@ pub fn is_space_or_punct(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The n-gram checks counted the direct way (hash maps of word slices): the reference the
+    /// interned-pair counting in [`ngram_repetition`] must agree with.
+    fn ngram_repetition_naive(ws: &[u32], lens: &[usize]) -> Option<&'static str> {
+        let total: usize = lens.iter().sum();
+        let checks = [
+            (2, 0.2, "2gram"),
+            (3, 0.18, "3gram"),
+            (4, 0.16, "4gram"),
+            (5, 0.15, "5gram"),
+            (6, 0.14, "6gram"),
+            (7, 0.13, "7gram"),
+            (8, 0.12, "8gram"),
+            (9, 0.11, "9gram"),
+            (10, 0.10, "10gram"),
+        ];
+        for (n, max, name) in checks {
+            if ws.len() < n {
+                continue;
+            }
+            let mut counts: HashMap<&[u32], u32> = HashMap::new();
+            for g in ws.windows(n) {
+                *counts.entry(g).or_default() += 1;
+            }
+            let top = counts.values().copied().max().unwrap_or(0);
+            if top <= 1 {
+                continue;
+            }
+            let frac = if n <= 4 {
+                let mut longest = 0usize;
+                for (i, g) in ws.windows(n).enumerate() {
+                    if counts[g] == top {
+                        longest = longest.max(lens[i..i + n].iter().sum());
+                    }
+                }
+                (longest * top as usize) as f64 / total as f64
+            } else {
+                let mut covered = vec![false; ws.len()];
+                for (i, g) in ws.windows(n).enumerate() {
+                    if counts[g] > 1 {
+                        covered[i..i + n].iter_mut().for_each(|c| *c = true);
+                    }
+                }
+                let chars: usize = (0..ws.len()).filter(|&i| covered[i]).map(|i| lens[i]).sum();
+                chars as f64 / total as f64
+            };
+            if frac > max {
+                return Some(name);
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Small vocabularies make repeated n-grams (and every verdict) common.
+        #[test]
+        fn interned_ngram_counts_match_naive_counts(
+            words in prop::collection::vec((0u32..6, 1usize..9), 0..120),
+            period in 1usize..12,
+            copies in 0usize..6,
+        ) {
+            // Half the cases get a repeated block so the long n-gram checks trigger too.
+            let mut seq: Vec<u32> = words.iter().map(|w| w.0).collect();
+            let mut lens: Vec<usize> = words.iter().map(|w| w.1).collect();
+            // Lengths must be a function of the word id, as for real interned words.
+            for (i, w) in seq.iter().enumerate() {
+                lens[i] = 1 + (*w as usize * 7) % 9;
+            }
+            let block: Vec<u32> = seq.iter().copied().take(period).collect();
+            for _ in 0..copies {
+                for &w in &block {
+                    seq.push(w);
+                    lens.push(1 + (w as usize * 7) % 9);
+                }
+            }
+            prop_assert_eq!(ngram_repetition(&seq, &lens), ngram_repetition_naive(&seq, &lens));
+        }
+    }
 
     #[test]
     fn newline_removal_caps_runs() {

@@ -149,6 +149,12 @@ pub enum StepKind {
         tld_gate: Regex,
         url_re: Regex,
         ipv4_re: Regex,
+        /// Necessary conditions for a match of `url_re` / `ipv4_re`: the core of each pattern
+        /// without `\b` and the optional prefix, which every match contains. Unicode `\b` keeps
+        /// the full patterns off the lazy DFA on non-ASCII text; these stay on it, so pages
+        /// without a candidate skip the slow search (same result: no match either way).
+        url_hint: Regex,
+        ipv4_hint: Regex,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -275,10 +281,14 @@ impl StepKind {
                 let ipv4_re = Regex::new(&format!(
                     r"{s}{{0,10}}\b((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
                 ))?;
+                let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
+                let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
                     tld_gate,
                     url_re,
                     ipv4_re,
+                    url_hint,
+                    ipv4_hint,
                 }
             }
             "newline_removal_modifier" => {
@@ -545,14 +555,18 @@ impl StepKind {
                 tld_gate,
                 url_re,
                 ipv4_re,
+                url_hint,
+                ipv4_hint,
             } => {
-                if tld_gate.is_match(&page.text) {
+                if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
                     if let std::borrow::Cow::Owned(t) = url_re.replace_all(&page.text, "") {
                         page.text = t;
                     }
                 }
-                if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
-                    page.text = t;
+                if ipv4_hint.is_match(&page.text) {
+                    if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
+                        page.text = t;
+                    }
                 }
                 keep(!page.text.is_empty())
             }

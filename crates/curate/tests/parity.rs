@@ -99,3 +99,36 @@ fn tokenizer_ids_identical_to_python_on_all_documents() {
         &mismatched[..mismatched.len().min(10)]
     );
 }
+
+/// The fast encoder (`Tokenizer::encode`) against HF `tokenizers` in-process
+/// (`Tokenizer::encode_hf`, the encoder the Python parity above was first established with) on
+/// the same 12,310 documents; needs no reference file.
+#[test]
+#[ignore = "slow: HF encodes 57.5 M tokens"]
+fn fast_encoder_identical_to_hf_on_all_documents() {
+    let tok = Tokenizer::from_file(&test_input("tokenizer/gpt-neox-20b/tokenizer.json")).unwrap();
+    assert_eq!(tok.backend(), "fast");
+    let docs = parity_docs();
+    let results: Vec<(String, bool, u64)> = docs
+        .par_iter()
+        .map(|(k, t)| {
+            let ids = tok.encode(t).unwrap();
+            let ok = ids == tok.encode_hf(t).unwrap();
+            (k.clone(), ok, ids.len() as u64)
+        })
+        .collect();
+    let mismatched: Vec<&String> = results.iter().filter(|r| !r.1).map(|r| &r.0).collect();
+    let tokens: u64 = results.iter().map(|r| r.2).sum();
+    eprintln!(
+        "fast vs hf: {} documents, {} tokens, {} mismatches",
+        results.len(),
+        tokens,
+        mismatched.len()
+    );
+    assert_eq!(results.len(), 12_310);
+    assert!(
+        mismatched.is_empty(),
+        "first mismatches: {:?}",
+        &mismatched[..mismatched.len().min(10)]
+    );
+}

@@ -10,9 +10,11 @@
 
 use crate::tokens::{fasttext_tokens, EOS};
 use anyhow::{bail, ensure, Context, Result};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const MAGIC: i32 = 793712314;
 const BOW: &str = "<";
@@ -169,6 +171,8 @@ struct TreeNode {
 
 /// A loaded fastText supervised model.
 pub struct FastText {
+    /// Identifies this model in the per-thread subword cache.
+    instance: u64,
     args: Args,
     /// Dictionary entries (words and labels) and their lookup by fastText's own hash.
     words: Vec<Vec<u8>>,
@@ -557,6 +561,7 @@ impl FastText {
             pruneidx.insert(a, b);
         }
         let mut ft = FastText {
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             args,
             word_table: WordTable::new(&words),
             words: Vec::new(),
@@ -696,6 +701,41 @@ impl FastText {
         }
     }
 
+    /// Subword ids of a word missing from the dictionary (`computeSubwords("<" + word + ">")`),
+    /// through a per-thread cache: they depend only on the word and the model, and the same
+    /// out-of-vocabulary words recur from page to page (language ID spent most of its time
+    /// hashing their character n-grams).
+    fn oov_subwords(&self, word: &[u8], ids: &mut Vec<i32>) {
+        if word.len() > OOV_CACHE_MAX_WORD {
+            self.compute_oov_subwords(word, ids);
+            return;
+        }
+        OOV_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != self.instance {
+                *cache = (self.instance, HashMap::default());
+            }
+            if let Some(sub) = cache.1.get(word) {
+                ids.extend_from_slice(sub);
+                return;
+            }
+            let start = ids.len();
+            self.compute_oov_subwords(word, ids);
+            if cache.1.len() >= OOV_CACHE_MAX_ENTRIES {
+                cache.1.clear();
+            }
+            cache.1.insert(word.into(), ids[start..].into());
+        });
+    }
+
+    fn compute_oov_subwords(&self, word: &[u8], ids: &mut Vec<i32>) {
+        let mut bw = Vec::with_capacity(word.len() + 2);
+        bw.extend_from_slice(BOW.as_bytes());
+        bw.extend_from_slice(word);
+        bw.extend_from_slice(EOW.as_bytes());
+        self.compute_subwords(&bw, ids);
+    }
+
     /// `Dictionary::pushHash`.
     #[inline]
     fn push_hash(&self, out: &mut Vec<i32>, id: i32) {
@@ -735,11 +775,7 @@ impl FastText {
                 None => {
                     if !tok.starts_with(LABEL_PREFIX) {
                         if tok != EOS {
-                            let mut bw = Vec::with_capacity(b.len() + 2);
-                            bw.extend_from_slice(BOW.as_bytes());
-                            bw.extend_from_slice(b);
-                            bw.extend_from_slice(EOW.as_bytes());
-                            self.compute_subwords(&bw, ids);
+                            self.oov_subwords(b, ids);
                         }
                         hashes.push(h);
                     }
@@ -883,6 +919,22 @@ impl FastText {
             hidden,
         );
     }
+}
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+/// Longer words are rare and rarely repeat: not cached.
+const OOV_CACHE_MAX_WORD: usize = 64;
+/// A thread's cache is cleared at this many words (bounds memory on odd inputs).
+const OOV_CACHE_MAX_ENTRIES: usize = 1 << 16;
+
+type OovCache = (
+    u64,
+    HashMap<Box<[u8]>, Box<[i32]>, rustc_hash::FxBuildHasher>,
+);
+
+thread_local! {
+    /// (model instance it belongs to, word → subword ids).
+    static OOV_CACHE: RefCell<OovCache> = RefCell::new((0, HashMap::default()));
 }
 
 /// The smallest score kept (the front of fastText's min-heap).
