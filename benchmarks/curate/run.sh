@@ -25,8 +25,8 @@ CORE=${CORE:-0}
 timed() {
   local label=$1 round=$2; shift 2
   local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
-  /usr/bin/time -f "%U %S %e %M" -o "$WORK/$label.$round.time" "$@" > "$WORK/$label.$round.out" 2> "$WORK/$label.$round.err"
-  local rc=$?
+  local rc=0
+  /usr/bin/time -f "%U %S %e %M" -o "$WORK/$label.$round.time" "$@" > "$WORK/$label.$round.out" 2> "$WORK/$label.$round.err" || rc=$?
   read -r u s e m < "$WORK/$label.$round.time"
   printf "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$label" "$round" "$(echo "$u + $s" | bc)" "$u" "$s" "$e" "$m" \
     "$load0" "$(cut -d' ' -f1 /proc/loadavg)" "$rc" | tee -a "$WORK/timings.tsv"

@@ -594,7 +594,12 @@ fn dedup_one(
     st: &mut BffStats,
 ) -> Option<Doc> {
     st.docs_in += 1;
-    let text = lmrepro_stage::text(&doc).to_string();
+    // Moved out of the document (an empty string stays in its place) and put back or replaced
+    // below: no copy of the text.
+    let text = match doc.get_mut("text") {
+        Some(Value::String(t)) => std::mem::take(t),
+        _ => String::new(),
+    };
     let o = process_doc(filter, hasher, &text, paras, cfg);
     st.paragraphs += o.paragraphs as u64;
     st.paragraphs_removed += o.paragraphs_removed as u64;
@@ -610,6 +615,9 @@ fn dedup_one(
         );
         st.text_bytes_out += text.len() as u64;
         st.docs_out += 1;
+        if let Some(Value::String(t)) = doc.get_mut("text") {
+            *t = text;
+        }
         return Some(doc);
     }
     let new_text = cut(&text, &o.removed);
@@ -653,10 +661,31 @@ pub fn dedup_docs(
     (out, st)
 }
 
+/// The decompressed size of `file` where it is cheap to know (a plain file's size, a zstd
+/// frame's content size), else 0. The output is about that size: reserving it up front spares
+/// the growing buffer's copies, which at 32 → 64 MB briefly held both (the peak memory).
+fn decompressed_size_hint(file: &Path) -> usize {
+    let name = file.to_string_lossy();
+    if name.ends_with(".zst") || name.ends_with(".zstd") {
+        let mut head = [0u8; 18];
+        let n = std::fs::File::open(file)
+            .and_then(|mut f| f.read(&mut head))
+            .unwrap_or(0);
+        match zstd::zstd_safe::get_frame_content_size(&head[..n]) {
+            Ok(Some(size)) => usize::try_from(size).unwrap_or(0),
+            _ => 0,
+        }
+    } else if name.ends_with(".gz") {
+        0
+    } else {
+        std::fs::metadata(file).map_or(0, |m| m.len() as usize)
+    }
+}
+
 /// Text bytes read ahead and hashed per batch: enough documents to keep the threads busy, few
 /// enough that the batch (held twice: one hashed while the previous one is filtered) stays small
 /// next to the output buffer.
-const BATCH_TEXT_BYTES: usize = 2 << 20;
+const BATCH_TEXT_BYTES: usize = 256 << 10;
 
 /// The next documents of `reader` (at least one unless it is exhausted), hashed in parallel.
 fn next_batch(
@@ -844,7 +873,7 @@ pub fn run(
             let mut reader = DocReader::open(file, cfg.on_malformed)?;
             // The kept documents as JSONL, compressed in one piece at the end: a streaming
             // encoder would need less memory but frames the output differently (other bytes).
-            let mut jsonl = Vec::new();
+            let mut jsonl = Vec::with_capacity(decompressed_size_hint(file));
             let mut fst = dedup_stream(&mut filter, &hasher, &mut reader, cfg, &mut jsonl)?;
             fst.files = 1;
             fst.malformed_lines = reader.malformed();
