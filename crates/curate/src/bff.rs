@@ -664,7 +664,7 @@ pub fn dedup_docs(
 /// The decompressed size of `file` where it is cheap to know (a plain file's size, a zstd
 /// frame's content size), else 0. The output is about that size: reserving it up front spares
 /// the growing buffer's copies, which at 32 → 64 MB briefly held both (the peak memory).
-fn decompressed_size_hint(file: &Path) -> usize {
+pub(crate) fn decompressed_size_hint(file: &Path) -> usize {
     let name = file.to_string_lossy();
     if name.ends_with(".zst") || name.ends_with(".zstd") {
         let mut head = [0u8; 18];

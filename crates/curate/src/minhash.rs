@@ -18,7 +18,7 @@
 use anyhow::{bail, ensure, Context, Result};
 use lmrepro_pycompat::numpy::RandomState;
 use lmrepro_stage::{
-    expand_inputs, progress, read_docs, shard_names, text, write_atomic, Doc, OnMalformed,
+    expand_inputs, progress, read_docs, shard_names, text, write_atomic, DocReader, OnMalformed,
     ShardedStage, Tally,
 };
 use rayon::prelude::*;
@@ -1115,22 +1115,37 @@ impl MinhashJob {
                 (di, (cid, size, r[16] != 0))
             })
             .collect();
-        let (ds, _) = read_docs(&self.files[fi], self.cfg.on_malformed)?;
-        let mut kept: Vec<Doc> = Vec::with_capacity(ds.len());
+        // Streamed: each kept document is serialised as it is read, into one buffer sized from
+        // the input (the bytes `write_shard` gives for the kept documents; compressed in one
+        // piece so they stay the same). Holding every parsed document first cost a second
+        // copy of the file and its page faults.
+        let file = &self.files[fi];
+        let mut jsonl = Vec::with_capacity(crate::bff::decompressed_size_hint(file));
+        let mut kept = 0u64;
         // Document ids are positions among the well-formed documents, as in step 1.
-        for (di, (_, mut d)) in ds.into_iter().enumerate() {
+        for (di, d) in DocReader::open(file, self.cfg.on_malformed)?.enumerate() {
+            let (_, mut d) = d?;
             match clusters.get(&(di as u32)) {
                 Some(&(_, _, true)) => continue,
                 Some(&(cid, size, false)) => {
                     d.insert("minhash_cluster_id".into(), json!(cid));
                     d.insert("minhash_cluster_size".into(), json!(size));
-                    kept.push(d);
                 }
-                None => kept.push(d),
+                None => {}
             }
+            serde_json::to_writer(&mut jsonl, &d).expect("serialising a JSON value cannot fail");
+            jsonl.push(b'\n');
+            kept += 1;
         }
-        stage.write_shard(shard, &kept, &json!({"docs_kept": kept.len()}))?;
-        Ok(kept.len() as u64)
+        let compressed = zstd::bulk::compress(&jsonl, 3).context("zstd compression")?;
+        drop(jsonl);
+        write_atomic(
+            &stage.temp_path(shard, ".jsonl.zst"),
+            &stage.shard_path(shard),
+            &compressed,
+        )?;
+        stage.mark_done(shard, &json!({"docs_kept": kept}))?;
+        Ok(kept)
     }
 
     /// The run's totals from the steps' records (every step must be done); writes `stats.json`.
