@@ -4,7 +4,11 @@
 #   /work/venvs/curate: python venv with tokenizers, tiktoken, fasttext-wheel, datatrove, nltk, xxhash, zstandard
 #   $BFF: DCLM's dedup/bff built from source (mlfoundations/dclm@361714bd, S3 code removed) with `cargo build --release`
 #   $CURATE: this crate's binary, `cargo build --release -p lmrepro-curate --bin lmrepro-curate`
-# Usage: benchmarks/curate/run.sh <section: tokenize|tokenize-cpu|tokenize-instr|bff|minhash|fasttext> [work dir]
+# Usage: benchmarks/curate/run.sh <section: tokenize|tokenize-cpu|tokenize-instr|bff|minhash|fasttext|minhash800|bff800|threads> [work dir]
+# The sections minhash800, bff800 and threads (2026-12-07, README "2026-12-07") alternate ours and
+# the peer ROUNDS times (default 3) on one core (taskset -c ${CORE:-0}) and append one TSV row per
+# run to $WORK/timings.tsv: label, round, CPU s (user+sys), user, sys, wall, max RSS kB, load
+# average (1 min) before and after, exit status.
 set -euo pipefail
 SECTION=$1
 WORK=${2:-/work/peers/runs}
@@ -16,6 +20,18 @@ S=$(dirname "$0")/scripts
 # No spaces in the format: $T is word-split where it is used.
 T="/usr/bin/time -f %e_wall_s,%U_user_s,%S_sys_s,%M_maxrss_kb"
 mkdir -p "$WORK"
+ROUNDS=${ROUNDS:-3}
+CORE=${CORE:-0}
+# timed <label> <round> <cmd...>: runs cmd (stdout -> $WORK/<label>.<round>.out), appends its TSV row.
+timed() {
+  local label=$1 round=$2; shift 2
+  local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
+  local rc=0
+  /usr/bin/time -f "%U %S %e %M" -o "$WORK/$label.$round.time" "$@" > "$WORK/$label.$round.out" 2> "$WORK/$label.$round.err" || rc=$?
+  read -r u s e m < "$WORK/$label.$round.time"
+  printf "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n" "$label" "$round" "$(echo "$u + $s" | bc)" "$u" "$s" "$e" "$m" \
+    "$load0" "$(cut -d' ' -f1 /proc/loadavg)" "$rc" | tee -a "$WORK/timings.tsv"
+}
 CORPUS="$DATA/corpus/gutenberg_top100_00.jsonl.zst $DATA/corpus/gutenberg_top100_01.jsonl.zst $DATA/corpus/gutenberg_top100_02.jsonl.zst $DATA/corpus/gutenberg_top100_03.jsonl.zst"
 
 case $SECTION in
@@ -90,5 +106,48 @@ fasttext)
   RAYON_NUM_THREADS=1 $T "$CURATE" quality predict --inputs "$WORK/ft/pool.jsonl" --model "$WORK/ft/cpp.bin" --output "$WORK/ft/pool_rust" > /dev/null
   $T "$PY" "$S/fasttext_reference.py" predict "$WORK/ft/cpp.bin" "$WORK/ft/pool.jsonl" "$WORK/ft/pool_cpp.jsonl"
   $PY "$S/compare_fasttext.py" "$WORK/ft"
+  ;;
+minhash800)
+  # MinHash 14 x 8, 5-grams over the 800 books (the 4 shards as 4 files), one core each.
+  for r in $(seq "$ROUNDS"); do
+    rm -rf "$WORK/mh800_ours" "$WORK/mh800_dt"
+    RAYON_NUM_THREADS=1 timed mh800_ours "$r" taskset -c "$CORE" "$CURATE" dedup minhash --inputs $CORPUS --output "$WORK/mh800_ours"
+    timed mh800_dt "$r" taskset -c "$CORE" "$PY" "$S/datatrove_minhash.py" "$WORK/mh800_dt" 5 14 8 $CORPUS
+  done
+  $PY "$S/compare_minhash.py" "$WORK/mh800_ours" "$WORK/mh800_dt/result.json"
+  ;;
+bff800)
+  # BFF with DCLM-Baseline's parameters over the 800 books (the 4 shards as 4 files), one core
+  # each; the expected n-gram count is the one our counting pass gives (7,268,672).
+  mkdir -p "$WORK/corpus_in"; for f in $CORPUS; do ln -sf "$f" "$WORK/corpus_in/"; done
+  N=${N:-7268672}
+  for r in $(seq "$ROUNDS"); do
+    rm -rf "$WORK/bff800_ours" "$WORK/bff800_dclm"
+    RAYON_NUM_THREADS=1 timed bff800_ours "$r" taskset -c "$CORE" "$CURATE" dedup bff --inputs "$WORK/corpus_in" \
+      --output "$WORK/bff800_ours" --min-ngram-size 13 --max-ngram-size 13 --seed 0 --expected-ngram-count "$N"
+    timed bff800_dclm "$r" taskset -c "$CORE" "$BFF" bff --inputs "$WORK/corpus_in" --output-directory "$WORK/bff800_dclm" \
+      --expected-ngram-count "$N" --fp-rate 0.01 --min-ngram-size 13 --max-ngram-size 13 --filtering-threshold 0.8 \
+      --remove-type old-both --no-progress-bar --threads 1
+  done
+  $PY "$S/measure_removal.py" $CORPUS -- "$WORK"/bff800_ours/*.jsonl.zst
+  $PY "$S/measure_removal.py" $CORPUS -- "$WORK"/bff800_dclm/*.jsonl.zst
+  ;;
+threads)
+  # Ours at 1 and 2 threads (both cores), alternating; the outputs must be byte-identical.
+  mkdir -p "$WORK/corpus_in"; for f in $CORPUS; do ln -sf "$f" "$WORK/corpus_in/"; done
+  N=${N:-7268672}
+  for r in $(seq "$ROUNDS"); do
+    for t in 1 2; do
+      rm -rf "$WORK/mh_t$t" "$WORK/bff_t$t"
+      RAYON_NUM_THREADS=$t timed "mh800_t$t" "$r" "$CURATE" dedup minhash --inputs $CORPUS --output "$WORK/mh_t$t"
+      RAYON_NUM_THREADS=$t timed "bff800_t$t" "$r" "$CURATE" dedup bff --inputs "$WORK/corpus_in" --output "$WORK/bff_t$t" \
+        --min-ngram-size 13 --max-ngram-size 13 --seed 0 --expected-ngram-count "$N"
+    done
+    for st in mh bff; do
+      (cd "$WORK/${st}_t1" && find . -type f ! -name '*.lock' ! -name '.lock' | sort | xargs sha256sum) > "$WORK/${st}_t1.sha"
+      (cd "$WORK/${st}_t2" && find . -type f ! -name '*.lock' ! -name '.lock' | sort | xargs sha256sum) > "$WORK/${st}_t2.sha"
+      cmp "$WORK/${st}_t1.sha" "$WORK/${st}_t2.sha" && echo "$st: 1 and 2 threads byte-identical ($(wc -l < "$WORK/${st}_t1.sha") files)"
+    done
+  done
   ;;
 esac

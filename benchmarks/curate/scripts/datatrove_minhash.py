@@ -63,7 +63,9 @@ def main():
         data = open(f"{work}/buckets/{name}", "rb").read()
         pairs += [list(struct.unpack_from("<4I", data, o)) for o in range(0, len(data), 16)]
     removed = []
-    for name in sorted(os.listdir(f"{work}/remove_ids")):
+    # datatrove's cluster step writes no folder when there is no duplicate at all.
+    rm_dir = f"{work}/remove_ids"
+    for name in sorted(os.listdir(rm_dir) if os.path.isdir(rm_dir) else []):
         if name.endswith(".remove"):
             data = open(f"{work}/remove_ids/{name}", "rb").read()
             removed += [[int(name.split(".")[0]), d] for (d,) in struct.iter_unpack("<I", data)]

@@ -20,7 +20,8 @@
 
 use anyhow::{bail, Context, Result};
 use lmrepro_stage::{
-    expand_inputs, progress, read_docs, shard_names, text, Doc, OnMalformed, ShardedStage, Tally,
+    expand_inputs, progress, read_docs, shard_names, text, Doc, DocReader, OnMalformed,
+    ShardedStage, Tally,
 };
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -287,22 +288,97 @@ impl Hasher {
 
     /// Tokens of a unit as upstream: word bounds that are not all whitespace.
     pub fn tokens(text: &str) -> impl Iterator<Item = &str> {
+        let (ascii, unicode) = if text.is_ascii() {
+            (Some(AsciiTokens { rest: text }), None)
+        } else {
+            (None, Some(Self::tokens_unicode(text)))
+        };
+        ascii
+            .into_iter()
+            .flatten()
+            .chain(unicode.into_iter().flatten())
+    }
+
+    /// [`Hasher::tokens`] through `unicode-segmentation` (any text).
+    pub fn tokens_unicode(text: &str) -> impl Iterator<Item = &str> {
         text.split_word_bounds()
             .filter(|w| w.chars().any(|c| !c.is_whitespace()))
     }
 
     /// Fingerprints of the n-grams of one unit (paragraph or document), upstream's rule.
     pub fn unit_ngrams(&self, unit: &str, min_n: usize, max_n: usize) -> Vec<u64> {
-        let toks: Vec<u64> = Self::tokens(unit).map(|t| self.token.hash_one(t)).collect();
+        let mut out = Vec::new();
+        self.unit_ngrams_into(unit, min_n, max_n, &mut Vec::new(), &mut out);
+        out
+    }
+
+    /// [`Hasher::unit_ngrams`] appended to `out`, with `toks` as scratch space (no allocation
+    /// per paragraph).
+    pub fn unit_ngrams_into(
+        &self,
+        unit: &str,
+        min_n: usize,
+        max_n: usize,
+        toks: &mut Vec<u64>,
+        out: &mut Vec<u64>,
+    ) {
+        toks.clear();
+        toks.extend(Self::tokens(unit).map(|t| self.token.hash_one(t)));
         if toks.len() >= max_n {
-            toks.windows(max_n)
-                .map(|w| self.ngram.hash_one(w))
-                .collect()
+            out.extend(toks.windows(max_n).map(|w| self.ngram.hash_one(w)));
         } else if !toks.is_empty() && toks.len() >= min_n {
-            vec![self.ngram.hash_one(&toks[..])]
-        } else {
-            Vec::new()
+            out.push(self.ngram.hash_one(&toks[..]));
         }
+    }
+}
+
+/// The non-whitespace UAX #29 word-bound segments of an ASCII text, without the general
+/// segmenter's per-character table lookups (most of BFF's time on mostly-ASCII books). In ASCII
+/// the rules reduce to: letters, digits and `_` join (WB5, WB8–WB10, WB13a/b); `'`, `.`, `:`
+/// join two letters (WB6/7); `'`, `.`, `,`, `;` join two digits (WB11/12); every other
+/// non-whitespace byte is a segment of its own (WB999); whitespace never joins a non-whitespace
+/// byte (WB3–WB3d). Held equal to `split_word_bounds` by the proptest `ascii_tokens_*`.
+struct AsciiTokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for AsciiTokens<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.rest.as_bytes();
+        // Skip whitespace (`char::is_whitespace` in ASCII: \t \n \x0b \x0c \r and space).
+        let start = b
+            .iter()
+            .position(|&c| !matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '))?;
+        let core = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let mut i = start + 1;
+        if core(b[start]) {
+            while i < b.len() {
+                let c = b[i];
+                if core(c) {
+                    i += 1;
+                } else if i + 1 < b.len()
+                    && match c {
+                        b'\'' | b'.' => {
+                            (b[i - 1].is_ascii_alphabetic() && b[i + 1].is_ascii_alphabetic())
+                                || (b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit())
+                        }
+                        b':' => b[i - 1].is_ascii_alphabetic() && b[i + 1].is_ascii_alphabetic(),
+                        b',' | b';' => b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit(),
+                        _ => false,
+                    }
+                {
+                    i += 2;
+                } else {
+                    break;
+                }
+            }
+        }
+        let tok = &self.rest[start..i];
+        self.rest = &self.rest[i..];
+        Some(tok)
     }
 }
 
@@ -326,22 +402,59 @@ pub struct DocOutcome {
     pub paragraphs_removed: usize,
 }
 
+/// The units (paragraphs, or the whole text) of one document with their n-gram fingerprints,
+/// flat: unit `i` is the byte window `windows[i]` with fingerprints `hashes[ends[i-1]..ends[i]]`
+/// (one allocation per document, not one per paragraph).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Units {
+    pub windows: Vec<(usize, usize)>,
+    ends: Vec<usize>,
+    pub hashes: Vec<u64>,
+}
+
+impl Units {
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Each unit's window and fingerprints.
+    pub fn iter(&self) -> impl Iterator<Item = ((usize, usize), &[u64])> + '_ {
+        self.windows.iter().enumerate().map(|(i, &w)| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            (w, &self.hashes[start..self.ends[i]])
+        })
+    }
+
+    fn whole(hasher: &Hasher, text: &str, min_n: usize, max_n: usize) -> Units {
+        let hashes = hasher.unit_ngrams(text, min_n, max_n);
+        Units {
+            windows: vec![(0, text.len())],
+            ends: vec![hashes.len()],
+            hashes,
+        }
+    }
+}
+
 /// Applies one unit list (each with its n-gram fingerprints) against the filter.
 fn apply_units(
     filter: &mut BloomFilter,
-    units: &[((usize, usize), Vec<u64>)],
+    units: &Units,
     threshold: f64,
     update: bool,
 ) -> (Vec<(usize, usize)>, usize, usize) {
     let mut removed = Vec::new();
     let (mut total, mut contained_total) = (0, 0);
-    for (window, hashes) in units {
+    for (window, hashes) in units.iter() {
         let contained = hashes.iter().filter(|&&h| filter.contains(h)).count();
         total += hashes.len();
         contained_total += contained;
         // 0/0 is NaN and NaN > t is false: an n-gram-less paragraph is kept, as upstream.
         if contained as f64 / hashes.len() as f64 > threshold {
-            removed.push(*window);
+            removed.push(window);
         } else if update {
             for &h in hashes {
                 filter.insert(h);
@@ -352,21 +465,20 @@ fn apply_units(
 }
 
 /// Hashes of a document per paragraph (parallelisable part).
-pub fn hash_paragraphs(
-    hasher: &Hasher,
-    text: &str,
-    min_n: usize,
-    max_n: usize,
-) -> Vec<((usize, usize), Vec<u64>)> {
-    paragraph_bounds(text)
-        .windows(2)
-        .map(|w| {
-            (
-                (w[0], w[1]),
-                hasher.unit_ngrams(&text[w[0]..w[1]], min_n, max_n),
-            )
-        })
-        .collect()
+pub fn hash_paragraphs(hasher: &Hasher, text: &str, min_n: usize, max_n: usize) -> Units {
+    let bounds = paragraph_bounds(text);
+    let mut u = Units {
+        windows: Vec::with_capacity(bounds.len() - 1),
+        ends: Vec::with_capacity(bounds.len() - 1),
+        hashes: Vec::new(),
+    };
+    let mut toks = Vec::new();
+    for w in bounds.windows(2) {
+        hasher.unit_ngrams_into(&text[w[0]..w[1]], min_n, max_n, &mut toks, &mut u.hashes);
+        u.windows.push((w[0], w[1]));
+        u.ends.push(u.hashes.len());
+    }
+    u
 }
 
 /// Runs one document through the filter (sequential part).
@@ -374,16 +486,11 @@ pub fn process_doc(
     filter: &mut BloomFilter,
     hasher: &Hasher,
     text: &str,
-    paragraphs: &[((usize, usize), Vec<u64>)],
+    paragraphs: &Units,
     cfg: &BffConfig,
 ) -> DocOutcome {
     let t = cfg.filtering_threshold;
-    let doc_unit = || {
-        vec![(
-            (0, text.len()),
-            hasher.unit_ngrams(text, cfg.min_ngram_size, cfg.max_ngram_size),
-        )]
-    };
+    let doc_unit = || Units::whole(hasher, text, cfg.min_ngram_size, cfg.max_ngram_size);
     match cfg.remove_type {
         RemoveType::OldBoth | RemoveType::Paragraph => {
             let (removed, total, contained) = apply_units(filter, paragraphs, t, true);
@@ -476,62 +583,162 @@ impl BffStats {
     }
 }
 
-/// Deduplicates one file's documents against `filter` (parallel hashing, sequential filtering).
+/// Runs one hashed document through the filter, counts it in `st` and returns what is written
+/// (`None`: the document is dropped).
+fn dedup_one(
+    filter: &mut BloomFilter,
+    hasher: &Hasher,
+    mut doc: Doc,
+    paras: &Units,
+    cfg: &BffConfig,
+    st: &mut BffStats,
+) -> Option<Doc> {
+    st.docs_in += 1;
+    // Moved out of the document (an empty string stays in its place) and put back or replaced
+    // below: no copy of the text.
+    let text = match doc.get_mut("text") {
+        Some(Value::String(t)) => std::mem::take(t),
+        _ => String::new(),
+    };
+    let o = process_doc(filter, hasher, &text, paras, cfg);
+    st.paragraphs += o.paragraphs as u64;
+    st.paragraphs_removed += o.paragraphs_removed as u64;
+    st.ngrams += o.total_ngrams as u64;
+    st.contained_ngrams += o.contained_ngrams as u64;
+    st.text_bytes_in += text.len() as u64;
+    st.docs_removed_whole += o.whole_doc_removed as u64;
+    if cfg.annotate {
+        doc.insert("bff_duplicate_spans".into(), json!(o.removed));
+        doc.insert(
+            "bff_contained_ngram_count".into(),
+            json!(o.contained_ngrams),
+        );
+        st.text_bytes_out += text.len() as u64;
+        st.docs_out += 1;
+        if let Some(Value::String(t)) = doc.get_mut("text") {
+            *t = text;
+        }
+        return Some(doc);
+    }
+    let new_text = cut(&text, &o.removed);
+    // Upstream drops a document whose output text is blank.
+    if new_text.trim().is_empty() {
+        if !o.whole_doc_removed {
+            st.docs_emptied += 1;
+        }
+        return None;
+    }
+    st.text_bytes_out += new_text.len() as u64;
+    st.docs_out += 1;
+    doc.insert("text".into(), Value::String(new_text));
+    if cfg.remove_type == RemoveType::OldBoth {
+        doc.insert(
+            "bff_contained_ngram_count_before_dedupe".into(),
+            json!(o.contained_ngrams),
+        );
+    }
+    Some(doc)
+}
+
+/// Deduplicates documents held in memory against `filter` (parallel hashing, sequential
+/// filtering); [`run`] streams files through the same steps instead.
 pub fn dedup_docs(
     filter: &mut BloomFilter,
     hasher: &Hasher,
     docs_in: Vec<Doc>,
     cfg: &BffConfig,
 ) -> (Vec<Doc>, BffStats) {
-    let hashed: Vec<_> = docs_in
+    let hashed: Vec<Units> = docs_in
         .par_iter()
         .map(|d| hash_paragraphs(hasher, text(d), cfg.min_ngram_size, cfg.max_ngram_size))
         .collect();
-    let mut st = BffStats {
-        docs_in: docs_in.len() as u64,
-        ..Default::default()
-    };
-    let mut out = Vec::with_capacity(docs_in.len());
-    for (mut doc, paras) in docs_in.into_iter().zip(hashed) {
-        let text = lmrepro_stage::text(&doc).to_string();
-        let o = process_doc(filter, hasher, &text, &paras, cfg);
-        st.paragraphs += o.paragraphs as u64;
-        st.paragraphs_removed += o.paragraphs_removed as u64;
-        st.ngrams += o.total_ngrams as u64;
-        st.contained_ngrams += o.contained_ngrams as u64;
-        st.text_bytes_in += text.len() as u64;
-        st.docs_removed_whole += o.whole_doc_removed as u64;
-        let new_text = cut(&text, &o.removed);
-        if cfg.annotate {
-            doc.insert("bff_duplicate_spans".into(), json!(o.removed));
-            doc.insert(
-                "bff_contained_ngram_count".into(),
-                json!(o.contained_ngrams),
-            );
-            st.text_bytes_out += text.len() as u64;
-            st.docs_out += 1;
-            out.push(doc);
-            continue;
-        }
-        // Upstream drops a document whose output text is blank.
-        if new_text.trim().is_empty() {
-            if !o.whole_doc_removed {
-                st.docs_emptied += 1;
-            }
-            continue;
-        }
-        st.text_bytes_out += new_text.len() as u64;
-        st.docs_out += 1;
-        doc.insert("text".into(), Value::String(new_text));
-        if cfg.remove_type == RemoveType::OldBoth {
-            doc.insert(
-                "bff_contained_ngram_count_before_dedupe".into(),
-                json!(o.contained_ngrams),
-            );
-        }
-        out.push(doc);
-    }
+    let mut st = BffStats::default();
+    let out = docs_in
+        .into_iter()
+        .zip(hashed)
+        .filter_map(|(doc, paras)| dedup_one(filter, hasher, doc, &paras, cfg, &mut st))
+        .collect();
     (out, st)
+}
+
+/// The decompressed size of `file` where it is cheap to know (a plain file's size, a zstd
+/// frame's content size), else 0. The output is about that size: reserving it up front spares
+/// the growing buffer's copies, which at 32 → 64 MB briefly held both (the peak memory).
+pub(crate) fn decompressed_size_hint(file: &Path) -> usize {
+    let name = file.to_string_lossy();
+    if name.ends_with(".zst") || name.ends_with(".zstd") {
+        let mut head = [0u8; 18];
+        let n = std::fs::File::open(file)
+            .and_then(|mut f| f.read(&mut head))
+            .unwrap_or(0);
+        match zstd::zstd_safe::get_frame_content_size(&head[..n]) {
+            Ok(Some(size)) => usize::try_from(size).unwrap_or(0),
+            _ => 0,
+        }
+    } else if name.ends_with(".gz") {
+        0
+    } else {
+        std::fs::metadata(file).map_or(0, |m| m.len() as usize)
+    }
+}
+
+/// Text bytes read ahead and hashed per batch: enough documents to keep the threads busy, few
+/// enough that the batch (held twice: one hashed while the previous one is filtered) stays small
+/// next to the output buffer.
+const BATCH_TEXT_BYTES: usize = 256 << 10;
+
+/// The next documents of `reader` (at least one unless it is exhausted), hashed in parallel.
+fn next_batch(
+    reader: &mut DocReader,
+    hasher: &Hasher,
+    cfg: &BffConfig,
+) -> Result<Vec<(Doc, Units)>> {
+    let mut docs = Vec::new();
+    let mut bytes = 0;
+    while bytes < BATCH_TEXT_BYTES {
+        let Some(d) = reader.next() else { break };
+        let (_, d) = d?;
+        bytes += text(&d).len();
+        docs.push(d);
+    }
+    Ok(docs
+        .into_par_iter()
+        .map(|d| {
+            let u = hash_paragraphs(hasher, text(&d), cfg.min_ngram_size, cfg.max_ngram_size);
+            (d, u)
+        })
+        .collect())
+}
+
+/// Deduplicates the documents of `reader` against `filter`, appending the kept ones as JSONL
+/// lines to `out` (the bytes `to_jsonl` gives for the kept documents). Documents are streamed in
+/// batches: the next batch is read and hashed while the current one goes through the filter in
+/// order, so the result never depends on the thread count.
+pub fn dedup_stream(
+    filter: &mut BloomFilter,
+    hasher: &Hasher,
+    reader: &mut DocReader,
+    cfg: &BffConfig,
+    out: &mut Vec<u8>,
+) -> Result<BffStats> {
+    let mut st = BffStats::default();
+    let mut cur = next_batch(reader, hasher, cfg)?;
+    while !cur.is_empty() {
+        let (next, ()) = rayon::join(
+            || next_batch(reader, hasher, cfg),
+            || {
+                for (doc, paras) in cur {
+                    if let Some(d) = dedup_one(filter, hasher, doc, &paras, cfg, &mut st) {
+                        serde_json::to_writer(&mut *out, &d)
+                            .expect("serialising a JSON value cannot fail");
+                        out.push(b'\n');
+                    }
+                }
+            },
+        );
+        cur = next?;
+    }
+    Ok(st)
 }
 
 /// Counts the n-grams BFF would insert (upper bound used to size the filter).
@@ -663,18 +870,17 @@ pub fn run(
                 bail!("stopped after {i} files (stop_after_files)");
             }
             stage.clear(&name)?;
-            let (ds, malformed) = read_docs(file, cfg.on_malformed)?;
-            let (kept, mut fst) = dedup_docs(
-                &mut filter,
-                &hasher,
-                ds.into_iter().map(|(_, d)| d).collect(),
-                cfg,
-            );
+            let mut reader = DocReader::open(file, cfg.on_malformed)?;
+            // The kept documents as JSONL, compressed in one piece at the end: a streaming
+            // encoder would need less memory but frames the output differently (other bytes).
+            let mut jsonl = Vec::with_capacity(decompressed_size_hint(file));
+            let mut fst = dedup_stream(&mut filter, &hasher, &mut reader, cfg, &mut jsonl)?;
             fst.files = 1;
-            fst.malformed_lines = malformed;
+            fst.malformed_lines = reader.malformed();
             // Order matters for resuming: output, then filter (with `done`), then marker.
             let shard_path = stage.shard_path(&name);
-            let compressed = zstd::bulk::compress(&lmrepro_stage::to_jsonl(&kept), 3)?;
+            let compressed = zstd::bulk::compress(&jsonl, 3)?;
+            drop(jsonl);
             lmrepro_stage::write_atomic(
                 &stage.temp_path(&name, ".jsonl.zst"),
                 &shard_path,
@@ -740,6 +946,31 @@ mod tests {
     fn tokens_drop_whitespace() {
         let t: Vec<&str> = Hasher::tokens("Hello,  world!\r\n It's").collect();
         assert_eq!(t, vec!["Hello", ",", "world", "!", "It's"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_tokens_equal_word_bounds(t in "[a-c0-2 _'.:,;\"!\t\r\n\x0b\x0c\x1f()-]{0,40}") {
+            let fast: Vec<&str> = Hasher::tokens(&t).collect();
+            let slow: Vec<&str> = Hasher::tokens_unicode(&t).collect();
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
+        #[test]
+        fn ascii_tokens_equal_word_bounds_any_ascii(t in "[\x00-\x7f]{0,40}") {
+            let fast: Vec<&str> = Hasher::tokens(&t).collect();
+            let slow: Vec<&str> = Hasher::tokens_unicode(&t).collect();
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn ascii_tokens_on_word_rules() {
+        let t = "Can't e.g. a:b 3.14 1,000 1;2 4'5 x_1 _a a. .5 a.1 1.a http://x.y ...";
+        let fast: Vec<&str> = Hasher::tokens(t).collect();
+        let slow: Vec<&str> = Hasher::tokens_unicode(t).collect();
+        assert_eq!(fast, slow);
+        assert!(fast.contains(&"Can't") && fast.contains(&"1,000") && fast.contains(&"x_1"));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use anyhow::{bail, ensure, Context, Result};
 use lmrepro_pycompat::numpy::RandomState;
 use lmrepro_stage::{
-    expand_inputs, progress, read_docs, shard_names, text, write_atomic, Doc, OnMalformed,
+    expand_inputs, progress, read_docs, shard_names, text, write_atomic, DocReader, OnMalformed,
     ShardedStage, Tally,
 };
 use rayon::prelude::*;
@@ -94,48 +94,254 @@ fn punctuation() -> &'static HashSet<char> {
     })
 }
 
-fn numbers_re() -> &'static regex::Regex {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
-    R.get_or_init(|| regex::Regex::new(r"\p{Nd}+(?:[.,،٫⎖⎗⎘]\p{Nd}+)?").unwrap())
-}
-
-fn mn_re() -> &'static regex::Regex {
-    static R: OnceLock<regex::Regex> = OnceLock::new();
-    R.get_or_init(|| regex::Regex::new(r"\p{Mn}").unwrap())
-}
-
 /// datatrove's `simplify_text` with the default `TextNormConfig`: lowercase, numbers → `0`,
 /// punctuation → space, whitespace runs → one space, NFD without nonspacing marks, strip.
+///
+/// One pass over the lowercased text instead of five (the steps of [`reference::simplify_text`],
+/// which the proptests hold this equal to): ASCII bytes go through a table; other characters
+/// take the reference's own tests (the same regex classes and punctuation set). NFD and the
+/// removal of nonspacing marks only touch the non-ASCII runs: ASCII characters are starters
+/// without decomposition, so NFD of a text is the concatenation of NFD of its ASCII and
+/// non-ASCII runs (canonical reordering never crosses a starter).
 pub fn simplify_text(text: &str) -> String {
+    simplify(text).0
+}
+
+/// [`simplify_text`], and whether its words are known to be exactly one space apart (the ASCII
+/// case; NFD and mark removal can leave runs of spaces, e.g. where a word was only marks).
+fn simplify(text: &str) -> (String, bool) {
+    // The reference lowercases with `str::to_lowercase`, which differs from lowercasing
+    // character by character only in the final-sigma rule of `Σ`: texts with one take the
+    // reference's lowercasing first.
+    let joined = if text.contains('Σ') {
+        collapse(&text.to_lowercase(), false)
+    } else {
+        collapse(text, true)
+    };
+    if joined.is_ascii() {
+        // No decomposition, no marks, no edge whitespace: already the reference's result.
+        return (joined, true);
+    }
+    nfd_without_marks(&joined)
+}
+
+/// What [`collapse`] does with an ASCII byte: separate words, start a number, or its lowercase.
+#[derive(Clone, Copy, PartialEq)]
+enum AsciiClass {
+    Separator,
+    Digit,
+    Letter(u8),
+}
+
+/// Per ASCII byte, its class after the punctuation step (punctuation, control and whitespace
+/// separate words). Built from the same set as the reference so both agree by construction.
+fn ascii_classes() -> &'static [AsciiClass; 128] {
+    static T: OnceLock<[AsciiClass; 128]> = OnceLock::new();
+    T.get_or_init(|| {
+        let p = punctuation();
+        std::array::from_fn(|b| {
+            let c = b as u8 as char;
+            if c.is_ascii_digit() {
+                AsciiClass::Digit
+            } else if p.contains(&c) || c.is_whitespace() {
+                AsciiClass::Separator
+            } else {
+                AsciiClass::Letter(c.to_ascii_lowercase() as u8)
+            }
+        })
+    })
+}
+
+fn is_nd(c: char) -> bool {
+    static R: OnceLock<regex::Regex> = OnceLock::new();
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let mut buf = [0u8; 4];
+    R.get_or_init(|| regex::Regex::new(r"\A\p{Nd}\z").unwrap())
+        .is_match(c.encode_utf8(&mut buf))
+}
+
+fn is_mn(c: char) -> bool {
+    static R: OnceLock<regex::Regex> = OnceLock::new();
+    let mut buf = [0u8; 4];
+    !c.is_ascii()
+        && R.get_or_init(|| regex::Regex::new(r"\A\p{Mn}\z").unwrap())
+            .is_match(c.encode_utf8(&mut buf))
+}
+
+/// End of the number match that starts (with a `\p{Nd}`) at byte `i` of `s`: the reference's
+/// `\p{Nd}+(?:[.,،٫⎖⎗⎘]\p{Nd}+)?`, greedy.
+fn number_end(s: &str, i: usize) -> usize {
+    let digits_end = |mut i: usize| {
+        while let Some(c) = s[i..].chars().next().filter(|&c| is_nd(c)) {
+            i += c.len_utf8();
+        }
+        i
+    };
+    let i = digits_end(i);
+    match s[i..].chars().next() {
+        Some(sep @ ('.' | ',' | '،' | '٫' | '⎖' | '⎗' | '⎘')) => {
+            let j = i + sep.len_utf8();
+            if s[j..].chars().next().is_some_and(is_nd) {
+                digits_end(j)
+            } else {
+                i
+            }
+        }
+        _ => i,
+    }
+}
+
+/// What [`collapse`]'s fast loop does with a byte: `< 0x80` copy this (lowercased) byte, or one
+/// of the markers below.
+const ACT_SEPARATOR: u8 = 0x80;
+const ACT_SLOW: u8 = 0x81;
+
+/// Per byte, [`collapse`]'s action (digits and non-ASCII bytes take the slow path).
+fn ascii_actions(lowercase: bool) -> &'static [u8; 256] {
+    static LOWER: OnceLock<[u8; 256]> = OnceLock::new();
+    static KEEP: OnceLock<[u8; 256]> = OnceLock::new();
+    let build = |lowercase: bool| {
+        let c = ascii_classes();
+        std::array::from_fn(|b| match c.get(b) {
+            Some(AsciiClass::Letter(l)) if lowercase => *l,
+            Some(AsciiClass::Letter(_)) => b as u8,
+            Some(AsciiClass::Separator) => ACT_SEPARATOR,
+            Some(AsciiClass::Digit) | None => ACT_SLOW,
+        })
+    };
+    if lowercase {
+        LOWER.get_or_init(|| build(true))
+    } else {
+        KEEP.get_or_init(|| build(false))
+    }
+}
+
+/// Lowercase (when `lowercase`; character by character), numbers → `0`, punctuation → space,
+/// whitespace runs → one space, no edge spaces: the reference's steps 1–4 in one pass. Digits,
+/// number separators, punctuation and whitespace are caseless and no character lowercases into
+/// one, so classifying before lowercasing is the same as after.
+fn collapse(text: &str, lowercase: bool) -> String {
+    let bytes = text.as_bytes();
+    let act = ascii_actions(lowercase);
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 8);
+    // The last byte written is a separating space, or nothing was written: a separator writes
+    // one space when this is false (trailing space removed at the end).
+    let mut gap = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        // Fast loop over ASCII letters and separators (almost all of the text): at most one
+        // output byte per input byte.
+        out.reserve(bytes.len() - i);
+        let spare = out.spare_capacity_mut();
+        let mut o = 0;
+        while i < bytes.len() {
+            let a = act[bytes[i] as usize];
+            if a < 0x80 {
+                spare[o].write(a);
+                o += 1;
+                gap = false;
+            } else if a == ACT_SEPARATOR {
+                spare[o].write(b' ');
+                o += !gap as usize;
+                gap = true;
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        // SAFETY: the loop above initialised spare[..o], the bytes following `out`'s length.
+        unsafe { out.set_len(out.len() + o) };
+        if i == bytes.len() {
+            break;
+        }
+        // A digit or a non-ASCII character.
+        let c = text[i..].chars().next().expect("a char at a char boundary");
+        let w = c.len_utf8();
+        // Numbers first: some digits (fullwidth `１`) are in the punctuation set too.
+        if is_nd(c) {
+            i = number_end(text, i);
+            out.push(b'0');
+            gap = false;
+        } else if c.is_whitespace() || punctuation().contains(&c) {
+            if !gap {
+                out.push(b' ');
+                gap = true;
+            }
+            i += w;
+        } else {
+            if lowercase {
+                let mut buf = [0u8; 4];
+                for l in c.to_lowercase() {
+                    out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                }
+            } else {
+                out.extend_from_slice(&bytes[i..i + w]);
+            }
+            gap = false;
+            i += w;
+        }
+    }
+    if gap && !out.is_empty() {
+        out.pop();
+    }
+    String::from_utf8(out).expect("whole characters were copied")
+}
+
+/// NFD without `\p{Mn}`, then `strip` (the reference's steps 5–6), run by run.
+fn nfd_without_marks(s: &str) -> (String, bool) {
     use unicode_normalization::UnicodeNormalization;
-    let lower = text.to_lowercase();
-    let numbered = numbers_re().replace_all(&lower, "0");
-    let p = punctuation();
-    let spaced: String = numbered
-        .chars()
-        .map(|c| if p.contains(&c) { ' ' } else { c })
-        .collect();
-    let joined = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
-    let nfd: String = joined.nfd().collect();
-    mn_re().replace_all(&nfd, "").trim().to_string()
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    // A non-ASCII whitespace character came out of NFD (never seen; checked, not assumed).
+    let mut odd_space = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && bytes[i] < 0x80 {
+            i += 1;
+        }
+        out.push_str(&s[start..i]);
+        let start = i;
+        while i < bytes.len() && bytes[i] >= 0x80 {
+            i += 1;
+        }
+        for c in s[start..i].nfd().filter(|&c| !is_mn(c)) {
+            odd_space |= c.is_whitespace();
+            out.push(c);
+        }
+    }
+    let out = match out.trim() {
+        t if t.len() == out.len() => out,
+        t => t.to_string(),
+    };
+    // The ASCII part of `s` is words one space apart; a word of marks only leaves two spaces.
+    let single_spaced = !odd_space && !out.contains("  ");
+    (out, single_spaced)
+}
+
+/// NLTK's Treebank contraction splits that survive `simplify_text` (no apostrophe needed):
+/// the split position, for a word that is followed by another word or not.
+fn contraction_split(word: &str, followed: bool) -> Option<usize> {
+    // The words are lowercase already, but the reference lowercases again: only ASCII letters
+    // can lowercase into these ASCII words (the Kelvin sign gives `k`, which none contains).
+    let is = |w: &str| word.eq_ignore_ascii_case(w);
+    match word.len() {
+        5 if is("gimme") || is("lemme") || is("gonna") || is("gotta") => Some(3),
+        5 if followed && is("wanna") => Some(3),
+        6 if is("cannot") => Some(3),
+        _ => None,
+    }
 }
 
 /// NLTK `word_tokenize` on simplified text (no punctuation left, so only whitespace splitting and
 /// the Treebank contraction splits that need no apostrophe apply).
 pub fn word_tokenize(simplified: &str) -> Vec<String> {
-    let words: Vec<&str> = simplified.split_whitespace().collect();
-    let mut out = Vec::with_capacity(words.len());
-    for (i, w) in words.iter().enumerate() {
-        let lw = w.to_lowercase();
-        let split: Option<usize> = match lw.as_str() {
-            "cannot" => Some(3),
-            "gimme" | "lemme" => Some(3),
-            "gonna" | "gotta" => Some(3),
-            // `wanna` splits only when whitespace follows (`(?=\s)`).
-            "wanna" if i + 1 < words.len() => Some(3),
-            _ => None,
-        };
-        match split {
+    let mut out = Vec::new();
+    let mut words = simplified.split_whitespace().peekable();
+    while let Some(w) = words.next() {
+        match contraction_split(w, words.peek().is_some()) {
             Some(k) => {
                 out.push(w[..k].to_string());
                 out.push(w[k..].to_string());
@@ -147,33 +353,273 @@ pub fn word_tokenize(simplified: &str) -> Vec<String> {
 }
 
 /// Shingles of a document: xxh64 of each space-joined n-gram of words.
+///
+/// Every n-gram's join is a slice of one buffer holding the words one space apart: the
+/// simplified text itself when its words are one space apart and none splits; with a split
+/// (`cannot` → `can not`), a copy with the splitting spaces inserted (no string per word or per
+/// n-gram either way).
 pub fn shingles(text: &str, n: usize) -> Vec<u64> {
-    let words = word_tokenize(&simplify_text(text));
-    if words.len() < n {
+    let (simplified, single_spaced) = simplify(text);
+    let rebuilt;
+    let words_of: &str = if single_spaced {
+        &simplified
+    } else {
+        // Runs of spaces (or other whitespace): the words one space apart first.
+        rebuilt = simplified.split_whitespace().collect::<Vec<_>>().join(" ");
+        &rebuilt
+    };
+    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(words_of.len() / 4);
+    // `words_of` copied up to `copied`, with a space inserted at every split so far.
+    let mut split_copy: Option<(String, usize)> = None;
+    let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<(u32, u32)>| {
+        let shift = split_copy.as_ref().map_or(0, |(b, c)| b.len() - c);
+        match contraction_split(&words_of[s..e], followed) {
+            Some(k) if e - s >= 5 => {
+                let (b, c) = split_copy
+                    .get_or_insert_with(|| (String::with_capacity(words_of.len() + 64), 0));
+                b.push_str(&words_of[*c..s + k]);
+                b.push(' ');
+                *c = s + k;
+                spans.push(((s + shift) as u32, (s + k + shift) as u32));
+                spans.push(((s + k + shift + 1) as u32, (e + shift + 1) as u32));
+            }
+            _ => spans.push(((s + shift) as u32, (e + shift) as u32)),
+        }
+    };
+    let b = words_of.as_bytes();
+    if !b.is_empty() {
+        let mut start = 0;
+        for end in memchr_spaces(b).chain(std::iter::once(b.len())) {
+            push_word(start, end, end < b.len(), &mut spans);
+            start = end + 1;
+        }
+    }
+    let buf: &str = match &mut split_copy {
+        Some((b, c)) => {
+            b.push_str(&words_of[*c..]);
+            b
+        }
+        None => words_of,
+    };
+    if n == 0 || spans.len() < n {
         return Vec::new();
     }
-    words
+    let bytes = buf.as_bytes();
+    spans
         .windows(n)
-        .map(|w| xxhash_rust::xxh64::xxh64(w.join(" ").as_bytes(), 0))
+        .map(|w| xxhash_rust::xxh64::xxh64(&bytes[w[0].0 as usize..w[n - 1].1 as usize], 0))
         .collect()
+}
+
+/// Positions of the spaces in `b`.
+fn memchr_spaces(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.iter()
+        .enumerate()
+        .filter_map(|(i, &c)| (c == b' ').then_some(i))
+}
+
+/// `v mod (2^61 − 1)` without a division: `2^61 ≡ 1`, so `v ≡ (v >> 61) + (v & p)`, which is
+/// below `2p` and needs at most one subtraction. Equal to `v % MERSENNE_PRIME` for every `v`
+/// (proptest `mersenne_reduction_is_exact`).
+#[inline(always)]
+pub fn mod_mersenne(v: u64) -> u64 {
+    let r = (v & MERSENNE_PRIME) + (v >> 61);
+    if r >= MERSENNE_PRIME {
+        r - MERSENNE_PRIME
+    } else {
+        r
+    }
+}
+
+/// Lanes handled together by [`min_hashes`]: two AVX-512 registers of u64.
+const LANES: usize = 16;
+
+/// The kernel: `out[j] = min over s of ((s · a[j] + b[j]) mod 2^64) mod p`, lanes in blocks
+/// of [`LANES`] (`a`, `b`, `out` have a multiple of `LANES` entries). Plain code that the
+/// compiler vectorises for whatever target features its caller enables.
+#[inline(always)]
+fn min_hashes_body(sh: &[u64], a: &[u64], b: &[u64], out: &mut [u64]) {
+    for ((ac, bc), oc) in a
+        .chunks_exact(LANES)
+        .zip(b.chunks_exact(LANES))
+        .zip(out.chunks_exact_mut(LANES))
+    {
+        let ac: [u64; LANES] = ac.try_into().unwrap();
+        let bc: [u64; LANES] = bc.try_into().unwrap();
+        let mut m = [u64::MAX; LANES];
+        for &s in sh {
+            for k in 0..LANES {
+                m[k] = m[k].min(mod_mersenne(s.wrapping_mul(ac[k]).wrapping_add(bc[k])));
+            }
+        }
+        oc.copy_from_slice(&m);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn min_hashes_avx512(sh: &[u64], a: &[u64], b: &[u64], out: &mut [u64]) {
+    min_hashes_body(sh, a, b, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_hashes_avx2(sh: &[u64], a: &[u64], b: &[u64], out: &mut [u64]) {
+    min_hashes_body(sh, a, b, out)
+}
+
+/// Instruction sets [`min_hashes`] can use (all give the same bits: integer arithmetic only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Simd {
+    /// The widest one this CPU has.
+    pub fn best() -> Simd {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
+                return Simd::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Portable
+    }
+
+    /// Those this CPU has (for tests).
+    pub fn available() -> Vec<Simd> {
+        let best = Simd::best();
+        [Simd::Portable, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|&s| s as u8 <= best as u8)
+            .collect()
+    }
+}
+
+/// `a`, `b` zero-padded to a multiple of [`LANES`] (the padding lanes are computed and dropped).
+fn padded(v: &[u64]) -> Vec<u64> {
+    let mut p = v.to_vec();
+    p.resize(v.len().div_ceil(LANES) * LANES, 0);
+    p
+}
+
+/// [`signature`] with the instruction set chosen (`simd` must be one of [`Simd::available`]).
+pub fn signature_with(simd: Simd, sh: &[u64], a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
+    assert_eq!(a.len(), b.len());
+    if sh.is_empty() {
+        return None;
+    }
+    let (pa, pb) = (padded(a), padded(b));
+    let mut out = vec![0u64; pa.len()];
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"));
+            // SAFETY: the CPU has the features (checked above).
+            unsafe { min_hashes_avx512(sh, &pa, &pb, &mut out) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => {
+            assert!(is_x86_feature_detected!("avx2"));
+            // SAFETY: the CPU has the feature (checked above).
+            unsafe { min_hashes_avx2(sh, &pa, &pb, &mut out) }
+        }
+        _ => min_hashes_body(sh, &pa, &pb, &mut out),
+    }
+    out.truncate(a.len());
+    Some(out)
 }
 
 /// Signature (`num_hashes` minima) of a shingle set; `None` when there are no shingles.
 pub fn signature(sh: &[u64], a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
-    if sh.is_empty() {
-        return None;
+    signature_with(Simd::best(), sh, a, b)
+}
+
+/// The straightforward implementations the fast ones above are tested against (the code the
+/// conformance with datatrove was first established with).
+#[cfg(test)]
+pub(crate) mod reference {
+    use super::*;
+
+    fn numbers_re() -> &'static regex::Regex {
+        static R: OnceLock<regex::Regex> = OnceLock::new();
+        R.get_or_init(|| regex::Regex::new(r"\p{Nd}+(?:[.,،٫⎖⎗⎘]\p{Nd}+)?").unwrap())
     }
-    Some(
-        a.iter()
-            .zip(b)
-            .map(|(&a, &b)| {
-                sh.iter()
-                    .map(|&s| s.wrapping_mul(a).wrapping_add(b) % MERSENNE_PRIME)
-                    .min()
-                    .unwrap()
-            })
-            .collect(),
-    )
+
+    fn mn_re() -> &'static regex::Regex {
+        static R: OnceLock<regex::Regex> = OnceLock::new();
+        R.get_or_init(|| regex::Regex::new(r"\p{Mn}").unwrap())
+    }
+
+    pub fn simplify_text(text: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        let lower = text.to_lowercase();
+        let numbered = numbers_re().replace_all(&lower, "0");
+        let p = punctuation();
+        let spaced: String = numbered
+            .chars()
+            .map(|c| if p.contains(&c) { ' ' } else { c })
+            .collect();
+        let joined = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+        let nfd: String = joined.nfd().collect();
+        mn_re().replace_all(&nfd, "").trim().to_string()
+    }
+
+    pub fn word_tokenize(simplified: &str) -> Vec<String> {
+        let words: Vec<&str> = simplified.split_whitespace().collect();
+        let mut out = Vec::with_capacity(words.len());
+        for (i, w) in words.iter().enumerate() {
+            let lw = w.to_lowercase();
+            let split: Option<usize> = match lw.as_str() {
+                "cannot" => Some(3),
+                "gimme" | "lemme" => Some(3),
+                "gonna" | "gotta" => Some(3),
+                "wanna" if i + 1 < words.len() => Some(3),
+                _ => None,
+            };
+            match split {
+                Some(k) => {
+                    out.push(w[..k].to_string());
+                    out.push(w[k..].to_string());
+                }
+                None => out.push(w.to_string()),
+            }
+        }
+        out
+    }
+
+    pub fn shingles(text: &str, n: usize) -> Vec<u64> {
+        let words = word_tokenize(&simplify_text(text));
+        if words.len() < n {
+            return Vec::new();
+        }
+        words
+            .windows(n)
+            .map(|w| xxhash_rust::xxh64::xxh64(w.join(" ").as_bytes(), 0))
+            .collect()
+    }
+
+    pub fn signature(sh: &[u64], a: &[u64], b: &[u64]) -> Option<Vec<u64>> {
+        if sh.is_empty() {
+            return None;
+        }
+        Some(
+            a.iter()
+                .zip(b)
+                .map(|(&a, &b)| {
+                    sh.iter()
+                        .map(|&s| s.wrapping_mul(a).wrapping_add(b) % MERSENNE_PRIME)
+                        .min()
+                        .unwrap()
+                })
+                .collect(),
+        )
+    }
 }
 
 // ---------------------------------------------------------------- pipeline --------------------
@@ -669,22 +1115,37 @@ impl MinhashJob {
                 (di, (cid, size, r[16] != 0))
             })
             .collect();
-        let (ds, _) = read_docs(&self.files[fi], self.cfg.on_malformed)?;
-        let mut kept: Vec<Doc> = Vec::with_capacity(ds.len());
+        // Streamed: each kept document is serialised as it is read, into one buffer sized from
+        // the input (the bytes `write_shard` gives for the kept documents; compressed in one
+        // piece so they stay the same). Holding every parsed document first cost a second
+        // copy of the file and its page faults.
+        let file = &self.files[fi];
+        let mut jsonl = Vec::with_capacity(crate::bff::decompressed_size_hint(file));
+        let mut kept = 0u64;
         // Document ids are positions among the well-formed documents, as in step 1.
-        for (di, (_, mut d)) in ds.into_iter().enumerate() {
+        for (di, d) in DocReader::open(file, self.cfg.on_malformed)?.enumerate() {
+            let (_, mut d) = d?;
             match clusters.get(&(di as u32)) {
                 Some(&(_, _, true)) => continue,
                 Some(&(cid, size, false)) => {
                     d.insert("minhash_cluster_id".into(), json!(cid));
                     d.insert("minhash_cluster_size".into(), json!(size));
-                    kept.push(d);
                 }
-                None => kept.push(d),
+                None => {}
             }
+            serde_json::to_writer(&mut jsonl, &d).expect("serialising a JSON value cannot fail");
+            jsonl.push(b'\n');
+            kept += 1;
         }
-        stage.write_shard(shard, &kept, &json!({"docs_kept": kept.len()}))?;
-        Ok(kept.len() as u64)
+        let compressed = zstd::bulk::compress(&jsonl, 3).context("zstd compression")?;
+        drop(jsonl);
+        write_atomic(
+            &stage.temp_path(shard, ".jsonl.zst"),
+            &stage.shard_path(shard),
+            &compressed,
+        )?;
+        stage.mark_done(shard, &json!({"docs_kept": kept}))?;
+        Ok(kept)
     }
 
     /// The run's totals from the steps' records (every step must be done); writes `stats.json`.
@@ -766,12 +1227,21 @@ impl MinhashJob {
             ..Default::default()
         };
         let pb = progress::bar_if(show_progress, self.files.len() as u64, "minhash signatures");
-        for s in self.signature_shards() {
-            let c = self.run_signatures(&s)?;
+        // Files in parallel as well as documents within a file: reading and parsing a file is
+        // sequential work, and every file's outputs are its own (the same bytes in any order).
+        let counts = self
+            .signature_shards()
+            .par_iter()
+            .map(|s| {
+                let c = self.run_signatures(s);
+                pb.inc(1);
+                c
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for c in counts {
             st.docs_in += c.0;
             st.docs_with_signature += c.1;
             st.malformed_lines += c.2;
-            pb.inc(1);
         }
         pb.finish_and_clear();
         self.bucket_shards()
@@ -795,10 +1265,12 @@ pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupS
     let job = MinhashJob::new(inputs, out, cfg)?;
     job.signatures_and_clusters(true)?;
     let pb = progress::bar(job.files.len() as u64, "minhash filter");
-    for n in &job.names {
+    // Each output shard is its own file: filtering them in parallel writes the same bytes.
+    job.names.par_iter().try_for_each(|n| {
         job.run_filter(n)?;
         pb.inc(1);
-    }
+        Ok::<_, anyhow::Error>(())
+    })?;
     pb.finish_and_clear();
     job.finish()
 }
@@ -920,6 +1392,7 @@ pub fn write_pairs(path: &Path, pairs: &[[u32; 4]]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn simplify_like_datatrove() {
@@ -947,6 +1420,152 @@ mod tests {
         let nodes = uf.nodes();
         // Ties: the first argument's root stays; equal sizes → (0,3)'s root (0,3) wins.
         assert!(nodes.iter().all(|(_, r)| *r == (0, 3)), "{nodes:?}");
+    }
+
+    /// Characters that exercise every branch of `simplify_text`: ASCII letters, digits and
+    /// punctuation, number separators, non-ASCII digits (Arabic-Indic, fullwidth), punctuation
+    /// and whitespace outside ASCII, letters with decompositions, combining marks (Mn and Mc),
+    /// final sigma, the Kelvin sign, dotted capital I, control characters.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "a",
+            "B",
+            "z",
+            "Q",
+            "0",
+            "7",
+            "42",
+            "3.14",
+            "1,5",
+            ".",
+            ",",
+            "!",
+            "'",
+            "\"",
+            "-",
+            "_",
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            "\r",
+            "\u{b}",
+            "\u{1}",
+            "\u{1f}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{3000}",
+            "،",
+            "٫",
+            "⎖",
+            "٣",
+            "١٢",
+            "１",
+            "９",
+            "—",
+            "“",
+            "”",
+            "’",
+            "…",
+            "％",
+            "é",
+            "É",
+            "e\u{301}",
+            "\u{301}",
+            "\u{302}\u{323}",
+            "\u{903}",
+            "ñ",
+            "Å",
+            "\u{212b}",
+            "\u{212a}",
+            "İ",
+            "Σ",
+            "ΣΑΣ",
+            "σ",
+            "ς",
+            "ß",
+            "ﬁ",
+            "\u{37e}",
+            "\u{1fef}",
+            "\u{2000}",
+            "ǅ",
+            "ᾼ",
+            "한",
+            "\u{1d165}\u{301}",
+            "cannot",
+            "CANNOT",
+            "gimme",
+            "lemme",
+            "gonna",
+            "gotta",
+            "wanna",
+            "Wanna",
+            "ca\u{301}nnot",
+            "x",
+        ]);
+        prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn mersenne_reduction_is_exact(v in any::<u64>()) {
+            prop_assert_eq!(mod_mersenne(v), v % MERSENNE_PRIME);
+        }
+
+        #[test]
+        fn fast_simplify_equals_reference(t in tricky_text()) {
+            prop_assert_eq!(simplify_text(&t), reference::simplify_text(&t));
+        }
+
+        #[test]
+        fn fast_simplify_equals_reference_on_any_string(t in ".{0,60}") {
+            prop_assert_eq!(simplify_text(&t), reference::simplify_text(&t));
+        }
+
+        #[test]
+        fn fast_shingles_equal_reference(t in tricky_text(), n in 1usize..7) {
+            let simplified = simplify_text(&t);
+            prop_assert_eq!(word_tokenize(&simplified), reference::word_tokenize(&simplified));
+            prop_assert_eq!(shingles(&t, n), reference::shingles(&t, n));
+        }
+
+        #[test]
+        fn every_instruction_set_gives_the_reference_signature(
+            sh in prop::collection::vec(any::<u64>(), 0..300),
+            seed in 0u32..1000,
+            num in 1usize..40,
+        ) {
+            let (a, b) = parameters(seed, num);
+            let want = reference::signature(&sh, &a, &b);
+            for simd in Simd::available() {
+                prop_assert_eq!(&signature_with(simd, &sh, &a, &b), &want, "{:?}", simd);
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_products_reduce_exactly() {
+        // Products whose low 61 bits are all ones, or that wrap to 0 / u64::MAX.
+        let sh = [
+            0,
+            1,
+            u64::MAX,
+            MERSENNE_PRIME,
+            MERSENNE_PRIME + 1,
+            1 << 61,
+            7 << 61,
+        ];
+        let a = [1, MERSENNE_PRIME - 1, u64::MAX, 1 << 63];
+        let b = [0, MERSENNE_PRIME - 1, u64::MAX, 6];
+        for simd in Simd::available() {
+            assert_eq!(
+                signature_with(simd, &sh, &a, &b),
+                reference::signature(&sh, &a, &b),
+                "{simd:?}"
+            );
+        }
     }
 
     #[test]
