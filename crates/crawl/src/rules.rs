@@ -172,6 +172,20 @@ pub fn massive_web_repetition(text: &str, skip_paragraph: bool) -> Option<&'stat
     ngram_repetition(&seq, &lens)
 }
 
+/// Gopher's n-gram repetition thresholds (n, largest allowed fraction, verdict name): n ≤ 4 checks
+/// the most frequent n-gram, n ≥ 5 the characters covered by duplicated n-grams.
+const NGRAM_CHECKS: [(usize, f64, &str); 9] = [
+    (2, 0.2, "2gram"),
+    (3, 0.18, "3gram"),
+    (4, 0.16, "4gram"),
+    (5, 0.15, "5gram"),
+    (6, 0.14, "6gram"),
+    (7, 0.13, "7gram"),
+    (8, 0.12, "8gram"),
+    (9, 0.11, "9gram"),
+    (10, 0.10, "10gram"),
+];
+
 /// The nine Gopher n-gram checks on interned words `seq` (`lens[i]`: characters of word i).
 fn ngram_repetition(seq: &[u32], lens: &[usize]) -> Option<&'static str> {
     // Character offset of each word start: an n-gram's length is a difference of two entries.
@@ -181,17 +195,6 @@ fn ngram_repetition(seq: &[u32], lens: &[usize]) -> Option<&'static str> {
         offsets.push(offsets.last().copied().unwrap_or(0) + l);
     }
     let total = offsets[seq.len()];
-    let ngram_checks: [(usize, f64, &str); 9] = [
-        (2, 0.2, "2gram"),
-        (3, 0.18, "3gram"),
-        (4, 0.16, "4gram"),
-        (5, 0.15, "5gram"),
-        (6, 0.14, "6gram"),
-        (7, 0.13, "7gram"),
-        (8, 0.12, "8gram"),
-        (9, 0.11, "9gram"),
-        (10, 0.10, "10gram"),
-    ];
     // `grams[i]` is the id of the (n-1)-gram starting at word i; the n-gram at i is interned as
     // the pair (that id, word i+n-1). Equal pairs <=> equal n-grams (by induction on n), so the
     // counts are exact while each level hashes one u64 per position instead of n words.
@@ -199,7 +202,7 @@ fn ngram_repetition(seq: &[u32], lens: &[usize]) -> Option<&'static str> {
     let mut pair_ids: HashMap<u64, u32, FxBuild> =
         HashMap::with_capacity_and_hasher(seq.len(), FxBuild::default());
     let mut counts: Vec<u32> = Vec::with_capacity(seq.len());
-    for (n, max, name) in ngram_checks {
+    for (n, max, name) in NGRAM_CHECKS {
         if seq.len() < n {
             // Fewer words than n: this and every longer check pass.
             break;
@@ -625,18 +628,7 @@ mod tests {
     /// interned-pair counting in [`ngram_repetition`] must agree with.
     fn ngram_repetition_naive(ws: &[u32], lens: &[usize]) -> Option<&'static str> {
         let total: usize = lens.iter().sum();
-        let checks = [
-            (2, 0.2, "2gram"),
-            (3, 0.18, "3gram"),
-            (4, 0.16, "4gram"),
-            (5, 0.15, "5gram"),
-            (6, 0.14, "6gram"),
-            (7, 0.13, "7gram"),
-            (8, 0.12, "8gram"),
-            (9, 0.11, "9gram"),
-            (10, 0.10, "10gram"),
-        ];
-        for (n, max, name) in checks {
+        for (n, max, name) in NGRAM_CHECKS {
             if ws.len() < n {
                 continue;
             }
