@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     /// Prepared inputs and run outputs (`<target>/bench/full` or `<target>/bench/smoke`).
     pub work: PathBuf,
     pub smoke: bool,
+    /// `--size quick`: about a quarter of the full inputs (a first look on a loaded machine).
+    pub quick: bool,
     pub lmrepro: PathBuf,
     pub peers: &'a Peers,
     pub resolver: Resolver,
@@ -157,6 +159,8 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
             let lines = dclm_texts(ctx)?;
             let lines: Vec<String> = if ctx.smoke {
                 lines[..10].to_vec()
+            } else if ctx.quick {
+                lines
             } else {
                 (0..3).flat_map(|_| lines.iter().cloned()).collect()
             };
@@ -191,7 +195,15 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
                 vec![p]
             } else {
                 let mut v = Vec::new();
-                for i in 0..4 {
+                // quick: one shard (bff: the 200 books of shard 00; minhash: the 71 of shard 03).
+                let shards = if !ctx.quick {
+                    0..4
+                } else if name == "bff" {
+                    0..1
+                } else {
+                    3..4
+                };
+                for i in shards {
                     let name = format!("corpus/gutenberg_top100_{i:02}.jsonl.zst");
                     let src = pinned(ctx, "corpus", &name)?;
                     let link = sub.join(src.file_name().unwrap());
@@ -213,7 +225,8 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
                 write_lines(&p, &lines[..10])?;
                 model = Some(pinned(ctx, "dclm_heuristics", "langid/lid.176.ftz")?);
             } else {
-                let all: Vec<String> = (0..10).flat_map(|_| lines.iter().cloned()).collect();
+                let copies = if ctx.quick { 2 } else { 10 };
+                let all: Vec<String> = (0..copies).flat_map(|_| lines.iter().cloned()).collect();
                 write_lines(&p, &all)?;
                 model = Some(train_classifier(ctx)?);
             }
@@ -222,6 +235,8 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
         "extract" => {
             let names: &[&str] = if ctx.smoke {
                 &["crawl/cc_real/dolma-sample-0000.warc.gz"]
+            } else if ctx.quick {
+                &["crawl/scrapinghub-aeb.warc.gz"]
             } else {
                 &[
                     "crawl/scrapinghub-aeb.warc.gz",
@@ -260,11 +275,18 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
 
 /// The classifier of the full fastText benchmark, trained once by our CLI (untimed).
 fn train_classifier(ctx: &Ctx) -> Result<PathBuf> {
-    let model = ctx.work.join("inputs/quality-classifier.bin");
+    // Shared by the full and quick sizes: one 855 MB file, trained once.
+    let model = ctx
+        .work
+        .parent()
+        .unwrap_or(&ctx.work)
+        .join("quality-classifier.bin");
     if model.is_file() {
         return Ok(model);
     }
     eprintln!("xtask bench: training the fastText classifier once (DCLM settings, untimed)");
+    // Trained under another name and renamed, so an interrupted run never leaves a model behind.
+    let partial = model.with_extension("partial.bin");
     let p = |n| pinned(ctx, "corpus", n);
     let status = std::process::Command::new(&ctx.lmrepro)
         .args(["crawl", "quality", "train", "--positives"])
@@ -273,11 +295,13 @@ fn train_classifier(ctx: &Ctx) -> Result<PathBuf> {
         .arg("--negatives")
         .arg(p("quality/negatives_cc_2019-30_dolma_sample.jsonl.gz")?)
         .args(["--max-positives", "697", "--output"])
-        .arg(&model)
+        .arg(&partial)
+        .stdout(std::process::Stdio::null())
         .status()?;
     if !status.success() {
         bail!("training the benchmark classifier failed ({status})");
     }
+    std::fs::rename(&partial, &model)?;
     Ok(model)
 }
 
@@ -386,7 +410,12 @@ pub fn ours(name: &str, ctx: &Ctx, input: &Input, threads: usize, out: &Path) ->
         program: ctx.lmrepro.clone(),
         args,
         envs: vec![("RAYON_NUM_THREADS".into(), threads.to_string())],
-        label: "lmrepro".into(),
+        // Which build ran matters for the figures (a debug build is only good for --smoke).
+        label: match ctx.lmrepro.parent().and_then(|d| d.file_name()) {
+            Some(d) if d == "release" => "lmrepro (release)".into(),
+            Some(d) if d == "debug" => "lmrepro (debug build)".into(),
+            _ => format!("lmrepro ({})", ctx.lmrepro.display()),
+        },
     })
 }
 

@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// Tiny inputs, one round, results kept under the work dir (what `cargo xtask test` runs).
     #[arg(long)]
     pub smoke: bool,
+    /// Input size: full (the inputs) or quick (about a quarter: one Gutenberg shard for
+    /// bff / minhash, 780 texts for heuristics, one WARC for extract).
+    #[arg(long, default_value = "full", value_parser = ["full", "quick"])]
+    pub size: String,
     /// CPUs per run: 1 (taskset -c 0), 2 (taskset -c 0,1; our threads and the peers' where they
     /// have a thread option), or both (also prints our 1 → 2 core speed-up).
     #[arg(long, default_value = "1", value_parser = ["1", "2", "both"])]
@@ -89,17 +93,19 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
         None => build_lmrepro(&target, args.smoke)?,
     };
     let mut found = peers::Peers::find(root);
-    if !args.smoke && !args.ours_only && !found.missing.is_empty() {
-        eprintln!(
-            "xtask bench: installing the missing peers ({})",
-            found.missing.join("; ")
-        );
+    let missing = found.missing_for(&names).join("; ");
+    if !args.smoke && !args.ours_only && !missing.is_empty() {
+        eprintln!("xtask bench: installing the missing peers ({missing})");
         peers::setup(root)?;
         found = peers::Peers::find(root);
     }
-    let work = target
-        .join("bench")
-        .join(if args.smoke { "smoke" } else { "full" });
+    let quick = args.size == "quick" && !args.smoke;
+    let size = if args.smoke {
+        "smoke"
+    } else {
+        args.size.as_str()
+    };
+    let work = target.join("bench").join(size);
     std::fs::create_dir_all(work.join("runs"))?;
     let results = if args.smoke {
         work.join("results.jsonl")
@@ -112,6 +118,7 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
         root: root.to_path_buf(),
         work: work.clone(),
         smoke: args.smoke,
+        quick,
         lmrepro: lmrepro.clone(),
         peers: &found,
         resolver: lmrepro_data::Resolver::from_env(),
@@ -254,7 +261,9 @@ fn one_round(
         })?;
         let mut rec = json!({
             "run": run_id, "bench": name, "side": side, "impl": cmd.label, "round": round,
-            "cores": cores, "cpus": cpus, "smoke": ctx.smoke, "machine": machine,
+            "cores": cores, "cpus": cpus, "smoke": ctx.smoke,
+            "size": if ctx.smoke { "smoke" } else if ctx.quick { "quick" } else { "full" },
+            "machine": machine,
             "load_before": cost.load_before, "load_after": cost.load_after,
             "user_s": cost.user_s, "sys_s": cost.sys_s, "cpu_s": cost.cpu_s, "wall_s": cost.wall_s,
             "peak_rss_kb": cost.peak_rss_kb, "docs": input.docs, "bytes": input.bytes,
@@ -515,7 +524,11 @@ fn markdown(all: &[Value], machine: &Machine) -> String {
             .filter(|r| r["run"] == json!(id))
             .cloned()
             .collect();
-        md += &format!("\n## Run {id}\n\n{}", tables(&rs));
+        let size = rs
+            .first()
+            .and_then(|r| r["size"].as_str())
+            .unwrap_or("full");
+        md += &format!("\n## Run {id} ({size} inputs)\n\n{}", tables(&rs));
     }
     md
 }

@@ -25,8 +25,14 @@ pub struct Peers {
     pub dclm_python: Option<PathBuf>,
     pub dclm_src: Option<PathBuf>,
     pub bff: Option<PathBuf>,
-    pub missing: Vec<String>,
+    /// What is missing, each with the benchmarks that need it.
+    pub missing: Vec<(String, &'static [&'static str])>,
 }
+
+/// The benchmarks each peer serves.
+const PY_BENCHES: &[&str] = &["tokenize", "minhash", "fasttext", "extract"];
+const DCLM_BENCHES: &[&str] = &["heuristics"];
+const BFF_BENCHES: &[&str] = &["bff"];
 
 fn venv_python(root: &Path, name: &str) -> PathBuf {
     root.join(VENV).join(name).join("bin/python")
@@ -51,23 +57,24 @@ impl Peers {
     /// What is installed now (no installation).
     pub fn find(root: &Path) -> Peers {
         let mut missing = Vec::new();
-        let mut have = |p: PathBuf, what: &str| {
+        let mut have = |p: PathBuf, what: &str, benches: &'static [&'static str]| {
             if p.exists() {
                 Some(p)
             } else {
-                missing.push(format!("{what}: {} missing", p.display()));
+                missing.push((format!("{what}: {} missing", p.display()), benches));
                 None
             }
         };
-        let python = have(venv_python(root, "peers"), "peers venv");
-        let dclm_python = have(venv_python(root, "dclm"), "DCLM mappers venv");
-        let bff = have(bff_binary(root), "DCLM bff");
+        let python = have(venv_python(root, "peers"), "peers venv", PY_BENCHES);
+        let dclm_python = have(venv_python(root, "dclm"), "DCLM mappers venv", DCLM_BENCHES);
+        let bff = have(bff_binary(root), "DCLM bff", BFF_BENCHES);
         let dclm_src = match dclm_src(root) {
             None => {
-                missing.push(
+                missing.push((
                     "DCLM source: set LMREPRO_DCLM_SRC or run `cargo xtask bench --setup` online"
                         .into(),
-                );
+                    DCLM_BENCHES,
+                ));
                 None
             }
             Some(p) => {
@@ -75,7 +82,10 @@ impl Peers {
                 if yaml.is_file() {
                     Some(p)
                 } else {
-                    missing.push(format!("DCLM source: {} missing", yaml.display()));
+                    missing.push((
+                        format!("DCLM source: {} missing", yaml.display()),
+                        DCLM_BENCHES,
+                    ));
                     None
                 }
             }
@@ -87,6 +97,15 @@ impl Peers {
             bff,
             missing,
         }
+    }
+
+    /// What is missing for any of `benches`.
+    pub fn missing_for(&self, benches: &[String]) -> Vec<&str> {
+        self.missing
+            .iter()
+            .filter(|(_, b)| benches.iter().any(|n| b.contains(&n.as_str())))
+            .map(|(m, _)| m.as_str())
+            .collect()
     }
 }
 
