@@ -788,6 +788,22 @@ mod tests {
     }
 
     #[test]
+    fn bad_jsonl_names_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("xtask-jsonl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("docs.jsonl");
+        std::fs::write(&f, "{\"text\": \"a\"}\n\n{\"text\": \"bc\"}\n").unwrap();
+        assert_eq!(count_docs(std::slice::from_ref(&f)).unwrap(), (2, 3));
+        std::fs::write(&f, "{\"text\": \"a\"}\n{\"id\": 1}\n").unwrap();
+        let e = format!("{:#}", count_docs(std::slice::from_ref(&f)).unwrap_err());
+        assert!(e.contains("docs.jsonl: line 2: no string `text`"), "{e}");
+        std::fs::write(&f, "{\"text\": \"a\"}\n{oops\n").unwrap();
+        let e = format!("{:#}", count_docs(std::slice::from_ref(&f)).unwrap_err());
+        assert!(e.contains("docs.jsonl: line 2: not JSON"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn pairs_are_unordered_and_files_must_be_whole_records() {
         assert_eq!(norm_pair([1, 5, 0, 7]), norm_pair([0, 7, 1, 5]));
         let dir = std::env::temp_dir().join(format!("xtask-pairs-{}", std::process::id()));

@@ -163,6 +163,30 @@ mod tests {
         assert_eq!(parse_loadavg(""), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn loadavg_round_trips(a in 0.0f64..1000.0, b in 0.0f64..1000.0, c in 0.0f64..1000.0, tail in "[ 0-9/]{0,12}") {
+            let text = format!("{a:.2} {b:.2} {c:.2} {tail}");
+            let got = parse_loadavg(&text).unwrap();
+            for (g, want) in got.iter().zip([a, b, c]) {
+                proptest::prop_assert!((g - want).abs() <= 0.005 + 1e-9);
+            }
+        }
+
+        #[test]
+        fn loadavg_never_panics(text in "\\PC{0,40}") {
+            let _ = parse_loadavg(&text);
+        }
+
+        #[test]
+        fn slug_is_a_file_name(cpu in "\\PC{0,60}", cores in 1usize..512) {
+            let s = Machine { cpu, cores }.slug();
+            let suffix = format!("{}c", cores);
+            proptest::prop_assert!(s.ends_with(&suffix));
+            proptest::prop_assert!(s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        }
+    }
+
     #[test]
     fn cpu_model_and_slug() {
         let info = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 64-Core Processor\n";

@@ -108,6 +108,8 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
     let work = target.join("bench").join(size);
     std::fs::create_dir_all(work.join("runs"))?;
     let results = if args.smoke {
+        // Only the latest smoke run is kept.
+        let _ = std::fs::remove_file(work.join("results.jsonl"));
         work.join("results.jsonl")
     } else {
         let dir = root.join("benchmarks/results");
