@@ -3,8 +3,8 @@
 //! - `reproduce ARGS`: regenerate `results/<recipe>/` (release build of the `lmrepro` CLI, then
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
-//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite
-//!   and the Python package's tests.
+//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite,
+//!   the Python package's tests and `bench --smoke`.
 //! - `bench [name...]`: ours against the pinned peers on the same inputs and cores, ratio table
 //!   and one JSON line per measurement in `benchmarks/results/` ([`bench`]); `test` runs its
 //!   `--smoke` mode.
