@@ -38,6 +38,7 @@ pub struct Ctx<'a> {
     /// `--size quick`: about a quarter of the full inputs (a first look on a loaded machine).
     pub quick: bool,
     pub lmrepro: PathBuf,
+    pub bin_note: Option<String>,
     pub peers: &'a Peers,
     pub resolver: Resolver,
 }
@@ -173,6 +174,17 @@ pub fn prepare(name: &str, ctx: &Ctx) -> Result<Input> {
             if ctx.smoke {
                 let p = dir.join("tokenize.jsonl");
                 write_lines(&p, &dclm_texts(ctx)?[..10])?;
+                vec![p]
+            } else if ctx.quick {
+                // The first 18 of those books (about a quarter of the tokens).
+                let src = pinned(ctx, "corpus", "corpus/gutenberg_top100_03.jsonl.zst")?;
+                let lines: Vec<String> = lmrepro_stage::open_reader(&src)?
+                    .lines()
+                    .take(18)
+                    .collect::<std::io::Result<_>>()
+                    .with_context(|| format!("reading {}", src.display()))?;
+                let p = dir.join("tokenize.jsonl");
+                write_lines(&p, &lines)?;
                 vec![p]
             } else {
                 vec![pinned(
@@ -411,9 +423,13 @@ pub fn ours(name: &str, ctx: &Ctx, input: &Input, threads: usize, out: &Path) ->
         args,
         envs: vec![("RAYON_NUM_THREADS".into(), threads.to_string())],
         // Which build ran matters for the figures (a debug build is only good for --smoke).
-        label: match ctx.lmrepro.parent().and_then(|d| d.file_name()) {
-            Some(d) if d == "release" => "lmrepro (release)".into(),
-            Some(d) if d == "debug" => "lmrepro (debug build)".into(),
+        label: match (
+            &ctx.bin_note,
+            ctx.lmrepro.parent().and_then(|d| d.file_name()),
+        ) {
+            (Some(note), _) => format!("lmrepro ({note})"),
+            (None, Some(d)) if d == "release" => "lmrepro (release)".into(),
+            (None, Some(d)) if d == "debug" => "lmrepro (debug build)".into(),
             _ => format!("lmrepro ({})", ctx.lmrepro.display()),
         },
     })
@@ -502,10 +518,11 @@ pub fn peer(
         }
         "minhash" => {
             // The datatrove driver of the conformance work (punkt-free word tokenizer, see
-            // benchmarks/curate/README.md), 5-grams, 14 × 8, 64-bit hashes, workers=1.
+            // benchmarks/curate/README.md), 5-grams, 14 × 8, 64-bit hashes, workers=1; the copy
+            // in benchmarks/peers/ also accepts a run without duplicates.
             let dt = s(&ctx
                 .root
-                .join("benchmarks/curate/scripts/datatrove_minhash.py"));
+                .join("benchmarks/peers/datatrove_minhash.py"));
             let mut args = vec![dt, s(out), "5".into(), "14".into(), "8".into()];
             args.extend(files);
             py("datatrove 0.10.1", args)

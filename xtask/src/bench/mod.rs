@@ -59,6 +59,10 @@ pub struct BenchArgs {
     /// Our `lmrepro` binary (default: a release build, or the debug build with --smoke).
     #[arg(long)]
     pub bin: Option<PathBuf>,
+    /// How `--bin` was built, recorded as our side's `impl` (e.g. "dev profile, stage crates at
+    /// opt-level 3"); default: the profile folder the binary sits in.
+    #[arg(long, requires = "bin")]
+    pub bin_note: Option<String>,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
@@ -122,6 +126,7 @@ pub fn run(root: &Path, args: BenchArgs) -> Result<()> {
         smoke: args.smoke,
         quick,
         lmrepro: lmrepro.clone(),
+        bin_note: args.bin_note.clone(),
         peers: &found,
         resolver: lmrepro_data::Resolver::from_env(),
     };

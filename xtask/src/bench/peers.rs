@@ -166,6 +166,10 @@ pub fn setup(root: &Path) -> Result<()> {
             manifest.display()
         );
     }
+    // flate2's zlib-ng back end (DCLM's choice) builds zlib-ng with CMake.
+    if Command::new("cmake").arg("--version").output().is_err() {
+        bail!("DCLM's bff needs `cmake` to build zlib-ng (apt-get install cmake)");
+    }
     // DCLM's own lock file and release profile; a target dir of its own so that our workspace's
     // target and DCLM's dependency versions never mix.
     crate::run(
