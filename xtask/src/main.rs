@@ -3,8 +3,11 @@
 //! - `reproduce ARGS`: regenerate `results/<recipe>/` (release build of the `lmrepro` CLI, then
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
-//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite
-//!   and the Python package's tests.
+//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite,
+//!   the Python package's tests and `bench --smoke`.
+//! - `bench [name...]`: ours against the pinned peers on the same inputs and cores, ratio table
+//!   and one JSON line per measurement in `benchmarks/results/` ([`bench`]); `test` runs its
+//!   `--smoke` mode.
 //! - `gpu-test`: the wgpu parity tests on a Vulkan device (`gpu.rs`; not yet part of `test`).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
@@ -21,6 +24,7 @@ use clap::{Parser, Subcommand};
 use lmrepro_data::{workspace_root, Resolver};
 use std::process::Command;
 
+mod bench;
 mod gpu;
 mod py;
 
@@ -63,6 +67,10 @@ enum Cmd {
     /// lmrepro-model's wgpu parity tests on a Vulkan device (Mesa's llvmpipe without a GPU:
     /// `apt-get install mesa-vulkan-drivers`). Not yet in `test`: see docs/gpu.md.
     GpuTest,
+    /// Ours vs the pinned peers (DCLM mappers, `tokenizers`, DCLM bff, datatrove, fastText,
+    /// resiliparse): alternating rounds on the same cores, JSONL + ratio table in
+    /// benchmarks/results/ (benchmarks/README.md).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -88,7 +96,8 @@ fn main() -> Result<()> {
         Cmd::Test { rest } => {
             fetch(&[])?;
             cargo(&["test", "--workspace"], &rest)?;
-            py::test(&root)
+            py::test(&root)?;
+            bench_smoke(&root)
         }
         Cmd::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -105,13 +114,30 @@ fn main() -> Result<()> {
             )?;
             fetch(&[])?;
             cargo(&["test", "--workspace"], &[])?;
-            py::test(&root)
+            py::test(&root)?;
+            bench_smoke(&root)
         }
         Cmd::RaySetup => ray_setup(&root),
         Cmd::PySetup => py::setup(&root),
         Cmd::PyTest => py::test(&root),
         Cmd::GpuTest => gpu::wgpu_tests(&root),
+        Cmd::Bench(args) => bench::run(&root, args),
     }
+}
+
+/// `cargo xtask bench --smoke` with the debug CLI the workspace tests built (part of `test`).
+fn bench_smoke(root: &std::path::Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    let args = <bench::BenchArgs as clap::FromArgMatches>::from_arg_matches(
+        &<bench::BenchArgs as clap::Args>::augment_args(clap::Command::new("bench"))
+            .get_matches_from(["bench", "--smoke"]),
+    )?;
+    bench::run(root, args)?;
+    eprintln!(
+        "xtask: bench --smoke passed ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The project-local virtualenv of the Ray engine.
