@@ -423,7 +423,10 @@ mod tests {
         );
         std::fs::write(&path, [0u8; 12]).unwrap();
         let err = format!("{:#}", read_scores(&path).unwrap_err());
-        assert!(err.contains("a.scores") && err.contains("12 bytes"), "{err}");
+        assert!(
+            err.contains("a.scores") && err.contains("12 bytes"),
+            "{err}"
+        );
     }
 
     proptest::proptest! {
