@@ -321,6 +321,9 @@ pub fn read_scores(path: &Path) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// Gives file `i`'s scores when they were computed already (`None`: score it now).
+pub type ScoresOf<'a> = dyn Fn(usize, &Path, &Classifier) -> Result<Option<Vec<f64>>> + 'a;
+
 /// [`predict_filter`] with pass 1 split out: `scores(i, file, classifier)` gives file `i`'s
 /// scores (computed by a scoring shard, DCLM's per-shard pass before its global threshold), or
 /// `None` to score here. The output is the same either way.
@@ -331,7 +334,7 @@ pub fn predict_filter_scored(
     key: &str,
     rule: Option<KeepRule>,
     on_malformed: OnMalformed,
-    scores: Option<&dyn Fn(usize, &Path, &Classifier) -> Result<Option<Vec<f64>>>>,
+    scores: Option<&ScoresOf<'_>>,
 ) -> Result<Value> {
     let files = expand_inputs(inputs)?;
     let names = shard_names(&files);
