@@ -267,7 +267,6 @@ fn fasttext_scores_equal_the_local_engine(sharded: &Path, local: &Path) {
     for n in names.iter().step_by(3) {
         let first = step(sharded, Sharded::FasttextScores, n).unwrap();
         assert!(first.get("skipped").is_none(), "{first}");
-        assert!(first["docs_in"].as_u64().unwrap() > 0, "{first}");
         let again = step(sharded, Sharded::FasttextScores, n).unwrap();
         assert_eq!(again["skipped"], "shard done");
     }

@@ -57,6 +57,16 @@ impl Remote {
         }
     }
 
+    /// Marks stage folder `name` unfinished: deletes its marker only (what a writer about to
+    /// replace it does first), so readers stop trusting it; its objects stay until the next put
+    /// overwrites them — the state an upload cut off before its marker leaves.
+    pub fn retract(&self, name: &str) -> Result<()> {
+        let marker = self.object(name, DONE_FILE);
+        self.rt
+            .block_on(self.store.delete(&marker))
+            .with_context(|| format!("{}/{name}: deleting its marker", self.url))
+    }
+
     /// Uploads the finished local stage folder `local` as `name`: every file but hidden ones,
     /// in path order, the completion marker last. Returns the number of files.
     pub fn put_folder(&self, local: &Path, name: &str) -> Result<usize> {
@@ -107,11 +117,11 @@ impl Remote {
                 .with_context(|| format!("removing {}", partial.display()))?;
         }
         for meta in &objects {
-            let rel: Vec<&str> = meta
+            let rel: Vec<String> = meta
                 .location
                 .prefix_match(&root)
                 .with_context(|| format!("{}: outside {}/{name}", meta.location, self.url))?
-                .map(|p| p.as_ref())
+                .map(|p| p.as_ref().to_string())
                 .collect();
             let path = rel.iter().fold(partial.clone(), |p, seg| p.join(seg));
             if let Some(dir) = path.parent() {
