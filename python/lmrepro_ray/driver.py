@@ -1,10 +1,13 @@
 """Runs the dclm-baseline data stages on a Ray cluster.
 
 Every task calls the `lmrepro` binary (the same code as the local engine), so the stage folders
-are byte-identical to `lmrepro dclm stages`: the global stages (pool, then BFF / quality /
-tokenize) are one task each through `lmrepro dclm stages --until`; the heuristics stage is one task
+are byte-identical to `lmrepro dclm stages`: the global steps (the pool's text sources, finishing
+each stage, the classifier, the top-fraction threshold, tokenize) are one task each through
+`lmrepro dclm stages --until`; the heuristics stage is one task
 per pool file and MinHash runs in datatrove's four steps (signatures per heuristics file, one task
-per bucket, one cluster merge, filter per file), each through `lmrepro dclm shard STEP`. A shard
+per bucket, one cluster merge, filter per file), each through `lmrepro dclm shard STEP`; the pool
+extracts one WARC per task, BFF runs one task per shard group, fastText scores one file per task
+(the global threshold and filter stay one step). A shard
 whose completion marker exists is skipped; a task whose worker, node or `lmrepro` process dies is
 retried by Ray (`max_retries`).
 
@@ -29,7 +32,7 @@ from lmrepro_ray import loopback  # noqa: E402  (isort: before ray)
 
 import ray  # noqa: E402
 
-UNTIL = ["pool", "heuristics", "dedup", "quality", "tokenize"]
+UNTIL = ["pool", "heuristics", "dedup", "classifier", "quality", "tokenize"]
 
 # MinHash as datatrove splits it; each step needs the one before finished.
 MINHASH_STEPS = ["minhash-signatures", "minhash-buckets", "minhash-clusters", "minhash-filter"]
@@ -160,13 +163,25 @@ def run(opts) -> dict:
         if until_after:
             global_step(until_after)
 
-    global_step("pool")
-    if UNTIL.index(opts.until) >= UNTIL.index("heuristics"):
-        sharded_step("heuristics", "heuristics" if opts.until != "heuristics" else "")
-    if UNTIL.index(opts.until) >= UNTIL.index("dedup"):
+    def reaches(stage: str) -> bool:
+        return UNTIL.index(opts.until) >= UNTIL.index(stage)
+
+    # The pool: one task per WARC, then the text sources and the held-out split.
+    sharded_step("pool", "pool")
+    if reaches("heuristics"):
+        sharded_step("heuristics", "heuristics")
+    if reaches("dedup"):
+        # BFF: one task per shard group (one by default: DCLM-Baseline's single filter).
+        sharded_step("bff", "")
         for stage in MINHASH_STEPS:
             sharded_step(stage, "")
-    if opts.until != "pool":
+        global_step("dedup")
+    if reaches("quality"):
+        # fastText: the classifier (one task), scoring one task per file of every top-fraction
+        # stage, then the global threshold and filters in the next global step.
+        global_step("classifier")
+        sharded_step("fasttext-scores", "")
+    if opts.until not in [st["step"].removeprefix("stages --until ") for st in steps]:
         global_step(opts.until)
     return {"engine": "ray", "until": opts.until, "steps": steps}
 

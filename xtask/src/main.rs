@@ -10,7 +10,8 @@
 //!   `--smoke` mode.
 //! - `gpu-test`: the wgpu parity tests on a Vulkan device (`gpu.rs`; not yet part of `test`).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
-//! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`).
+//! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`,
+//!   and `python/requirements-s3.txt`: moto's S3 server for the object-store test).
 //! - `py-setup` / `py-test`: the Python package's virtualenv (`.venv-py/`) with the wheel built in,
 //!   and its pytest suite alone ([`py`]).
 //!
@@ -96,6 +97,7 @@ fn main() -> Result<()> {
         Cmd::Test { rest } => {
             fetch(&[])?;
             cargo(&["test", "--workspace"], &rest)?;
+            cargo(OBJECT_STORE_TEST, &rest)?;
             py::test(&root)?;
             bench_smoke(&root)
         }
@@ -112,8 +114,23 @@ fn main() -> Result<()> {
                 ],
                 &[],
             )?;
+            cargo(
+                &[
+                    "clippy",
+                    "-p",
+                    "lmrepro-remote",
+                    "--features",
+                    "s3",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            )?;
             fetch(&[])?;
             cargo(&["test", "--workspace"], &[])?;
+            cargo(OBJECT_STORE_TEST, &[])?;
             py::test(&root)?;
             bench_smoke(&root)
         }
@@ -139,6 +156,9 @@ fn bench_smoke(root: &std::path::Path) -> Result<()> {
     );
     Ok(())
 }
+/// The object-store test: `lmrepro-remote` with its optional `s3` feature (off in the workspace
+/// build, so only this crate and its S3 client are compiled with it), against moto on 127.0.0.1.
+const OBJECT_STORE_TEST: &[&str] = &["test", "-p", "lmrepro-remote", "--features", "s3"];
 
 /// The project-local virtualenv of the Ray engine.
 const RAY_VENV: &str = ".venv-ray";
@@ -159,6 +179,9 @@ fn ray_setup(root: &std::path::Path) -> Result<()> {
         "--disable-pip-version-check",
         "-r",
         "python/requirements-ray.txt",
+        // The local S3-compatible server of the object-store test (crates/remote).
+        "-r",
+        "python/requirements-s3.txt",
     ]))?;
     eprintln!(
         "xtask: {} ready ({:.1} s)",

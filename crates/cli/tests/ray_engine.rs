@@ -6,7 +6,9 @@
 //! `lmrepro` process and its worker; Ray retries it) and, later, the worker node running a MinHash
 //! signatures task removed (`Cluster.remove_node`; Ray retries the task on the node left); every
 //! file of every stage folder must equal the local engine's byte for byte, under the same stage
-//! names and keys. One cluster start-up for both faults (CI budget).
+//! names and keys. Every shard-addressable step runs as tasks: the pool per WARC, heuristics per
+//! pool file, BFF per shard group, MinHash in its four steps, fastText scores per file. One
+//! cluster start-up for both faults (CI budget).
 //!
 //! Needs `.venv-ray/` (`cargo xtask ray-setup`); without it the test prints a skip line, and fails
 //! under `LMREPRO_REQUIRE_ALL=1`.
@@ -197,6 +199,23 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         step("minhash-signatures shards")["shards"],
         shards["shards"]
     );
+    // The other shard-addressable steps: the pool one task per WARC (five in the reduced
+    // recipe), BFF one task per shard group (one: DCLM-Baseline's single filter), fastText
+    // scoring one task per file of each top-fraction stage; each shard ran once.
+    for (name, n) in [
+        ("pool shards", Some(5)),
+        ("bff shards", Some(1)),
+        ("fasttext-scores shards", None),
+    ] {
+        let st = step(name);
+        assert_eq!(st["ran"], st["shards"], "{st}");
+        assert_eq!(st["skipped_done"], 0, "{st}");
+        assert_eq!(st["found_done"], 0, "{st}");
+        match n {
+            Some(n) => assert_eq!(st["shards"], n, "{st}"),
+            None => assert!(st["shards"].as_u64().unwrap() >= 2, "{st}"),
+        }
+    }
     eprintln!("node removal: {removed}");
 
     // Same stages under the same keys, and the same bytes in every file.

@@ -289,6 +289,53 @@ pub fn predict_filter(
     rule: Option<KeepRule>,
     on_malformed: OnMalformed,
 ) -> Result<Value> {
+    predict_filter_scored(inputs, model, out, key, rule, on_malformed, None)
+}
+
+/// The scores of one input file's documents, in file order (a scoring shard's work).
+pub fn score_file(clf: &Classifier, file: &Path, on_malformed: OnMalformed) -> Result<Vec<f64>> {
+    let (ds, _) = read_docs(file, on_malformed)?;
+    Ok(ds.par_iter().map(|(_, d)| clf.score(text(d))).collect())
+}
+
+/// Writes scores as a scoring shard keeps them: one little-endian `f64` per document (exact, so
+/// the global threshold sees the very values one process would).
+pub fn write_scores(tmp: &Path, path: &Path, scores: &[f64]) -> Result<()> {
+    let bytes: Vec<u8> = scores.iter().flat_map(|s| s.to_le_bytes()).collect();
+    lmrepro_stage::write_atomic(tmp, path, &bytes)
+}
+
+/// Reads a [`write_scores`] file.
+pub fn read_scores(path: &Path) -> Result<Vec<f64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() % 8 != 0 {
+        bail!(
+            "{}: {} bytes is not a whole number of f64 scores",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// Gives file `i`'s scores when they were computed already (`None`: score it now).
+pub type ScoresOf<'a> = dyn Fn(usize, &Path, &Classifier) -> Result<Option<Vec<f64>>> + 'a;
+
+/// [`predict_filter`] with pass 1 split out: `scores(i, file, classifier)` gives file `i`'s
+/// scores (computed by a scoring shard, DCLM's per-shard pass before its global threshold), or
+/// `None` to score here. The output is the same either way.
+pub fn predict_filter_scored(
+    inputs: &[PathBuf],
+    model: &Path,
+    out: &Path,
+    key: &str,
+    rule: Option<KeepRule>,
+    on_malformed: OnMalformed,
+    scores: Option<&ScoresOf<'_>>,
+) -> Result<Value> {
     let files = expand_inputs(inputs)?;
     let names = shard_names(&files);
     let (clf, model_sha256) = Classifier::load_with_sha256(model)?;
@@ -296,9 +343,22 @@ pub fn predict_filter(
     // Pass 1: score (needed for the pool quantile); scores of a shard are kept in memory.
     let pb = progress::bar(files.len() as u64, "fastText scoring");
     let mut scored: Vec<(Vec<Doc>, Vec<f64>, u64)> = Vec::new();
-    for f in &files {
+    for (i, f) in files.iter().enumerate() {
         let (ds, malformed) = read_docs(f, on_malformed)?;
-        let scores: Vec<f64> = ds.par_iter().map(|(_, d)| clf.score(text(d))).collect();
+        let given = match scores {
+            Some(get) => get(i, f, &clf)?,
+            None => None,
+        };
+        let scores: Vec<f64> = match given {
+            Some(s) if s.len() == ds.len() => s,
+            Some(s) => bail!(
+                "{}: {} scores for {} documents (scored from another version of the file?)",
+                f.display(),
+                s.len(),
+                ds.len()
+            ),
+            None => ds.par_iter().map(|(_, d)| clf.score(text(d))).collect(),
+        };
         scored.push((ds.into_iter().map(|(_, d)| d).collect(), scores, malformed));
         pb.inc(1);
     }
@@ -351,6 +411,37 @@ mod tests {
         assert_eq!(auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), 1.0);
         assert_eq!(auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), 0.0);
         assert_eq!(auc(&[0.5, 0.5], &[false, true]), 0.5);
+    }
+
+    #[test]
+    fn scores_files_round_trip_exactly_and_reject_a_torn_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("a.scores");
+        let scores = [0.0, 1.0, 0.1 + 0.2, f64::MIN_POSITIVE, 0.018112];
+        write_scores(&tmp.path().join(".a.tmp"), &path, &scores).unwrap();
+        let back = read_scores(&path).unwrap();
+        assert_eq!(
+            back.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+            scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+        );
+        std::fs::write(&path, [0u8; 12]).unwrap();
+        let err = format!("{:#}", read_scores(&path).unwrap_err());
+        assert!(
+            err.contains("a.scores") && err.contains("12 bytes"),
+            "{err}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_scores_round_trip(scores in proptest::collection::vec(proptest::num::f64::ANY, 0..50)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("s.scores");
+            write_scores(&tmp.path().join(".s.tmp"), &path, &scores).unwrap();
+            let back: Vec<u64> = read_scores(&path).unwrap().iter().map(|s| s.to_bits()).collect();
+            let want: Vec<u64> = scores.iter().map(|s| s.to_bits()).collect();
+            proptest::prop_assert_eq!(back, want);
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Sharded {
+    /// One shard per WARC of the pool (its extraction; `stages --until pool` adds the text
+    /// sources and the held-out split).
+    Pool,
     /// One shard per pool file.
     Heuristics,
     /// One shard per heuristics file (`fffff`, its index).
@@ -59,14 +62,32 @@ pub enum Sharded {
     MinhashClusters,
     /// One shard per heuristics file (its name).
     MinhashFilter,
+    /// One shard per BFF shard group (`gggg`; `params.bff.shard_groups`, default 1).
+    Bff,
+    /// One shard per input file of every top-fraction stage (`top10-bff.NAME`): its fastText
+    /// scores; `stages --until quality` then thresholds globally and filters.
+    FasttextScores,
 }
 
 impl Sharded {
     fn stage(self) -> &'static str {
         match self {
+            Sharded::Pool => stages::pool::STAGE,
             Sharded::Heuristics => stages::heuristics::STAGE,
+            Sharded::Bff => stages::dedup::BFF,
+            Sharded::FasttextScores => "fasttext-top",
             _ => stages::dedup::MINHASH,
         }
+    }
+
+    fn is_minhash(self) -> bool {
+        matches!(
+            self,
+            Sharded::MinhashSignatures
+                | Sharded::MinhashBuckets
+                | Sharded::MinhashClusters
+                | Sharded::MinhashFilter
+        )
     }
 }
 
@@ -117,6 +138,22 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
             let timings = crate::run_until(&recipe, &resolver, &scale, &at.cache_root(), until)?;
             Ok(json!({"stages": timings, "seconds": started.elapsed().as_secs_f64()}))
         }
+        Command::Shards { stage, at } if !stage.is_minhash() && stage != Sharded::Heuristics => {
+            with_ctx(&at, &resolver, |ctx, cache| other_shards(stage, ctx, cache))
+        }
+        Command::Shard { stage, shard, at }
+            if !stage.is_minhash() && stage != Sharded::Heuristics =>
+        {
+            with_ctx(&at, &resolver, |ctx, cache| {
+                let started = Instant::now();
+                let mut out = other_shard(stage, &shard, ctx, cache)?;
+                out["stage"] = json!(stage.stage());
+                out["step"] = json!(stage);
+                out["shard"] = json!(shard);
+                out["seconds"] = json!(started.elapsed().as_secs_f64());
+                Ok(out)
+            })
+        }
         Command::Shards { stage, at } if stage != Sharded::Heuristics => {
             if !uses_minhash(&load_params(&at.recipe()?)?) {
                 // Nothing to schedule: a driver lists the step for any recipe.
@@ -166,7 +203,7 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
                         Sharded::MinhashFilter => {
                             out["docs_out"] = json!(job.run_filter(&shard)?);
                         }
-                        Sharded::Heuristics => unreachable!("handled below"),
+                        _ => unreachable!("handled elsewhere"),
                     }
                 }
                 out["seconds"] = json!(started.elapsed().as_secs_f64());
@@ -206,6 +243,138 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
     }
 }
 
+/// The listing of the pool, BFF and fastText-scores shards.
+fn other_shards(stage: Sharded, ctx: &Ctx, cache: &StageCache) -> Result<Value> {
+    let listing = |key: &str,
+                   finished: bool,
+                   dir: &std::path::Path,
+                   work: &std::path::Path,
+                   shards: Vec<Value>| {
+        json!({"stage": stage.stage(), "step": stage, "key": key, "finished": finished,
+               "dir": dir, "work_dir": work, "shards": shards})
+    };
+    match stage {
+        Sharded::Pool => {
+            let plan = stages::pool::plan(cache, ctx)?;
+            let finished = plan.finished();
+            let shards = plan
+                .warcs
+                .iter()
+                .map(|(n, _)| json!({"name": n, "done": finished || plan.is_done(n)}))
+                .collect();
+            Ok(listing(
+                &plan.key,
+                finished,
+                &plan.dir,
+                &plan.work.dir,
+                shards,
+            ))
+        }
+        Sharded::Bff => {
+            if !ctx
+                .p
+                .variants
+                .iter()
+                .any(|v| v.dedup == Some(crate::params::Dedup::Bff))
+            {
+                return Ok(json!({"stage": stage.stage(), "step": stage, "used": false,
+                                 "shards": []}));
+            }
+            let heuristics = stages::heuristics::finished(cache, ctx)?;
+            let plan = stages::dedup::bff_plan(cache, ctx, &heuristics)?;
+            let finished = plan.finished();
+            let shards = plan
+                .group_names()
+                .into_iter()
+                .map(|g| {
+                    let done = finished || plan.group_done(&g);
+                    json!({"name": g, "done": done})
+                })
+                .collect();
+            Ok(listing(&plan.key, finished, &plan.dir, &plan.work, shards))
+        }
+        Sharded::FasttextScores => {
+            let plans = stages::quality::top_plans(cache, ctx)?;
+            if plans.is_empty() {
+                return Ok(json!({"stage": stage.stage(), "step": stage, "used": false,
+                                 "shards": []}));
+            }
+            let mut shards = Vec::new();
+            let mut keys = Vec::new();
+            for plan in &plans {
+                let finished = plan.finished();
+                keys.push(json!({"stage": plan.stage, "key": plan.key, "finished": finished}));
+                for (n, _) in &plan.shards {
+                    shards.push(json!({"name": format!("{}.{n}", plan.label()),
+                                       "done": finished || plan.is_done(n)}));
+                }
+            }
+            let finished = plans.iter().all(|p| p.finished());
+            Ok(
+                json!({"stage": stage.stage(), "step": stage, "key": keys, "finished": finished,
+                      "shards": shards}),
+            )
+        }
+        _ => unreachable!("heuristics and MinHash are listed elsewhere"),
+    }
+}
+
+/// Runs one pool, BFF or fastText-scores shard (nothing when it or its stage is done).
+fn other_shard(stage: Sharded, shard: &str, ctx: &Ctx, cache: &StageCache) -> Result<Value> {
+    let mut out = json!({});
+    match stage {
+        Sharded::Pool => {
+            let plan = stages::pool::plan(cache, ctx)?;
+            if plan.finished() {
+                out["skipped"] = json!("stage finished");
+                return Ok(out);
+            }
+            if plan.is_done(shard) {
+                out["skipped"] = json!("shard done");
+            }
+            let stats = plan.run_shard(ctx.recipe, ctx.resolver, shard)?;
+            out["docs_out"] = json!(stats.docs);
+            out["chars_out"] = json!(stats.chars);
+            out["warc_skipped"] = json!(stats.skipped);
+        }
+        Sharded::Bff => {
+            let heuristics = stages::heuristics::finished(cache, ctx)?;
+            let plan = stages::dedup::bff_plan(cache, ctx, &heuristics)?;
+            if plan.finished() {
+                out["skipped"] = json!("stage finished");
+                return Ok(out);
+            }
+            if plan.group_done(shard) {
+                out["skipped"] = json!("shard done");
+            }
+            let report = plan.run_group(shard)?;
+            out["docs_in"] = json!(report.total.docs_in);
+            out["docs_out"] = json!(report.total.docs_out);
+        }
+        Sharded::FasttextScores => {
+            let plans = stages::quality::top_plans(cache, ctx)?;
+            let (label, file) = shard.split_once('.').unwrap_or((shard, ""));
+            let Some(plan) = plans.iter().find(|p| p.label() == label) else {
+                let known: Vec<&str> = plans.iter().map(|p| p.label()).collect();
+                anyhow::bail!(
+                    "no fastText scoring shard `{shard}`: shards are `STAGE.FILE` with STAGE one of {}",
+                    known.join(", ")
+                );
+            };
+            if plan.finished() {
+                out["skipped"] = json!("stage finished");
+                return Ok(out);
+            }
+            if plan.is_done(file) {
+                out["skipped"] = json!("shard done");
+            }
+            out["docs_in"] = json!(plan.run_shard(file)?);
+        }
+        _ => unreachable!("heuristics and MinHash run elsewhere"),
+    }
+    Ok(out)
+}
+
 /// A MinHash step's shards and whether each is done.
 fn minhash_shards(step: Sharded, job: &lmrepro_curate::minhash::MinhashJob) -> Vec<(String, bool)> {
     match step {
@@ -231,7 +400,7 @@ fn minhash_shards(step: Sharded, job: &lmrepro_curate::minhash::MinhashJob) -> V
             .iter()
             .map(|s| (s.clone(), job.filter_done(s)))
             .collect(),
-        Sharded::Heuristics => Vec::new(),
+        _ => Vec::new(),
     }
 }
 

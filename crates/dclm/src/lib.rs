@@ -224,6 +224,8 @@ pub enum Until {
     Pool,
     Heuristics,
     Dedup,
+    /// The fastText classifier, trained (the top-fraction stages' scoring shards read it).
+    Classifier,
     /// The fastText classifier and every variant's top-fraction filter.
     Quality,
     /// Tokenize + shuffle and the compact vocabulary.
@@ -265,6 +267,9 @@ pub(crate) fn data_stages(
         return Ok(None);
     }
     let (classifier, quality_model) = stages::quality::train_classifier(c, ctx)?;
+    if stop(Until::Classifier) {
+        return Ok(None);
+    }
     let up = Upstream {
         pool: &pool,
         heuristics: &heuristics,

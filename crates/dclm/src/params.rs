@@ -66,6 +66,20 @@ pub struct BffSpec {
     pub filtering_threshold: f64,
     pub fp_rate: f64,
     pub seed: u64,
+    /// Shard groups, each with its own Bloom filter (DCLM's `--total-shards`: pool file `i` in
+    /// group `i % shard_groups`; its 400M-1x pool ran 10). Default 1: one filter over the whole
+    /// pool, as the committed results were made; more groups keep duplicates across groups. Not
+    /// written into the stage key when 1, so the default keeps today's key.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub shard_groups: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

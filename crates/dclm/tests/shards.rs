@@ -1,6 +1,7 @@
-//! The shard-addressable heuristics stage (`lmrepro dclm shards|shard|stages`), as a scheduler
-//! drives it: errors name what is missing, a finished shard is not redone, a marker without its
-//! output is, and the stage built from shards run one by one equals the one-call local engine's.
+//! The shard-addressable stages (`lmrepro dclm shards|shard|stages`: pool WARCs, heuristics,
+//! BFF groups, MinHash steps, fastText scores), as a scheduler drives them: errors name what is
+//! missing, a finished shard is not redone, a marker without its output is, and every stage built
+//! from shards run one by one equals the one-call local engine's.
 
 use lmrepro_dclm::cli::{run_json, At, Command, Sharded};
 use lmrepro_dclm::Until;
@@ -79,7 +80,7 @@ fn heuristics_shards_resume_and_equal_the_local_engine() {
         "{err}"
     );
 
-    stages(&sharded, Until::Pool);
+    pool_shards_equal_the_local_engine(&sharded, &local);
     let err = format!("{:#}", shard(&sharded, "nope").unwrap_err());
     assert!(
         err.contains("no heuristics shard `nope`") && err.contains("00-"),
@@ -148,7 +149,157 @@ fn heuristics_shards_resume_and_equal_the_local_engine() {
         "stage finished"
     );
 
+    bff_groups_run_as_shards(&sharded);
     minhash_steps_equal_the_local_engine(&sharded, &local);
+    let bff = |root: &Path| {
+        let d = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("dedup-bff-")
+            })
+            .unwrap();
+        tree(&d)
+    };
+    let (a, b) = (bff(&sharded), bff(&local));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a.contains_key("docs/stats.json"));
+    for (f, bytes) in &a {
+        assert!(bytes == &b[f], "dedup-bff {f} differs");
+    }
+    fasttext_scores_equal_the_local_engine(&sharded, &local);
+}
+
+/// Every file of the stage folders named `<prefix>-*` under `root`, by path below `root`.
+fn stage_trees(root: &Path, prefix: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with(prefix) {
+            for (f, bytes) in tree(&p) {
+                out.insert(format!("{name}/{f}"), bytes);
+            }
+        }
+    }
+    out
+}
+
+/// The pool's WARC shards run one by one, then `stages --until pool`: the pool folder equals the
+/// local engine's (which builds it in one call).
+fn pool_shards_equal_the_local_engine(sharded: &Path, local: &Path) {
+    let names = step_shards(sharded, Sharded::Pool);
+    assert_eq!(names.len(), 6, "one shard per WARC: {names:?}");
+    let err = format!("{:#}", step(sharded, Sharded::Pool, "99-x").unwrap_err());
+    assert!(
+        err.contains("no pool shard `99-x`") && err.contains(&names[0]),
+        "{err}"
+    );
+    for n in &names {
+        let first = step(sharded, Sharded::Pool, n).unwrap();
+        assert!(first.get("skipped").is_none(), "{first}");
+        assert!(first["docs_out"].as_u64().unwrap() > 0, "{first}");
+        let again = step(sharded, Sharded::Pool, n).unwrap();
+        assert_eq!(again["skipped"], "shard done");
+        assert_eq!(again["docs_out"], first["docs_out"]);
+    }
+    stages(sharded, Until::Pool);
+    stages(local, Until::Pool);
+    let (a, b) = (stage_trees(sharded, "pool-"), stage_trees(local, "pool-"));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(
+        !a.keys().any(|k| k.contains(".shards/")),
+        "work folder left"
+    );
+    for (f, bytes) in &a {
+        assert!(bytes == &b[f], "{f} differs");
+    }
+    assert_eq!(
+        step(sharded, Sharded::Pool, &names[0]).unwrap()["skipped"],
+        "stage finished"
+    );
+}
+
+/// BFF's shard groups (one by default: DCLM-Baseline's single filter) as shards.
+fn bff_groups_run_as_shards(sharded: &Path) {
+    assert_eq!(step_shards(sharded, Sharded::Bff), vec!["0000"]);
+    let err = format!("{:#}", step(sharded, Sharded::Bff, "0001").unwrap_err());
+    assert!(err.contains("no BFF shard group `0001`"), "{err}");
+    let first = step(sharded, Sharded::Bff, "0000").unwrap();
+    assert!(first["docs_in"].as_u64().unwrap() > first["docs_out"].as_u64().unwrap());
+    let again = step(sharded, Sharded::Bff, "0000").unwrap();
+    assert_eq!(again["skipped"], "shard done");
+    assert_eq!(again["docs_out"], first["docs_out"]);
+}
+
+/// fastText scoring one file per shard, then the global threshold: the top-fraction stages equal
+/// the local engine's.
+fn fasttext_scores_equal_the_local_engine(sharded: &Path, local: &Path) {
+    let err = format!(
+        "{:#}",
+        go(Command::Shards {
+            stage: Sharded::FasttextScores,
+            at: at(sharded),
+        })
+        .unwrap_err()
+    );
+    assert!(err.contains("--until classifier"), "{err}");
+    stages(sharded, Until::Classifier);
+    let names = step_shards(sharded, Sharded::FasttextScores);
+    assert!(
+        names.iter().any(|n| n.starts_with("top10-bff.")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("top20-bff.")),
+        "{names:?}"
+    );
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::FasttextScores, "top30-bff.x").unwrap_err()
+    );
+    assert!(err.contains("top10-bff"), "{err}");
+    // Every third file scored as its own shard (each task loads the ~850 MB classifier, so not
+    // all of them: CI time); the global step scores the rest with one load, so both paths meet.
+    for n in names.iter().step_by(3) {
+        let first = step(sharded, Sharded::FasttextScores, n).unwrap();
+        assert!(first.get("skipped").is_none(), "{first}");
+        let again = step(sharded, Sharded::FasttextScores, n).unwrap();
+        assert_eq!(again["skipped"], "shard done");
+    }
+    let listed = go(Command::Shards {
+        stage: Sharded::FasttextScores,
+        at: at(sharded),
+    })
+    .unwrap();
+    let done: Vec<bool> = listed["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["done"] == true)
+        .collect();
+    assert_eq!(
+        done,
+        (0..names.len()).map(|i| i % 3 == 0).collect::<Vec<_>>()
+    );
+    stages(sharded, Until::Quality);
+    stages(local, Until::Quality);
+    let (a, b) = (
+        stage_trees(sharded, "fasttext-top"),
+        stage_trees(local, "fasttext-top"),
+    );
+    assert!(a.keys().any(|k| k.contains("/docs/")), "{:?}", a.keys());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(
+        !a.keys().any(|k| k.contains(".shards/")),
+        "work folder left"
+    );
+    for (f, bytes) in &a {
+        assert!(bytes == &b[f], "{f} differs");
+    }
 }
 
 /// The MinHash stage run step by step (datatrove's split) equals the local engine's one call.

@@ -13,7 +13,7 @@ use crate::params::Dedup;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The dedup stages some variant uses, by method (in `Dedup` order: BFF, then MinHash).
 pub fn run(
@@ -26,11 +26,15 @@ pub fn run(
     for method in used {
         let name = format!("dedup-{}", method.name());
         let done = match method {
-            Dedup::Bff => cache.run(
-                &name,
-                &json!({"heuristics": heuristics.key, "spec": ctx.p.bff}),
-                |dir| bff(ctx, &heuristics.dir, dir),
-            )?,
+            Dedup::Bff => {
+                let plan = bff_plan(cache, ctx, heuristics)?;
+                let done = cache.run(&name, &plan.material, |dir| bff(&plan, dir))?;
+                if plan.work.exists() {
+                    std::fs::remove_dir_all(&plan.work)
+                        .with_context(|| format!("removing {}", plan.work.display()))?;
+                }
+                done
+            }
             Dedup::Minhash => {
                 let plan = minhash_plan(cache, ctx, heuristics)?;
                 let done = cache.run(&name, &plan.material, |dir| minhash(&plan, dir))?;
@@ -47,19 +51,134 @@ pub fn run(
     Ok(out)
 }
 
-fn bff(ctx: &Ctx, input: &Path, dir: &Path) -> Result<DocsSummary> {
-    let spec = &ctx.p.bff;
-    let cfg = lmrepro_curate::bff::BffConfig {
-        min_ngram_size: spec.min_ngram_size,
-        max_ngram_size: spec.max_ngram_size,
-        filtering_threshold: spec.filtering_threshold,
-        fp_rate: spec.fp_rate,
-        seed: spec.seed,
-        ..Default::default()
-    };
+/// The BFF dedup stage's name in the cache.
+pub const BFF: &str = "dedup-bff";
+
+/// The BFF stage before it runs: its key, its finished folder, and its shard groups (DCLM's
+/// global shards, one Bloom filter each), built in the work folder
+/// `<root>/dedup-bff-<key>.shards/` — the folder itself for one group (today's layout),
+/// `group-GGGG/` per group otherwise — so a distributed engine runs one task per group
+/// (`lmrepro dclm shard bff --shard GGGG`). A group is done when its `stats.json` is written
+/// (the last thing `lmrepro_curate::bff::run` writes).
+pub struct BffPlan {
+    pub material: serde_json::Value,
+    pub key: String,
+    pub dir: PathBuf,
+    pub work: PathBuf,
+    pub groups: usize,
+    input: PathBuf,
+    spec: crate::params::BffSpec,
+}
+
+/// The BFF stage's key (the heuristics stage and the spec) and its groups.
+pub fn bff_plan(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result<BffPlan> {
+    let material = json!({"heuristics": heuristics.key, "spec": ctx.p.bff});
+    let key = crate::cache::key_of(&material);
+    let dir = cache.stage_dir(BFF, &key);
+    anyhow::ensure!(
+        ctx.p.bff.shard_groups >= 1,
+        "params.bff.shard_groups must be at least 1"
+    );
+    Ok(BffPlan {
+        work: dir.with_file_name(format!("{BFF}-{key}.shards")),
+        material,
+        key,
+        dir,
+        groups: ctx.p.bff.shard_groups,
+        input: heuristics.dir.clone(),
+        spec: ctx.p.bff.clone(),
+    })
+}
+
+impl BffPlan {
+    /// Whether the stage is finished.
+    pub fn finished(&self) -> bool {
+        self.dir.join(lmrepro_stage::DONE_FILE).is_file()
+    }
+
+    /// The group names, `0000` ...
+    pub fn group_names(&self) -> Vec<String> {
+        (0..self.groups).map(|g| format!("{g:04}")).collect()
+    }
+
+    fn group_index(&self, group: &str) -> Result<usize> {
+        match group.parse::<usize>() {
+            Ok(g) if g < self.groups && group.len() == 4 => Ok(g),
+            _ => anyhow::bail!(
+                "no BFF shard group `{group}`; the groups are {}",
+                self.group_names().join(", ")
+            ),
+        }
+    }
+
+    fn group_dir(&self, g: usize) -> PathBuf {
+        if self.groups == 1 {
+            self.work.clone()
+        } else {
+            self.work.join(format!("group-{g:04}"))
+        }
+    }
+
+    /// Whether `group` is done (its report written).
+    pub fn group_done(&self, group: &str) -> bool {
+        self.group_index(group)
+            .is_ok_and(|g| self.group_dir(g).join("stats.json").is_file())
+    }
+
+    /// Runs one group (its report when it is done already): BFF over its heuristics files
+    /// (file `i` of the group `i % groups`) with its own filter. A second attempt of the same
+    /// group waits on the group folder's lock, then resumes from the filter checkpoint.
+    pub fn run_group(&self, group: &str) -> Result<lmrepro_curate::bff::BffReport> {
+        let g = self.group_index(group)?;
+        let out = self.group_dir(g);
+        let stats = out.join("stats.json");
+        if stats.is_file() {
+            let v: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(&stats).with_context(|| format!("reading {}", stats.display()))?,
+            )?;
+            return serde_json::from_value(v["bff"].clone())
+                .with_context(|| format!("{}: no BFF report under `bff`", stats.display()));
+        }
+        let cfg = lmrepro_curate::bff::BffConfig {
+            min_ngram_size: self.spec.min_ngram_size,
+            max_ngram_size: self.spec.max_ngram_size,
+            filtering_threshold: self.spec.filtering_threshold,
+            fp_rate: self.spec.fp_rate,
+            seed: self.spec.seed,
+            total_shards: self.groups,
+            // One group is the whole run, as before groups existed (same `stats.json`).
+            shard_num: (self.groups > 1).then_some(g),
+            ..Default::default()
+        };
+        lmrepro_curate::bff::run(std::slice::from_ref(&self.input), &out, &cfg, |_, _| {})
+    }
+}
+
+/// Runs the BFF groups still missing in the work folder, then moves it into the stage folder as
+/// `docs/` (without hidden files: locks and temporary files differ between engines).
+fn bff(plan: &BffPlan, dir: &Path) -> Result<DocsSummary> {
+    let mut total = lmrepro_curate::bff::BffStats::default();
+    for group in plan.group_names() {
+        lmrepro_stage::Tally::tally(&mut total, &plan.run_group(&group)?.total);
+    }
+    remove_hidden(&plan.work)?;
     let out = docs_dir(dir);
-    let r = lmrepro_curate::bff::run(&[input.to_path_buf()], &out, &cfg, |_, _| {})?;
-    DocsSummary::of_output(r.total.docs_in, serde_json::to_value(&r.total)?, out)
+    std::fs::rename(&plan.work, &out).with_context(|| format!("moving {}", plan.work.display()))?;
+    DocsSummary::of_output(total.docs_in, serde_json::to_value(&total)?, out)
+}
+
+/// The finished BFF stage, for a later stage's shard task (which never builds it).
+pub fn bff_finished(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result<Stage> {
+    let plan = bff_plan(cache, ctx, heuristics)?;
+    anyhow::ensure!(
+        plan.finished(),
+        "the BFF stage {} is not finished: run `lmrepro dclm stages --until dedup` first",
+        plan.dir.display()
+    );
+    Ok(Stage {
+        dir: plan.dir,
+        key: plan.key,
+    })
 }
 
 /// The MinHash dedup stage's name in the cache.
@@ -137,4 +256,18 @@ fn remove_hidden(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The finished MinHash stage, for a later stage's shard task (which never builds it).
+pub fn minhash_finished(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result<Stage> {
+    let plan = minhash_plan(cache, ctx, heuristics)?;
+    anyhow::ensure!(
+        plan.finished(),
+        "the MinHash stage {} is not finished: run `lmrepro dclm stages --until dedup` first",
+        plan.dir.display()
+    );
+    Ok(Stage {
+        dir: plan.dir,
+        key: plan.key,
+    })
 }

@@ -8,6 +8,7 @@ use crate::cache::{Stage, StageCache};
 use crate::params::PoolSpec;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
+use lmrepro_stage::ShardedStage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -54,18 +55,139 @@ fn material(ctx: &Ctx) -> Result<Value> {
     Ok(json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}))
 }
 
-/// The pool stage.
-pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
-    cache.run("pool", &material(ctx)?, |dir| {
-        build(ctx.recipe, ctx.resolver, &ctx.p.pool, dir)
+/// The stage's name in the cache.
+pub const STAGE: &str = "pool";
+
+/// The pool stage before it runs: its key and its WARC shards. Extracting a WARC is the pool's
+/// costly part and needs nothing but the WARC, so each WARC is a shard (as `crawl run` and DCLM's
+/// `ray_processing` process one WARC per task): its documents go to a work folder
+/// (`<root>/pool-<key>.shards/<shard>.jsonl` + marker, [`ShardedStage`]); the stage build then
+/// extracts any WARC still missing, moves the WARC files in, and adds the text sources (cheap,
+/// and one held-out split across them).
+pub struct Plan {
+    pub material: Value,
+    pub key: String,
+    /// The finished stage's folder.
+    pub dir: PathBuf,
+    pub work: ShardedStage,
+    /// Shard name (= its pool file name without `.jsonl`) → the WARC's recipe input name, in
+    /// recipe order.
+    pub warcs: Vec<(String, String)>,
+}
+
+/// A WARC shard's completion record: what the pool summary needs from it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WarcStats {
+    pub docs: u64,
+    pub chars: u64,
+    /// Records that gave no document, by reason.
+    pub skipped: BTreeMap<String, u64>,
+}
+
+/// The pool stage's key and shards.
+pub fn plan(cache: &StageCache, ctx: &Ctx) -> Result<Plan> {
+    let material = material(ctx)?;
+    let key = crate::cache::key_of(&material);
+    let dir = cache.stage_dir(STAGE, &key);
+    // Shared: Ray runs the WARC shards as concurrent processes, each under its shard's lock.
+    let work = ShardedStage::shared(&dir.with_file_name(format!("{STAGE}-{key}.shards")));
+    let warcs = ctx
+        .p
+        .pool
+        .warcs
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (file_stem(i, name), name.clone()))
+        .collect();
+    Ok(Plan {
+        material,
+        key,
+        dir,
+        work,
+        warcs,
     })
+}
+
+/// The `file_no`-th pool file's name without `.jsonl` (WARCs come first, in recipe order).
+fn file_stem(file_no: usize, source: &str) -> String {
+    format!("{file_no:02}-{}", source.replace(['/', '.'], "_"))
+}
+
+impl Plan {
+    /// Whether the whole stage is finished (the work folder is then gone).
+    pub fn finished(&self) -> bool {
+        self.dir.join(lmrepro_stage::DONE_FILE).is_file()
+    }
+
+    /// Whether `shard` is done in the work folder: its marker and its output are there (a build
+    /// interrupted after moving some outputs leaves markers without outputs: redone).
+    pub fn is_done(&self, shard: &str) -> bool {
+        self.work.is_done(shard) && self.work.output_path(shard, ".jsonl").is_file()
+    }
+
+    /// Extracts one WARC (unless done) into the work folder: `<shard>.jsonl` (temporary name,
+    /// renamed), then its marker.
+    pub fn run_shard(
+        &self,
+        recipe: &Recipe,
+        resolver: &Resolver,
+        shard: &str,
+    ) -> Result<WarcStats> {
+        let Some((_, name)) = self.warcs.iter().find(|(n, _)| n == shard) else {
+            let known: Vec<&str> = self.warcs.iter().map(|(n, _)| n.as_str()).collect();
+            bail!(
+                "no pool shard `{shard}`; the shards (one per WARC) are {}",
+                known.join(", ")
+            );
+        };
+        if self.is_done(shard) {
+            return self.work.done_stats(shard);
+        }
+        // A retried task whose first attempt still runs waits here, then finds the shard done.
+        let _lock = self.work.lock_shard(shard)?;
+        if self.is_done(shard) {
+            return self.work.done_stats(shard);
+        }
+        let mut stats = WarcStats::default();
+        let docs = warc_docs(&recipe.resolve(resolver, name)?, name, &mut stats.skipped)?;
+        stats.docs = docs.len() as u64;
+        stats.chars = chars_of(&docs);
+        lmrepro_stage::jsonl::write_atomic(
+            &self.work.temp_path(shard, ".jsonl"),
+            &self.work.output_path(shard, ".jsonl"),
+            &lmrepro_stage::to_jsonl(&docs),
+        )?;
+        self.work.mark_done(shard, &stats)?;
+        Ok(stats)
+    }
+}
+
+/// The pool stage: extracts the WARCs not yet done, then builds the stage folder.
+pub fn run(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
+    let plan = plan(cache, ctx)?;
+    let done = cache.run(STAGE, &plan.material, |dir| {
+        build(ctx.recipe, ctx.resolver, &ctx.p.pool, &plan, dir)
+    })?;
+    // The WARC shards now live in the stage folder; their work folder is spent.
+    if plan.work.dir.exists() {
+        std::fs::remove_dir_all(&plan.work.dir)
+            .with_context(|| format!("removing {}", plan.work.dir.display()))?;
+    }
+    Ok(done)
+}
+
+/// Characters of the documents' `text`.
+fn chars_of(docs: &[Map<String, Value>]) -> u64 {
+    docs.iter()
+        .map(|d| d["text"].as_str().map_or(0, |t| t.chars().count() as u64))
+        .sum()
 }
 
 /// The finished pool stage, never building it: a shard task must not race the pool's one
 /// builder (an error when the pool is not finished yet).
 pub fn finished(cache: &StageCache, ctx: &Ctx) -> Result<(Stage, PoolSummary)> {
     let key = crate::cache::key_of(&material(ctx)?);
-    let dir = cache.stage_dir("pool", &key);
+    let dir = cache.stage_dir(STAGE, &key);
     match lmrepro_stage::read_done(&dir)? {
         Some(summary) => Ok((Stage { dir, key }, summary)),
         None => bail!(
@@ -191,21 +313,42 @@ fn gutenberg_texts(path: &Path, spec: &PoolSpec) -> Result<Vec<String>> {
     Ok(texts)
 }
 
-/// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`.
-fn build(recipe: &Recipe, resolver: &Resolver, spec: &PoolSpec, dir: &Path) -> Result<PoolSummary> {
+/// Builds `pool/*.jsonl` and `heldout.jsonl` in `dir`: the WARC shards (extracted now unless
+/// done) moved in, in recipe order, then the text sources.
+fn build(
+    recipe: &Recipe,
+    resolver: &Resolver,
+    spec: &PoolSpec,
+    plan: &Plan,
+    dir: &Path,
+) -> Result<PoolSummary> {
     let pool_dir = dir.join("pool");
     std::fs::create_dir_all(&pool_dir)?;
     let mut summary = PoolSummary::default();
+    for (shard, name) in &plan.warcs {
+        let stats = plan.run_shard(recipe, resolver, shard)?;
+        let file = format!("{shard}.jsonl");
+        let from = plan.work.output_path(shard, ".jsonl");
+        std::fs::rename(&from, pool_dir.join(&file))
+            .with_context(|| format!("moving {}", from.display()))?;
+        summary.files.push(format!("pool/{file}"));
+        for (reason, n) in &stats.skipped {
+            *summary.warc_skipped.entry(reason.clone()).or_default() += n;
+        }
+        summary.sources.push(SourceCount {
+            source: name.clone(),
+            pool_docs: stats.docs,
+            pool_chars: stats.chars,
+            ..Default::default()
+        });
+    }
     let mut heldout: Vec<Map<String, Value>> = Vec::new();
-    let mut file_no = 0usize;
+    let mut file_no = plan.warcs.len();
     let mut emit =
         |summary: &mut PoolSummary, source: &str, docs: Vec<Map<String, Value>>| -> Result<()> {
-            let name = format!("{file_no:02}-{}.jsonl", source.replace(['/', '.'], "_"));
+            let name = format!("{}.jsonl", file_stem(file_no, source));
             file_no += 1;
-            let chars: u64 = docs
-                .iter()
-                .map(|d| d["text"].as_str().map_or(0, |t| t.chars().count() as u64))
-                .sum();
+            let chars = chars_of(&docs);
             write_jsonl(&pool_dir.join(&name), &docs)?;
             summary.files.push(format!("pool/{name}"));
             let c = summary
@@ -217,16 +360,6 @@ fn build(recipe: &Recipe, resolver: &Resolver, spec: &PoolSpec, dir: &Path) -> R
             c.pool_chars += chars;
             Ok(())
         };
-
-    for name in &spec.warcs {
-        let path = recipe.resolve(resolver, name)?;
-        let docs = warc_docs(&path, name, &mut summary.warc_skipped)?;
-        summary.sources.push(SourceCount {
-            source: name.clone(),
-            ..Default::default()
-        });
-        emit(&mut summary, name, docs)?;
-    }
 
     let split = |summary: &mut PoolSummary,
                  heldout: &mut Vec<Map<String, Value>>,

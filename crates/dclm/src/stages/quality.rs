@@ -6,8 +6,9 @@ use super::pool::{self, PoolSummary};
 use super::{docs_dir, profile, Ctx, DocsSummary};
 use crate::cache::{Stage, StageCache};
 use crate::params::{Dedup, VariantSpec};
-use anyhow::Result;
-use lmrepro_curate::quality::KeepRule;
+use anyhow::{bail, Context, Result};
+use lmrepro_curate::quality::{Classifier, KeepRule};
+use lmrepro_stage::ShardedStage;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,15 +19,13 @@ const MODEL_FILE: &str = "model.bin";
 /// The `fasttext-train` stage: keyed by the quality spec and the sha256 of its examples; its
 /// summary counts the positives and negatives it trained on.
 pub fn train_classifier(cache: &mut StageCache, ctx: &Ctx) -> Result<(Stage, Value)> {
-    let q = &ctx.p.quality;
-    let mut inputs: Vec<&str> = q.positives.iter().map(String::as_str).collect();
-    inputs.extend(q.negatives.iter().map(String::as_str));
-    cache.run(
-        "fasttext-train",
-        &json!({"spec": q, "inputs": ctx.input_shas(&inputs)?}),
-        |dir| train(ctx, dir),
-    )
+    cache.run(CLASSIFIER, &classifier_material(ctx)?, |dir| {
+        train(ctx, dir)
+    })
 }
+
+/// The classifier stage's name in the cache.
+const CLASSIFIER: &str = "fasttext-train";
 
 fn train(ctx: &Ctx, dir: &Path) -> Result<Value> {
     let q = &ctx.p.quality;
@@ -139,6 +138,8 @@ fn variant_source(
 }
 
 /// A `fasttext-top<percent>-<dedup>` stage: the top fraction `f` of `docs` by classifier score.
+/// Scoring (the costly pass) runs per input file in the work folder ([`TopPlan`]); the global
+/// threshold and the filter run here, over every file's scores.
 fn top_fraction(
     cache: &mut StageCache,
     classifier: &Stage,
@@ -146,23 +147,201 @@ fn top_fraction(
     docs: &Stage,
     f: f64,
 ) -> Result<(Stage, DocsSummary)> {
-    cache.run(
-        &format!("fasttext-top{}-{}", fraction_label(f), dedup.name()),
-        &json!({"docs": docs.key, "model": classifier.key, "top_fraction": f}),
-        |dir| {
-            let out = docs_dir(dir);
-            let stats = lmrepro_curate::quality::predict_filter(
-                &[docs_dir(&docs.dir)],
-                &classifier.dir.join(MODEL_FILE),
-                &out,
-                "fasttext_hq_prob",
-                Some(KeepRule::TopFraction(f)),
-                lmrepro_stage::OnMalformed::Error,
-            )?;
-            let docs_in = stats["docs_in"].as_u64().unwrap_or(0);
-            DocsSummary::of_output(docs_in, stats, out)
-        },
-    )
+    let plan = top_plan(cache, classifier, dedup, docs, f)?;
+    let done = cache.run(&plan.stage, &plan.material, |dir| {
+        let out = docs_dir(dir);
+        let scored = |_: usize, file: &Path, clf: &Classifier| -> Result<Option<Vec<f64>>> {
+            let shard = plan.shard_of(file)?;
+            plan.run_shard_with(&shard, Some(clf))?;
+            Ok(Some(lmrepro_curate::quality::read_scores(
+                &plan.work.output_path(&shard, SCORES_SUFFIX),
+            )?))
+        };
+        let stats = lmrepro_curate::quality::predict_filter_scored(
+            std::slice::from_ref(&plan.input),
+            &plan.model,
+            &out,
+            "fasttext_hq_prob",
+            Some(KeepRule::TopFraction(f)),
+            lmrepro_stage::OnMalformed::Error,
+            Some(&scored),
+        )?;
+        let docs_in = stats["docs_in"].as_u64().unwrap_or(0);
+        DocsSummary::of_output(docs_in, stats, out)
+    })?;
+    if plan.work.dir.exists() {
+        std::fs::remove_dir_all(&plan.work.dir)
+            .with_context(|| format!("removing {}", plan.work.dir.display()))?;
+    }
+    Ok(done)
+}
+
+/// A scoring shard's output in the work folder.
+const SCORES_SUFFIX: &str = ".scores";
+
+/// A top-fraction stage before it runs: its key, its input files (one scoring shard each, named
+/// as the filter names its output shards) and the work folder
+/// `<root>/fasttext-top<percent>-<dedup>-<key>.shards/` where each shard's scores go
+/// (`<shard>.scores` + marker), so a distributed engine scores one file per task
+/// (`lmrepro dclm shard fasttext-scores --shard top10-bff.NAME`).
+pub struct TopPlan {
+    pub stage: String,
+    pub material: Value,
+    pub key: String,
+    pub dir: PathBuf,
+    pub work: ShardedStage,
+    input: PathBuf,
+    model: PathBuf,
+    /// Shard name → input file, in input order.
+    pub shards: Vec<(String, PathBuf)>,
+}
+
+fn top_plan(
+    cache: &StageCache,
+    classifier: &Stage,
+    dedup: Dedup,
+    docs: &Stage,
+    f: f64,
+) -> Result<TopPlan> {
+    let stage = format!("fasttext-top{}-{}", fraction_label(f), dedup.name());
+    let material = json!({"docs": docs.key, "model": classifier.key, "top_fraction": f});
+    let key = crate::cache::key_of(&material);
+    let dir = cache.stage_dir(&stage, &key);
+    let work = ShardedStage::shared(&dir.with_file_name(format!("{stage}-{key}.shards")));
+    let input = docs_dir(&docs.dir);
+    let files = lmrepro_stage::expand_inputs(std::slice::from_ref(&input))?;
+    let shards = lmrepro_stage::shard_names(&files)
+        .into_iter()
+        .zip(files)
+        .collect();
+    Ok(TopPlan {
+        stage,
+        material,
+        key,
+        dir,
+        work,
+        input,
+        model: classifier.dir.join(MODEL_FILE),
+        shards,
+    })
+}
+
+impl TopPlan {
+    /// Whether the stage is finished.
+    pub fn finished(&self) -> bool {
+        self.dir.join(lmrepro_stage::DONE_FILE).is_file()
+    }
+
+    /// The stage's name without `fasttext-` (`top10-bff`): the prefix of its shards' names in
+    /// the `fasttext-scores` listing, which spans every top-fraction stage.
+    pub fn label(&self) -> &str {
+        self.stage.strip_prefix("fasttext-").unwrap_or(&self.stage)
+    }
+
+    /// Whether `shard` is scored: its marker and its scores are there.
+    pub fn is_done(&self, shard: &str) -> bool {
+        self.work.is_done(shard) && self.work.output_path(shard, SCORES_SUFFIX).is_file()
+    }
+
+    fn shard_of(&self, file: &Path) -> Result<String> {
+        self.shards
+            .iter()
+            .find(|(_, f)| f == file)
+            .map(|(n, _)| n.clone())
+            .with_context(|| format!("{} is not an input of {}", file.display(), self.stage))
+    }
+
+    /// Scores one input file (unless done) into the work folder: `<shard>.scores` (temporary
+    /// name, renamed), then its marker with the document count.
+    pub fn run_shard(&self, shard: &str) -> Result<u64> {
+        self.run_shard_with(shard, None)
+    }
+
+    /// [`TopPlan::run_shard`] with the classifier loaded already (the local engine loads it
+    /// once per stage: the model is large, about 800 MB with fastText's 2M n-gram buckets).
+    pub fn run_shard_with(&self, shard: &str, clf: Option<&Classifier>) -> Result<u64> {
+        let Some((_, file)) = self.shards.iter().find(|(n, _)| n == shard) else {
+            let known: Vec<&str> = self.shards.iter().map(|(n, _)| n.as_str()).collect();
+            bail!(
+                "no {} scoring shard `{shard}`; the shards are {}",
+                self.stage,
+                known.join(", ")
+            );
+        };
+        if self.is_done(shard) {
+            return self.work.done_stats(shard);
+        }
+        let _lock = self.work.lock_shard(shard)?;
+        if self.is_done(shard) {
+            return self.work.done_stats(shard);
+        }
+        let loaded;
+        let clf = match clf {
+            Some(c) => c,
+            None => {
+                loaded = Classifier::load_with_sha256(&self.model)?.0;
+                &loaded
+            }
+        };
+        let scores =
+            lmrepro_curate::quality::score_file(clf, file, lmrepro_stage::OnMalformed::Error)?;
+        lmrepro_curate::quality::write_scores(
+            &self.work.temp_path(shard, SCORES_SUFFIX),
+            &self.work.output_path(shard, SCORES_SUFFIX),
+            &scores,
+        )?;
+        let n = scores.len() as u64;
+        self.work.mark_done(shard, &n)?;
+        Ok(n)
+    }
+}
+
+/// Every top-fraction stage the recipe's variants ask for (in variant order, each once), for a
+/// shard task: the dedup stages and the classifier must be finished (never built here).
+pub fn top_plans(cache: &StageCache, ctx: &Ctx) -> Result<Vec<TopPlan>> {
+    let mut wanted: Vec<(Dedup, f64)> = Vec::new();
+    for v in &ctx.p.variants {
+        if let (true, Some(d), Some(f)) = (v.heuristics, v.dedup, v.fasttext_top_fraction) {
+            if !wanted.contains(&(d, f)) {
+                wanted.push((d, f));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let classifier = classifier_finished(cache, ctx)?;
+    let heuristics = super::heuristics::finished(cache, ctx)?;
+    let mut plans = Vec::new();
+    for (d, f) in wanted {
+        let docs = match d {
+            Dedup::Bff => super::dedup::bff_finished(cache, ctx, &heuristics)?,
+            Dedup::Minhash => super::dedup::minhash_finished(cache, ctx, &heuristics)?,
+        };
+        plans.push(top_plan(cache, &classifier, d, &docs, f)?);
+    }
+    Ok(plans)
+}
+
+/// The classifier's key material.
+fn classifier_material(ctx: &Ctx) -> Result<Value> {
+    let q = &ctx.p.quality;
+    let mut inputs: Vec<&str> = q.positives.iter().map(String::as_str).collect();
+    inputs.extend(q.negatives.iter().map(String::as_str));
+    Ok(json!({"spec": q, "inputs": ctx.input_shas(&inputs)?}))
+}
+
+/// The finished `fasttext-train` stage (an error naming the command that builds it otherwise).
+fn classifier_finished(cache: &StageCache, ctx: &Ctx) -> Result<Stage> {
+    let key = crate::cache::key_of(&classifier_material(ctx)?);
+    let dir = cache.stage_dir(CLASSIFIER, &key);
+    if !dir.join(lmrepro_stage::DONE_FILE).is_file() {
+        bail!(
+            "the fastText classifier {} is not trained: run `lmrepro dclm stages --until classifier` first",
+            dir.display()
+        );
+    }
+    Ok(Stage { dir, key })
 }
 
 /// A fraction as a whole percentage, for stage names (`0.1` → `10`).
