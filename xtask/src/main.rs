@@ -166,29 +166,45 @@ const RAY_VENV: &str = ".venv-ray";
 fn ray_setup(root: &std::path::Path) -> Result<()> {
     let started = std::time::Instant::now();
     let venv = root.join(RAY_VENV);
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        let py = std::env::var("LMREPRO_PYTHON").unwrap_or_else(|_| "python3".into());
-        run(Command::new(&py).args(["-m", "venv"]).arg(&venv))?;
-    }
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "-r",
-        "python/requirements-ray.txt",
-        // The local S3-compatible server of the object-store test (crates/remote).
-        "-r",
-        "python/requirements-s3.txt",
-    ]))?;
+    // moto's S3-compatible server is for the object-store test (crates/remote).
+    pip_venv(
+        &venv,
+        &["python/requirements-ray.txt", "python/requirements-s3.txt"],
+    )?;
     eprintln!(
         "xtask: {} ready ({:.1} s)",
         venv.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Creates the virtualenv at `venv` if it has no interpreter yet (with `LMREPRO_PYTHON`, default
+/// `python3`), then installs the pinned requirement files into it; returns its `python`. The one
+/// way the Ray, Python-package and benchmark-peer environments are made.
+pub(crate) fn pip_venv(
+    venv: &std::path::Path,
+    requirements: &[&str],
+) -> Result<std::path::PathBuf> {
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let py = std::env::var("LMREPRO_PYTHON").unwrap_or_else(|_| "python3".into());
+        run(Command::new(&py).args(["-m", "venv"]).arg(venv))?;
+    }
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+    ]);
+    for r in requirements {
+        pip.args(["-r", r]);
+    }
+    run(&mut pip)?;
+    Ok(python)
 }
 
 /// `reproduce`'s engine options, taken out of the arguments passed to `lmrepro reproduce`.

@@ -23,20 +23,7 @@ fn python(root: &Path) -> PathBuf {
 pub fn setup(root: &Path) -> Result<()> {
     let started = Instant::now();
     let venv = root.join(VENV);
-    if !python(root).is_file() {
-        let py = std::env::var("LMREPRO_PYTHON").unwrap_or_else(|_| "python3".into());
-        super::run(Command::new(&py).args(["-m", "venv"]).arg(&venv))?;
-    }
-    super::run(Command::new(python(root)).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-cache-dir",
-        "--disable-pip-version-check",
-        "-r",
-        "python/requirements-dev.txt",
-    ]))?;
+    super::pip_venv(&venv, &["python/requirements-dev.txt"])?;
     let deps = started.elapsed().as_secs_f64();
     build(root)?;
     eprintln!(

@@ -520,7 +520,9 @@ pub fn peer(
             // The datatrove driver of the conformance work (punkt-free word tokenizer, see
             // benchmarks/curate/README.md), 5-grams, 14 × 8, 64-bit hashes, workers=1; the copy
             // in benchmarks/peers/ also accepts a run without duplicates.
-            let dt = s(&ctx.root.join("benchmarks/peers/datatrove_minhash.py"));
+            let dt = s(&ctx
+                .root
+                .join("benchmarks/curate/scripts/datatrove_minhash.py"));
             let mut args = vec![dt, s(out), "5".into(), "14".into(), "8".into()];
             args.extend(files);
             py("datatrove 0.10.1", args)

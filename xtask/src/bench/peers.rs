@@ -117,20 +117,7 @@ pub fn setup(root: &Path) -> Result<()> {
         ("dclm", "benchmarks/requirements-peers-dclm.txt"),
     ] {
         let venv = root.join(VENV).join(name);
-        if !venv_python(root, name).is_file() {
-            let py = std::env::var("LMREPRO_PYTHON").unwrap_or_else(|_| "python3".into());
-            crate::run(Command::new(&py).args(["-m", "venv"]).arg(&venv))?;
-        }
-        crate::run(Command::new(venv_python(root, name)).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "-r",
-            reqs,
-        ]))?;
+        crate::pip_venv(&venv, &[reqs])?;
         eprintln!(
             "xtask: {} ready ({:.0} s)",
             venv.display(),
