@@ -902,13 +902,10 @@ impl MinhashJob {
     pub fn run_signatures(&self, shard: &str) -> Result<(u64, u64, u64)> {
         let fi = self.file_index(shard, "signatures")?;
         let sigs = self.sigs();
-        if sigs.is_done(shard) {
-            return sigs.done_stats(shard);
-        }
-        let _lock = sigs.lock_shard(shard)?;
-        if sigs.is_done(shard) {
-            return sigs.done_stats(shard);
-        }
+        let _lock = match sigs.claim(shard, || sigs.is_done(shard))? {
+            lmrepro_stage::Claim::Done(stats) => return Ok(stats),
+            lmrepro_stage::Claim::Mine(lock) => lock,
+        };
         let ab = parameters(
             self.cfg.seed,
             self.cfg.num_buckets * self.cfg.hashes_per_bucket,

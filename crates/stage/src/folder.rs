@@ -95,6 +95,14 @@ pub fn build_folder_once<T: Serialize + DeserializeOwned>(
     Ok((build_folder(dir, build)?, false))
 }
 
+/// What [`ShardedStage::claim`] found: the shard finished already (its recorded stats), or it is
+/// this worker's to write while it holds the lock.
+#[derive(Debug)]
+pub enum Claim<T> {
+    Done(T),
+    Mine(FolderLock),
+}
+
 /// A stage folder with per-shard outputs and completion markers (`_done/<shard>`), so an
 /// interrupted run redoes only the shards it had not finished.
 #[derive(Debug, Clone)]
@@ -133,6 +141,26 @@ impl ShardedStage {
         let done = self.dir.join("_done");
         std::fs::create_dir_all(&done).with_context(|| format!("creating {}", done.display()))?;
         lock_file(&done.join(format!(".{shard}.lock")))
+    }
+
+    /// The double-checked claim every shard worker makes before it writes: `Done(stats)` when
+    /// `done()` already holds (the stats recorded in the marker), else `shard`'s lock, after
+    /// which `done()` is asked again — a retried task whose first attempt still runs waits for
+    /// the lock, then finds the shard done instead of writing it a second time. `done` is the
+    /// caller's own test (the marker, plus whatever output the stage must also find).
+    pub fn claim<T: DeserializeOwned>(
+        &self,
+        shard: &str,
+        done: impl Fn() -> bool,
+    ) -> Result<Claim<T>> {
+        if done() {
+            return Ok(Claim::Done(self.done_stats(shard)?));
+        }
+        let lock = self.lock_shard(shard)?;
+        if done() {
+            return Ok(Claim::Done(self.done_stats(shard)?));
+        }
+        Ok(Claim::Mine(lock))
     }
 
     /// Where `shard`'s documents go: `<dir>/<shard>.jsonl.zst`.

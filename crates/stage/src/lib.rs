@@ -25,7 +25,7 @@ pub mod tally;
 pub mod testing;
 
 pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
-pub use folder::{build_folder, build_folder_once, read_done, ShardedStage, DONE_FILE};
+pub use folder::{build_folder, build_folder_once, read_done, Claim, ShardedStage, DONE_FILE};
 pub use jsonl::{
     create_writer, expand_inputs, open_reader, read_lines, shard_name, shard_names, to_jsonl,
     write_atomic, FileWriter,

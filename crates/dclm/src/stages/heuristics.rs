@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use lmrepro_crawl::runner::{run_batch, Counts};
 use lmrepro_crawl::Page;
 use lmrepro_stage::jsonl::write_atomic;
-use lmrepro_stage::{ShardedStage, Tally};
+use lmrepro_stage::{Claim, ShardedStage, Tally};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -117,15 +117,10 @@ impl Plan {
                 known.join(", ")
             );
         };
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
-        // A second worker given the same shard (a retried task whose first attempt still runs)
-        // waits here, then finds it done.
-        let _lock = self.work.lock_shard(shard)?;
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
+        let _lock = match self.work.claim(shard, || self.is_done(shard))? {
+            Claim::Done(stats) => return Ok(stats),
+            Claim::Mine(lock) => lock,
+        };
         let (kept, stats) = filter(p, input)?;
         write_atomic(
             &self.work.temp_path(shard, ".jsonl"),

@@ -8,7 +8,7 @@ use crate::cache::{Stage, StageCache};
 use crate::params::PoolSpec;
 use anyhow::{bail, Context, Result};
 use lmrepro_data::{Recipe, Resolver};
-use lmrepro_stage::ShardedStage;
+use lmrepro_stage::{Claim, ShardedStage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -140,14 +140,10 @@ impl Plan {
                 known.join(", ")
             );
         };
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
-        // A retried task whose first attempt still runs waits here, then finds the shard done.
-        let _lock = self.work.lock_shard(shard)?;
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
+        let _lock = match self.work.claim(shard, || self.is_done(shard))? {
+            Claim::Done(stats) => return Ok(stats),
+            Claim::Mine(lock) => lock,
+        };
         let mut stats = WarcStats::default();
         let docs = warc_docs(&recipe.resolve(resolver, name)?, name, &mut stats.skipped)?;
         stats.docs = docs.len() as u64;

@@ -8,7 +8,7 @@ use crate::cache::{Stage, StageCache};
 use crate::params::{Dedup, VariantSpec};
 use anyhow::{bail, Context, Result};
 use lmrepro_curate::quality::{Classifier, KeepRule};
-use lmrepro_stage::ShardedStage;
+use lmrepro_stage::{Claim, ShardedStage};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -268,13 +268,10 @@ impl TopPlan {
                 known.join(", ")
             );
         };
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
-        let _lock = self.work.lock_shard(shard)?;
-        if self.is_done(shard) {
-            return self.work.done_stats(shard);
-        }
+        let _lock = match self.work.claim(shard, || self.is_done(shard))? {
+            Claim::Done(stats) => return Ok(stats),
+            Claim::Mine(lock) => lock,
+        };
         let loaded;
         let clf = match clf {
             Some(c) => c,
