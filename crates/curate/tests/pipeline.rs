@@ -415,3 +415,57 @@ fn cli_definitions_are_consistent() {
     ])
     .is_err());
 }
+
+/// Small contexts and chunks, so every overflow round emits full chunks: (32 cells, 2 overflow
+/// cells) → (2, 1) → (1, 0).
+fn small_tokshuf_cfg() -> tokenize::TokenizeConfig {
+    tokenize::TokenizeConfig {
+        seqlen: 33,
+        chunk_size: 3,
+        num_local_cells: 32,
+        seed: 99,
+        ..Default::default()
+    }
+}
+
+/// The first 3,000 characters of each document (a few hundred contexts in all: fast in debug).
+fn short_docs(ds: &[Doc]) -> Vec<Doc> {
+    ds.iter()
+        .map(|d| {
+            let mut d = d.clone();
+            let text: String = lmrepro_stage::text(&d).chars().take(3000).collect();
+            d.insert("text".into(), serde_json::Value::String(text));
+            d
+        })
+        .collect()
+}
+
+/// sha256 over every output file's name and bytes.
+fn tree_sha256(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, bytes) in read_tree(dir) {
+        h.update(name.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The output of the one-process tokenize + shuffle from before it was split into shard steps
+/// (recorded with main at 99de127, `cargo test -p lmrepro-curate --test pipeline`): the split
+/// must not change a byte.
+const SMALL_TOKSHUF_SHA256: &str =
+    "9f9f1fb51c10bfd6512917c8f353a7d11ce46fc6685800bbcf9dd1e7af698bfb";
+
+#[test]
+fn tokenize_shuffle_output_is_pinned() {
+    let ds = sample_docs();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &short_docs(&ds[..12]), 5);
+    let tokenizer = test_input("tokenizer/gpt-neox-20b/tokenizer.json");
+    let out = tmp.path().join("tok");
+    let st = tokenize::tokenize_shuffle(&[input], &tokenizer, &out, &small_tokshuf_cfg()).unwrap();
+    assert!(st.shards > 10, "{st:?}");
+    assert_eq!(tree_sha256(&out), SMALL_TOKSHUF_SHA256, "{st:?}");
+}
