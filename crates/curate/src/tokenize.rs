@@ -22,7 +22,7 @@
 use crate::tokens::{self, Dtype, ManifestEntry, TokenMeta};
 use anyhow::{bail, Context, Result};
 use lmrepro_stage::{
-    expand_inputs, progress, read_docs, text, write_atomic, OnMalformed, ShardedStage,
+    expand_inputs, progress, read_docs, text, write_atomic, Claim, OnMalformed, ShardedStage,
 };
 use lmrepro_tokenizer::Tokenizer;
 use rand::{RngCore, SeedableRng};
@@ -32,9 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// A processed cell: full chunks (flattened contexts) and leftovers per overflow cell.
-type CellOutput = (Vec<Vec<u32>>, Vec<Vec<u32>>);
+use std::sync::Arc;
 
 /// Upstream's divisor between rounds of overflow cells.
 const OVERFLOW_REDUCTION: usize = 16;
@@ -139,13 +137,12 @@ fn shuffle<T>(v: &mut [T], rng: &mut ChaCha20Rng) {
     }
 }
 
-fn write_u32s(path: &Path, ids: impl Iterator<Item = u32>) -> Result<()> {
-    let mut buf = Vec::new();
+fn write_u32s(tmp: &Path, path: &Path, ids: &[u32]) -> Result<()> {
+    let mut buf = Vec::with_capacity(ids.len() * 4);
     for id in ids {
         buf.extend_from_slice(&id.to_le_bytes());
     }
-    let tmp = path.with_extension("tmp");
-    write_atomic(&tmp, path, &buf)
+    write_atomic(tmp, path, &buf)
 }
 
 fn read_u32s(path: &Path) -> Result<Vec<u32>> {
@@ -158,265 +155,540 @@ fn read_u32s(path: &Path) -> Result<Vec<u32>> {
 lmrepro_stage::tally! {
     /// Counts of one input file, kept in its stage-1 marker (the field names are that marker's
     /// format).
-    #[derive(Serialize, Deserialize, Default)]
-    struct FileStats {
-        documents: u64,
-        malformed: u64,
-        tokens: u64,
-        pad_tokens: u64,
-        contexts: u64,
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+    pub struct FileStats {
+        pub documents: u64,
+        pub malformed: u64,
+        pub tokens: u64,
+        pub pad_tokens: u64,
+        pub contexts: u64,
     }
 }
 
-/// Tokenizes `inputs` into a shuffled token directory `out` (see [`crate::tokens`]). Stage-1 work is
-/// kept under `out/_state` with per-file markers, so an interrupted run resumes where it stopped;
-/// the output is byte-identical to an uninterrupted run.
+/// What one stage-2 cell did, kept in its marker: the output shards it wrote (their manifest
+/// lines, in order) and the contexts it read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellStats {
+    pub contexts_in: u64,
+    pub chunks: Vec<ManifestEntry>,
+}
+
+/// The rounds of stage 2 for `num_local_cells` cells: `(cells read, overflow cells written)` per
+/// round; the last round writes no overflow (and emits partial chunks). 128 cells:
+/// `[(128, 8), (8, 1), (1, 0)]`.
+pub fn rounds(num_local_cells: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut sources, mut overflows) = (num_local_cells, num_local_cells / OVERFLOW_REDUCTION);
+    loop {
+        out.push((sources, overflows));
+        if overflows == 0 {
+            return out;
+        }
+        sources = overflows;
+        overflows = if overflows == 1 {
+            0
+        } else {
+            (overflows / OVERFLOW_REDUCTION).max(1)
+        };
+    }
+}
+
+/// One tokenize + shuffle run, split into shard steps that separate processes (a distributed
+/// engine's tasks) can run, each writing only its own files:
+///
+/// 1. **per input file** ([`TokenizeJob::run_file`]): tokenize, cut into contexts, route each
+///    context to a cell with the file's own stage-1 RNG `(seed, 1, file)` → one fragment per
+///    cell, `_state/stage1/cell_CCCCC/FFFFFFFF.bin`, then the file's marker;
+/// 2. **per cell of each round** ([`TokenizeJob::run_cell`], round `r` needs every shard of the
+///    step before done): read the cell's fragments in index order (the order the one-process
+///    merge appended them), shuffle with `(seed, 2 + r, cell)`, write the full chunks as
+///    `shard_NNNNNNNN.bin` and route the leftovers to the next round's overflow cells
+///    (`_state/roundR/cell_OOOOO/CCCCCCCC.bin`), then the cell's marker with its manifest lines.
+///    A cell's first shard number is the number of chunks the cells before it emit, which is
+///    known before they run: a cell of `n` contexts emits `n / chunk_size` full chunks (every
+///    chunk, the last one partial, in the last round), and `n` is the size of its fragments;
+/// 3. **finish** ([`TokenizeJob::finish`]): the manifest from the cells' markers in (round,
+///    cell) order, `meta.json`, `stats.json`, and `_state/` removed.
+///
+/// Every RNG and every merge order is that of the one-process run, so the output is the same
+/// bytes however the steps are scheduled (and [`tokenize_shuffle`] is these steps in one process).
+pub struct TokenizeJob {
+    pub out: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub cfg: TokenizeConfig,
+    tok: Arc<Tokenizer>,
+    pad_id: u32,
+    vocab_size: u32,
+    dtype: Dtype,
+    rounds: Vec<(usize, usize)>,
+}
+
+impl TokenizeJob {
+    /// The job over `inputs` (files or folders) into the token directory `out`; creates nothing.
+    pub fn new(
+        inputs: &[PathBuf],
+        tokenizer: &Path,
+        out: &Path,
+        cfg: &TokenizeConfig,
+    ) -> Result<TokenizeJob> {
+        TokenizeJob::with_tokenizer(inputs, Arc::new(Tokenizer::from_file(tokenizer)?), out, cfg)
+    }
+
+    /// [`TokenizeJob::new`] with a loaded tokenizer (shared by the jobs of several document sets).
+    pub fn with_tokenizer(
+        inputs: &[PathBuf],
+        tok: Arc<Tokenizer>,
+        out: &Path,
+        cfg: &TokenizeConfig,
+    ) -> Result<TokenizeJob> {
+        if cfg.seqlen == 0 || cfg.chunk_size == 0 || cfg.num_local_cells == 0 {
+            bail!("seqlen, chunk_size and num_local_cells must be positive");
+        }
+        let files = expand_inputs(inputs)?;
+        let pad_id = cfg.pad_id.unwrap_or(tok.base_vocab() as u32 + 2);
+        let vocab_size = tok.full_vocab() as u32;
+        let id_bound = vocab_size.max(pad_id + 1).max(cfg.eot_id + 1);
+        Ok(TokenizeJob {
+            out: out.to_path_buf(),
+            files,
+            cfg: cfg.clone(),
+            tok,
+            pad_id,
+            vocab_size,
+            dtype: Dtype::for_id_bound(id_bound as u64),
+            rounds: rounds(cfg.num_local_cells),
+        })
+    }
+
+    fn state(&self) -> PathBuf {
+        self.out.join("_state")
+    }
+
+    /// Stage 1's markers (`_state/stage1/_done/<file index>`) and cell fragments.
+    fn stage1(&self) -> ShardedStage {
+        ShardedStage::shared(&self.state().join("stage1"))
+    }
+
+    /// Round `r`'s markers (`_state/roundR/_done/cCCCCC`); from round 1 on also its input cells.
+    fn round(&self, r: usize) -> ShardedStage {
+        ShardedStage::shared(&self.state().join(format!("round{r}")))
+    }
+
+    /// The folder of cell `c`'s input fragments in round `r`.
+    fn cell_dir(&self, r: usize, c: usize) -> PathBuf {
+        let base = if r == 0 {
+            self.stage1().dir
+        } else {
+            self.round(r).dir
+        };
+        base.join(format!("cell_{c:05}"))
+    }
+
+    /// `(cells read, overflow cells written)` per round ([`rounds`]).
+    pub fn rounds(&self) -> &[(usize, usize)] {
+        &self.rounds
+    }
+
+    /// The stage-1 shard names: each input file's index, `FFFFFFFF`.
+    pub fn file_shards(&self) -> Vec<String> {
+        (0..self.files.len()).map(|i| format!("{i:08}")).collect()
+    }
+
+    pub fn file_done(&self, fi: usize) -> bool {
+        self.stage1().is_done(&format!("{fi:08}"))
+    }
+
+    pub fn cell_done(&self, r: usize, c: usize) -> bool {
+        self.round(r).is_done(&format!("c{c:05}"))
+    }
+
+    /// Whether every shard of round `r` (`None`: stage 1) is done; else the first one missing.
+    fn first_missing(&self, r: Option<usize>) -> Option<String> {
+        match r {
+            None => (0..self.files.len())
+                .find(|&fi| !self.file_done(fi))
+                .map(|fi| format!("file {fi:08} ({})", self.files[fi].display())),
+            Some(r) => (0..self.rounds[r].0)
+                .find(|&c| !self.cell_done(r, c))
+                .map(|c| format!("round {r} cell {c:05}")),
+        }
+    }
+
+    /// Creates `out/_state` and checks that it belongs to the same inputs and parameters.
+    fn prepare(&self) -> Result<()> {
+        let state = self.state();
+        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        let fingerprint = serde_json::json!({
+            "files": self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "tokenizer": self.tok.sha256(), "config": self.cfg,
+        });
+        let fp_path = state.join("config.json");
+        let fp_text = serde_json::to_string_pretty(&fingerprint)?;
+        match std::fs::read_to_string(&fp_path) {
+            Ok(old) if old != fp_text => bail!(
+                "{} holds an interrupted run with other inputs or parameters; remove {} to start over",
+                self.out.display(),
+                state.display()
+            ),
+            Ok(_) => Ok(()),
+            // Concurrent tasks and threads may all write it (same text): each under its own
+            // temporary name.
+            Err(_) => write_atomic(
+                &state.join(format!(
+                    ".config.json.{}.{}.tmp",
+                    std::process::id(),
+                    TEMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                )),
+                &fp_path,
+                fp_text.as_bytes(),
+            ),
+        }
+    }
+
+    /// Stage 1 for input file `fi` (its recorded counts when it is done already): tokenize, cut
+    /// into contexts, scatter them to the cells, then the file's marker.
+    pub fn run_file(&self, fi: usize) -> Result<FileStats> {
+        let Some(file) = self.files.get(fi) else {
+            bail!(
+                "no input file {fi} to tokenize ({} files under {})",
+                self.files.len(),
+                self.out.display()
+            );
+        };
+        self.prepare()?;
+        let stage1 = self.stage1();
+        let shard = format!("{fi:08}");
+        let _lock = match stage1.claim(&shard, || stage1.is_done(&shard))? {
+            Claim::Done(st) => return Ok(st),
+            Claim::Mine(lock) => lock,
+        };
+        let cfg = &self.cfg;
+        let (docs_in, malformed) = read_docs(file, cfg.on_malformed)?;
+        let encoded: Vec<Vec<u32>> = docs_in
+            .par_iter()
+            .map(|(line, d)| {
+                self.tok
+                    .encode(text(d))
+                    .with_context(|| format!("{}:{line}", file.display()))
+            })
+            .collect::<Result<_>>()?;
+        let mut stream = Vec::with_capacity(encoded.iter().map(|e| e.len() + 1).sum());
+        for e in &encoded {
+            stream.extend_from_slice(e);
+            stream.push(cfg.eot_id);
+        }
+        let (contexts, pads) =
+            contexts_of_stream(&stream, cfg.seqlen, self.pad_id, cfg.drop_all_pad_context);
+        let mut rng = rng_for(cfg.seed, 1, fi as u64);
+        let mut per_cell: Vec<Vec<u32>> = vec![Vec::new(); cfg.num_local_cells];
+        for ctx in &contexts {
+            let c = (rng.next_u64() % cfg.num_local_cells as u64) as usize;
+            per_cell[c].extend_from_slice(ctx);
+        }
+        for (c, ids) in per_cell.iter().enumerate() {
+            if !ids.is_empty() {
+                write_fragment(&self.cell_dir(0, c), fi, ids)?;
+            }
+        }
+        let st = FileStats {
+            documents: docs_in.len() as u64,
+            malformed,
+            tokens: stream.len() as u64,
+            pad_tokens: pads,
+            contexts: contexts.len() as u64,
+        };
+        stage1.mark_done(&shard, &st)?;
+        Ok(st)
+    }
+
+    /// Contexts in cell `c`'s input fragments of round `r` (all written: the step before is done).
+    fn cell_contexts(&self, r: usize, c: usize) -> Result<u64> {
+        let bytes: u64 = fragments(&self.cell_dir(r, c))?
+            .iter()
+            .map(|p| Ok(std::fs::metadata(p)?.len()))
+            .sum::<Result<u64>>()?;
+        let per_context = (self.cfg.seqlen * 4) as u64;
+        if bytes % per_context != 0 {
+            bail!(
+                "{}: {bytes} bytes of fragments, not whole contexts of {} tokens",
+                self.cell_dir(r, c).display(),
+                self.cfg.seqlen
+            );
+        }
+        Ok(bytes / per_context)
+    }
+
+    /// The chunks a cell of `n` contexts emits in round `r`.
+    fn chunks_emitted(&self, r: usize, n: u64) -> u64 {
+        let size = self.cfg.chunk_size as u64;
+        if self.rounds[r].1 > 0 {
+            n / size
+        } else {
+            n.div_ceil(size)
+        }
+    }
+
+    /// The number of the first shard cell `c` of round `r` writes: the chunks of every earlier
+    /// round (from their markers) and of the cells before `c` in this round (from their inputs).
+    fn first_shard(&self, r: usize, c: usize) -> Result<u64> {
+        let mut n = 0u64;
+        for earlier in 0..r {
+            let round = self.round(earlier);
+            for cell in 0..self.rounds[earlier].0 {
+                n += round
+                    .done_stats::<CellStats>(&format!("c{cell:05}"))?
+                    .chunks
+                    .len() as u64;
+            }
+        }
+        for cell in 0..c {
+            n += self.chunks_emitted(r, self.cell_contexts(r, cell)?);
+        }
+        Ok(n)
+    }
+
+    /// Stage 2 for cell `c` of round `r` (its recorded result when it is done already): needs
+    /// every shard of the step before done; shuffles the cell, writes its full chunks (all of
+    /// them in the last round) and its leftovers to the next round's cells, then its marker.
+    pub fn run_cell(&self, r: usize, c: usize) -> Result<CellStats> {
+        let Some(&(sources, num_overflows)) = self.rounds.get(r) else {
+            bail!(
+                "no round {r}: {} cells make {} rounds (0-{})",
+                self.cfg.num_local_cells,
+                self.rounds.len(),
+                self.rounds.len() - 1
+            );
+        };
+        if c >= sources {
+            bail!("no cell {c} in round {r}: it has cells 0-{}", sources - 1);
+        }
+        let before = if r == 0 { None } else { Some(r - 1) };
+        if let Some(missing) = self.first_missing(before) {
+            bail!(
+                "round {r} cell {c:05} of {} needs the step before finished: {missing} is not done",
+                self.out.display()
+            );
+        }
+        self.prepare()?;
+        let round = self.round(r);
+        let shard = format!("c{c:05}");
+        let _lock = match round.claim(&shard, || round.is_done(&shard))? {
+            Claim::Done(st) => return Ok(st),
+            Claim::Mine(lock) => lock,
+        };
+        let first = self.first_shard(r, c)?;
+        let mut ids = Vec::new();
+        for p in fragments(&self.cell_dir(r, c))? {
+            ids.extend(read_u32s(&p)?);
+        }
+        let seqlen = self.cfg.seqlen;
+        let mut ctxs: Vec<&[u32]> = ids.chunks(seqlen).collect();
+        let mut rng = rng_for(self.cfg.seed, 2 + r as u64, c as u64);
+        shuffle(&mut ctxs, &mut rng);
+        let mut stats = CellStats {
+            contexts_in: ctxs.len() as u64,
+            chunks: Vec::new(),
+        };
+        let mut leftovers: Vec<Vec<u32>> = vec![Vec::new(); num_overflows];
+        for chunk in ctxs.chunks(self.cfg.chunk_size) {
+            if chunk.len() != self.cfg.chunk_size && num_overflows > 0 {
+                for ctx in chunk {
+                    let o = (rng.next_u64() % num_overflows as u64) as usize;
+                    leftovers[o].extend_from_slice(ctx);
+                }
+                continue;
+            }
+            let name = format!("shard_{:08}", first + stats.chunks.len() as u64);
+            let mut bytes = Vec::with_capacity(chunk.len() * seqlen * self.dtype.width());
+            for ctx in chunk {
+                tokens::encode_ids(ctx, self.dtype, &mut bytes);
+            }
+            let path = self.out.join(format!("{name}.bin"));
+            write_atomic(&self.out.join(format!(".{name}.tmp")), &path, &bytes)?;
+            stats.chunks.push(ManifestEntry {
+                shard: name,
+                contexts: chunk.len() as u64,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            });
+        }
+        for (o, ids) in leftovers.iter().enumerate() {
+            if !ids.is_empty() {
+                write_fragment(&self.cell_dir(r + 1, o), c, ids)?;
+            }
+        }
+        round.mark_done(&shard, &stats)?;
+        Ok(stats)
+    }
+
+    /// The last step (every cell of every round done): `manifest.jsonl`, `meta.json`,
+    /// `stats.json`; removes `_state/` and any temporary file a killed task left.
+    pub fn finish(&self) -> Result<TokenizeStats> {
+        if let Some(missing) = (0..self.rounds.len())
+            .map(Some)
+            .chain([None])
+            .find_map(|r| self.first_missing(r))
+        {
+            bail!(
+                "cannot finish {}: {missing} is not done",
+                self.out.display()
+            );
+        }
+        let stage1 = self.stage1();
+        let file_stats: Vec<FileStats> = self
+            .file_shards()
+            .iter()
+            .map(|s| stage1.done_stats(s))
+            .collect::<Result<_>>()?;
+        let mut manifest: Vec<ManifestEntry> = Vec::new();
+        for (r, &(sources, _)) in self.rounds.iter().enumerate() {
+            let round = self.round(r);
+            for c in 0..sources {
+                let st: CellStats = round.done_stats(&format!("c{c:05}"))?;
+                for m in st.chunks {
+                    let want = format!("shard_{:08}", manifest.len());
+                    if m.shard != want || !self.out.join(format!("{want}.bin")).is_file() {
+                        bail!(
+                            "{}: round {r} cell {c:05} recorded shard {} where {want}.bin belongs",
+                            self.out.display(),
+                            m.shard
+                        );
+                    }
+                    manifest.push(m);
+                }
+            }
+        }
+        let fs: FileStats = lmrepro_stage::sum(&file_stats);
+        let seqlen = self.cfg.seqlen;
+        let stats = TokenizeStats {
+            files: self.files.len() as u64,
+            documents: fs.documents,
+            malformed_lines: fs.malformed,
+            tokens: fs.tokens,
+            pad_tokens: fs.pad_tokens,
+            contexts: fs.contexts,
+            shards: manifest.len() as u64,
+        };
+        let total_contexts: u64 = manifest.iter().map(|m| m.contexts).sum();
+        if total_contexts != stats.contexts {
+            bail!(
+                "internal error: {total_contexts} contexts written, {} made",
+                stats.contexts
+            );
+        }
+        let out = &self.out;
+        let mut mf = Vec::new();
+        for m in &manifest {
+            serde_json::to_writer(&mut mf, m)?;
+            mf.push(b'\n');
+        }
+        write_atomic(&out.join(".manifest.tmp"), &out.join("manifest.jsonl"), &mf)?;
+        let meta = TokenMeta {
+            format: 1,
+            dtype: self.dtype,
+            seqlen,
+            eot_id: self.cfg.eot_id,
+            pad_id: self.pad_id,
+            vocab_size: self.vocab_size,
+            total_contexts,
+            total_tokens: total_contexts * seqlen as u64,
+            pad_tokens: stats.pad_tokens,
+            documents: stats.documents,
+            tokenizer_sha256: self.tok.sha256().to_string(),
+            seed: self.cfg.seed,
+        };
+        let mut f = std::fs::File::create(out.join("meta.json"))?;
+        f.write_all((serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
+        std::fs::write(
+            out.join("stats.json"),
+            serde_json::to_string_pretty(&stats)? + "\n",
+        )?;
+        let state = self.state();
+        std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
+        for e in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
+            let p = e?.path();
+            if p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.is_file()
+            {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Every step still missing, in one process (stage 1 over the files in parallel, then each
+    /// round's cells in parallel), then [`TokenizeJob::finish`].
+    pub fn run_all(&self) -> Result<TokenizeStats> {
+        let pb = progress::bar(self.files.len() as u64, "tokenize");
+        let limit = self.cfg.stop_after_stage1_files.unwrap_or(usize::MAX);
+        let done: Vec<FileStats> = (0..self.files.len())
+            .into_par_iter()
+            .take(limit)
+            .map(|fi| {
+                let st = self.run_file(fi);
+                pb.inc(1);
+                st
+            })
+            .collect::<Result<_>>()?;
+        pb.finish_and_clear();
+        if done.len() < self.files.len() {
+            bail!(
+                "stopped after {} of {} files (stop_after_stage1_files)",
+                done.len(),
+                self.files.len()
+            );
+        }
+        for (r, &(sources, _)) in self.rounds.iter().enumerate() {
+            (0..sources)
+                .into_par_iter()
+                .map(|c| self.run_cell(r, c).map(drop))
+                .collect::<Result<()>>()?;
+        }
+        self.finish()
+    }
+}
+
+/// Numbers this process's temporary fingerprint files.
+static TEMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The `*.bin` fragments of a cell folder, in name (= index) order; none when it does not exist.
+fn fragments(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut parts = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let p = e?.path();
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        if !name.starts_with('.') && name.ends_with(".bin") {
+            parts.push(p);
+        }
+    }
+    parts.sort();
+    Ok(parts)
+}
+
+/// Writes `ids` as the fragment `<dir>/<index>.bin` (hidden temporary name, renamed).
+fn write_fragment(dir: &Path, index: usize, ids: &[u32]) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_u32s(
+        &dir.join(format!(".{index:08}.bin.tmp")),
+        &dir.join(format!("{index:08}.bin")),
+        ids,
+    )
+}
+
+/// Tokenizes `inputs` into a shuffled token directory `out` (see [`crate::tokens`]): the steps of
+/// [`TokenizeJob`] in one process. Their state is kept under `out/_state` with per-file and
+/// per-cell markers, so an interrupted run resumes where it stopped; the output is byte-identical
+/// to an uninterrupted run.
 pub fn tokenize_shuffle(
     inputs: &[PathBuf],
     tokenizer: &Path,
     out: &Path,
     cfg: &TokenizeConfig,
 ) -> Result<TokenizeStats> {
-    if cfg.seqlen == 0 || cfg.chunk_size == 0 || cfg.num_local_cells == 0 {
-        bail!("seqlen, chunk_size and num_local_cells must be positive");
-    }
-    let files = expand_inputs(inputs)?;
-    let tok = Tokenizer::from_file(tokenizer)?;
-    let pad_id = cfg.pad_id.unwrap_or(tok.base_vocab() as u32 + 2);
-    let vocab_size = tok.full_vocab() as u32;
-    let id_bound = vocab_size.max(pad_id + 1).max(cfg.eot_id + 1);
-    let dtype = Dtype::for_id_bound(id_bound as u64);
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let state = out.join("_state");
-    let s1 = state.join("stage1");
-    // Markers `stage1/_done/<file index>` hold each finished file's FileStats.
-    let stage1 = ShardedStage::create(&s1)?;
-    // The state is only valid for the same inputs and parameters.
-    let fingerprint = serde_json::json!({
-        "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
-        "tokenizer": tok.sha256(), "config": cfg,
-    });
-    let fp_path = state.join("config.json");
-    let fp_text = serde_json::to_string_pretty(&fingerprint)?;
-    if let Ok(old) = std::fs::read_to_string(&fp_path) {
-        if old != fp_text {
-            bail!(
-                "{} holds an interrupted run with other inputs or parameters; remove {} to start over",
-                out.display(),
-                state.display()
-            );
-        }
-    } else {
-        std::fs::write(&fp_path, &fp_text)?;
-    }
-
-    // Stage 1: tokenize each file, cut contexts, scatter them to local cells.
-    let pb = progress::bar(files.len() as u64, "tokenize");
-    let cells = cfg.num_local_cells;
-    let limit = cfg.stop_after_stage1_files.unwrap_or(usize::MAX);
-    let file_stats: Vec<FileStats> = files
-        .par_iter()
-        .enumerate()
-        .take(limit)
-        .map(|(fi, file)| -> Result<FileStats> {
-            let shard = format!("{fi:08}");
-            if stage1.is_done(&shard) {
-                pb.inc(1);
-                return stage1.done_stats(&shard);
-            }
-            let (docs_in, malformed) = read_docs(file, cfg.on_malformed)?;
-            let encoded: Vec<Vec<u32>> = docs_in
-                .par_iter()
-                .map(|(line, d)| {
-                    tok.encode(text(d))
-                        .with_context(|| format!("{}:{line}", file.display()))
-                })
-                .collect::<Result<_>>()?;
-            let mut stream = Vec::with_capacity(encoded.iter().map(|e| e.len() + 1).sum());
-            for e in &encoded {
-                stream.extend_from_slice(e);
-                stream.push(cfg.eot_id);
-            }
-            let (contexts, pads) =
-                contexts_of_stream(&stream, cfg.seqlen, pad_id, cfg.drop_all_pad_context);
-            let mut rng = rng_for(cfg.seed, 1, fi as u64);
-            let mut per_cell: Vec<Vec<u32>> = vec![Vec::new(); cells];
-            for ctx in &contexts {
-                let c = (rng.next_u64() % cells as u64) as usize;
-                per_cell[c].extend_from_slice(ctx);
-            }
-            for (c, ids) in per_cell.iter().enumerate() {
-                if ids.is_empty() {
-                    continue;
-                }
-                let dir = s1.join(format!("cell_{c:05}"));
-                std::fs::create_dir_all(&dir)?;
-                write_u32s(&dir.join(format!("{fi:08}.bin")), ids.iter().copied())?;
-            }
-            let st = FileStats {
-                documents: docs_in.len() as u64,
-                malformed,
-                tokens: stream.len() as u64,
-                pad_tokens: pads,
-                contexts: contexts.len() as u64,
-            };
-            stage1.mark_done(&shard, &st)?;
-            pb.inc(1);
-            Ok(st)
-        })
-        .collect::<Result<_>>()?;
-    pb.finish_and_clear();
-    if file_stats.len() < files.len() {
-        bail!(
-            "stopped after {} of {} files (stop_after_stage1_files)",
-            file_stats.len(),
-            files.len()
-        );
-    }
-
-    // Stage 2: shuffle cells, emit chunks, push leftovers to overflow cells; repeat.
-    for entry in std::fs::read_dir(out)? {
-        let p = entry?.path();
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if (name.starts_with("shard_") && name.ends_with(".bin")) || name == "manifest.jsonl" {
-            std::fs::remove_file(&p)?;
-        }
-    }
-    let seqlen = cfg.seqlen;
-    let read_cell = |c: usize| -> Result<Vec<u32>> {
-        let dir = s1.join(format!("cell_{c:05}"));
-        let mut ids = Vec::new();
-        if dir.is_dir() {
-            let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)?
-                .map(|e| e.map(|e| e.path()))
-                .collect::<std::io::Result<_>>()?;
-            parts.sort();
-            for p in parts {
-                ids.extend(read_u32s(&p)?);
-            }
-        }
-        Ok(ids)
-    };
-    let mut sources: Vec<Vec<u32>> = Vec::new();
-    let mut manifest: Vec<ManifestEntry> = Vec::new();
-    let mut num_overflows = cells / OVERFLOW_REDUCTION;
-    let mut round = 0u64;
-    let mut n_sources = cells;
-    let batch = rayon::current_num_threads().max(1);
-    loop {
-        let mut overflow: Vec<Vec<u32>> = vec![Vec::new(); num_overflows];
-        let mut start = 0;
-        while start < n_sources {
-            let end = (start + batch).min(n_sources);
-            let results: Vec<Result<CellOutput>> = (start..end)
-                .into_par_iter()
-                .map(|c| {
-                    let ids = if round == 0 {
-                        read_cell(c)?
-                    } else {
-                        sources[c].clone()
-                    };
-                    let mut ctxs: Vec<&[u32]> = ids.chunks(seqlen).collect();
-                    let mut rng = rng_for(cfg.seed, 2 + round, c as u64);
-                    shuffle(&mut ctxs, &mut rng);
-                    let mut chunks = Vec::new();
-                    let mut leftovers: Vec<Vec<u32>> = vec![Vec::new(); num_overflows];
-                    for chunk in ctxs.chunks(cfg.chunk_size) {
-                        if chunk.len() != cfg.chunk_size && num_overflows > 0 {
-                            for ctx in chunk {
-                                let o = (rng.next_u64() % num_overflows as u64) as usize;
-                                leftovers[o].extend_from_slice(ctx);
-                            }
-                        } else {
-                            chunks.push(chunk.concat());
-                        }
-                    }
-                    Ok((chunks, leftovers))
-                })
-                .collect();
-            for r in results {
-                let (chunks, leftovers) = r?;
-                for chunk in chunks {
-                    let id = manifest.len();
-                    let name = format!("shard_{id:08}");
-                    let mut bytes = Vec::with_capacity(chunk.len() * dtype.width());
-                    tokens::encode_ids(&chunk, dtype, &mut bytes);
-                    let path = out.join(format!("{name}.bin"));
-                    write_atomic(&out.join(format!(".{name}.tmp")), &path, &bytes)?;
-                    manifest.push(ManifestEntry {
-                        shard: name,
-                        contexts: (chunk.len() / seqlen) as u64,
-                        sha256: hex::encode(Sha256::digest(&bytes)),
-                    });
-                }
-                for (o, ids) in leftovers.into_iter().enumerate() {
-                    overflow[o].extend(ids);
-                }
-            }
-            start = end;
-        }
-        if num_overflows == 0 {
-            break;
-        }
-        sources = overflow;
-        n_sources = sources.len();
-        round += 1;
-        num_overflows = if num_overflows == 1 {
-            0
-        } else {
-            (num_overflows / OVERFLOW_REDUCTION).max(1)
-        };
-    }
-
-    let fs: FileStats = lmrepro_stage::sum(&file_stats);
-    let stats = TokenizeStats {
-        files: files.len() as u64,
-        documents: fs.documents,
-        malformed_lines: fs.malformed,
-        tokens: fs.tokens,
-        pad_tokens: fs.pad_tokens,
-        contexts: fs.contexts,
-        shards: manifest.len() as u64,
-    };
-    let total_contexts: u64 = manifest.iter().map(|m| m.contexts).sum();
-    if total_contexts != stats.contexts {
-        bail!(
-            "internal error: {total_contexts} contexts written, {} made",
-            stats.contexts
-        );
-    }
-    let mut mf = Vec::new();
-    for m in &manifest {
-        serde_json::to_writer(&mut mf, m)?;
-        mf.push(b'\n');
-    }
-    write_atomic(&out.join(".manifest.tmp"), &out.join("manifest.jsonl"), &mf)?;
-    let meta = TokenMeta {
-        format: 1,
-        dtype,
-        seqlen,
-        eot_id: cfg.eot_id,
-        pad_id,
-        vocab_size,
-        total_contexts,
-        total_tokens: total_contexts * seqlen as u64,
-        pad_tokens: stats.pad_tokens,
-        documents: stats.documents,
-        tokenizer_sha256: tok.sha256().to_string(),
-        seed: cfg.seed,
-    };
-    let mut f = std::fs::File::create(out.join("meta.json"))?;
-    f.write_all((serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
-    std::fs::write(
-        out.join("stats.json"),
-        serde_json::to_string_pretty(&stats)? + "\n",
-    )?;
-    std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
-    Ok(stats)
+    TokenizeJob::new(inputs, tokenizer, out, cfg)?.run_all()
 }
 
 #[cfg(test)]

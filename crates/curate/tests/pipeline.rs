@@ -469,3 +469,54 @@ fn tokenize_shuffle_output_is_pinned() {
     assert!(st.shards > 10, "{st:?}");
     assert_eq!(tree_sha256(&out), SMALL_TOKSHUF_SHA256, "{st:?}");
 }
+
+/// The split steps, each from its own job (as separate tasks would run them), files and cells in
+/// reverse order, a leftover temporary file of a killed task in the way: the same bytes as the
+/// one-process run; a step before the one it reads fails by name.
+#[test]
+fn tokenize_steps_in_any_order_equal_the_one_process_run() {
+    let ds = sample_docs();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &short_docs(&ds[..12]), 5);
+    let tokenizer = test_input("tokenizer/gpt-neox-20b/tokenizer.json");
+    let out = tmp.path().join("tok");
+    let cfg = small_tokshuf_cfg();
+    let job = || {
+        tokenize::TokenizeJob::new(std::slice::from_ref(&input), &tokenizer, &out, &cfg).unwrap()
+    };
+    let j = job();
+    assert_eq!(j.rounds(), &[(32, 2), (2, 1), (1, 0)]);
+    assert_eq!(tokenize::rounds(128), vec![(128, 8), (8, 1), (1, 0)]);
+    assert_eq!(tokenize::rounds(8), vec![(8, 0)]);
+    let err = format!("{:#}", j.run_cell(0, 3).unwrap_err());
+    assert!(
+        err.contains("file 00000000") && err.contains("not done"),
+        "{err}"
+    );
+    let err = format!("{:#}", j.run_file(5).unwrap_err());
+    assert!(err.contains("no input file 5"), "{err}");
+    for fi in (0..5).rev() {
+        let st = job().run_file(fi).unwrap();
+        assert_eq!(job().run_file(fi).unwrap(), st, "a done file is not redone");
+    }
+    let err = format!("{:#}", job().run_cell(1, 0).unwrap_err());
+    assert!(err.contains("round 0 cell 00000"), "{err}");
+    assert!(format!("{:#}", job().run_cell(3, 0).unwrap_err()).contains("no round 3"));
+    assert!(format!("{:#}", job().run_cell(1, 2).unwrap_err()).contains("no cell 2"));
+    // A killed task's temporary files: never read, never published.
+    std::fs::write(out.join(".shard_00000000.tmp"), b"half").unwrap();
+    let cell = out.join("_state/stage1/cell_00003");
+    std::fs::write(cell.join(".00000001.bin.tmp"), b"half").unwrap();
+    for r in 0..3 {
+        for c in (0..j.rounds()[r].0).rev() {
+            job().run_cell(r, c).unwrap();
+        }
+        if r == 0 {
+            assert!(format!("{:#}", job().finish().unwrap_err()).contains("round 1 cell 00000"));
+        }
+    }
+    let st = job().finish().unwrap();
+    assert!(!out.join("_state").exists());
+    assert_eq!(tree_sha256(&out), SMALL_TOKSHUF_SHA256, "{st:?}");
+    assert!(!out.join(".shard_00000000.tmp").exists());
+}
