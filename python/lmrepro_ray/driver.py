@@ -2,12 +2,15 @@
 
 Every task calls the `lmrepro` binary (the same code as the local engine), so the stage folders
 are byte-identical to `lmrepro dclm stages`: the global steps (the pool's text sources, finishing
-each stage, the classifier, the top-fraction threshold, tokenize) are one task each through
+each stage, the classifier, the top-fraction threshold, the token manifests and the compact
+vocabulary) are one task each through
 `lmrepro dclm stages --until`; the heuristics stage is one task
 per pool file and MinHash runs in datatrove's four steps (signatures per heuristics file, one task
 per bucket, one cluster merge, filter per file), each through `lmrepro dclm shard STEP`; the pool
 extracts one WARC per task, BFF runs one task per shard group, fastText scores one file per task
-(the global threshold and filter stay one step). A shard
+(the global threshold and filter stay one step), tokenize + shuffle runs one task per input file
+and one per group of cells of each shuffle round (round by round; the manifest is the global
+step). A shard
 whose completion marker exists is skipped; a task whose worker, node or `lmrepro` process dies is
 retried by Ray (`max_retries`).
 
@@ -130,17 +133,22 @@ def run(opts) -> dict:
         listing = _lmrepro(opts.lmrepro, ["dclm", "shards", stage, *at])
         if not listing.get("used", True):
             return
-        todo = [s["name"] for s in listing["shards"] if not s["done"]]
-        refs = []
-        for name in todo:
-            chaos = None
-            if opts.chaos_dir and name == opts.chaos_shard and stage == "heuristics":
-                chaos = {"mode": "kill", "dir": opts.chaos_dir, "shard": name,
-                         "delay": opts.chaos_delay}
-            if opts.chaos_dir and f"{stage}:{name}" == opts.chaos_remove_node:
-                chaos = {"mode": "remove-node", "dir": opts.chaos_dir, "shard": f"{stage}-{name}"}
-            refs.append(task.remote(["dclm", "shard", stage, "--shard", name, *at], chaos))
-        shards = ray.get(refs)
+        todo = [s for s in listing["shards"] if not s["done"]]
+        shards = []
+        # Shards listed with a `round` (the tokenize cells) run round by round: a round reads
+        # what the one before wrote. Every other step is one wave.
+        for wave in sorted({s.get("round", 0) for s in todo}):
+            refs = []
+            for name in [s["name"] for s in todo if s.get("round", 0) == wave]:
+                chaos = None
+                if opts.chaos_dir and name == opts.chaos_shard and stage == "heuristics":
+                    chaos = {"mode": "kill", "dir": opts.chaos_dir, "shard": name,
+                             "delay": opts.chaos_delay}
+                if opts.chaos_dir and f"{stage}:{name}" == opts.chaos_remove_node:
+                    chaos = {"mode": "remove-node", "dir": opts.chaos_dir,
+                             "shard": f"{stage}-{name}"}
+                refs.append(task.remote(["dclm", "shard", stage, "--shard", name, *at], chaos))
+            shards += ray.get(refs)
         steps.append({
             "step": f"{stage} shards",
             "key": listing["key"],
@@ -152,11 +160,14 @@ def run(opts) -> dict:
             "docs_in": sum(s.get("docs_in", 0) for s in shards),
             "docs_out": sum(s.get("docs_out", 0) for s in shards),
             "chars_out": sum(s.get("chars_out", 0) for s in shards),
+            "contexts": sum(s.get("contexts", 0) for s in shards),
+            "contexts_in": sum(s.get("contexts_in", 0) for s in shards),
             "task_seconds": sum(s["task_seconds"] for s in shards),
             "lmrepro_seconds": sum(s["seconds"] for s in shards),
             "nodes": sorted({s["node"] for s in shards}),
             "per_shard": [{"shard": s["shard"], "seconds": s["seconds"],
-                           "docs_in": s.get("docs_in", 0)} for s in shards],
+                           "docs_in": s.get("docs_in", 0),
+                           "contexts_in": s.get("contexts_in", 0)} for s in shards],
             "wall_seconds": time.monotonic() - started,
         })
         # A later step's shards read this stage finished (heuristics) or this step done.
@@ -181,6 +192,13 @@ def run(opts) -> dict:
         # stage, then the global threshold and filters in the next global step.
         global_step("classifier")
         sharded_step("fasttext-scores", "")
+    if reaches("tokenize"):
+        # Tokenize + shuffle in its steps: the variants' documents (global step), one task per
+        # input file of every token stage, the cells round by round; the next global step writes
+        # the manifests and the compact vocabulary.
+        global_step("quality")
+        sharded_step("tokenize-files", "")
+        sharded_step("tokenize-cells", "")
     if opts.until not in [st["step"].removeprefix("stages --until ") for st in steps]:
         global_step(opts.until)
     return {"engine": "ray", "until": opts.until, "steps": steps}

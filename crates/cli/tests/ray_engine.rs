@@ -39,14 +39,18 @@ fn ray_python() -> Result<PathBuf, String> {
 
 /// The dclm-baseline recipe with a smaller pool (about 1,100 documents instead of 4,654), in `dir/recipes/` beside a link to the pinned
 /// input sets (so the test takes seconds per engine, not a minute).
-fn reduced_recipe(dir: &Path) -> PathBuf {
+///
+/// `bff_groups` > 1 writes `params.bff.shard_groups` (a recipe of its own, `dclm-bff-groups.toml`).
+fn reduced_recipe(dir: &Path, bff_groups: usize) -> PathBuf {
     let recipes = dir.join("recipes");
     std::fs::create_dir_all(&recipes).unwrap();
-    std::os::unix::fs::symlink(
-        root().join("recipes/inputs").canonicalize().unwrap(),
-        recipes.join("inputs"),
-    )
-    .unwrap();
+    if !recipes.join("inputs").exists() {
+        std::os::unix::fs::symlink(
+            root().join("recipes/inputs").canonicalize().unwrap(),
+            recipes.join("inputs"),
+        )
+        .unwrap();
+    }
     let text = std::fs::read_to_string(root().join("recipes/dclm-baseline.toml")).unwrap();
     let mut reduced = text.clone();
     for (from, to) in [
@@ -58,7 +62,19 @@ fn reduced_recipe(dir: &Path) -> PathBuf {
         assert!(reduced.contains(from), "recipe lacks `{from}`");
         reduced = reduced.replace(from, to);
     }
-    let path = recipes.join("dclm-baseline.toml");
+    let mut name = "dclm-baseline.toml";
+    if bff_groups > 1 {
+        let (from, to) = (
+            "seed = 0\n",
+            format!("seed = 0\nshard_groups = {bff_groups}\n"),
+        );
+        assert!(reduced.contains("[params.bff]"));
+        let at = reduced.find("[params.bff]").unwrap();
+        let end = at + reduced[at..].find(from).expect("params.bff has a seed") + from.len();
+        reduced.replace_range(at..end, &reduced[at..end].replace(from, &to));
+        name = "dclm-bff-groups.toml";
+    }
+    let path = recipes.join(name);
     std::fs::write(&path, reduced).unwrap();
     path
 }
@@ -89,8 +105,13 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         }
     };
     let tmp = tempfile::tempdir().unwrap();
-    let recipe = reduced_recipe(tmp.path());
+    let recipe = reduced_recipe(tmp.path(), 1);
     let recipe = recipe.to_str().unwrap();
+    // The same recipe with two BFF shard groups, run afterwards on the same caches (only its
+    // dedup-bff stage is new) up to dedup: two BFF tasks on Ray, the same bytes as the local
+    // engine's two groups.
+    let groups = reduced_recipe(tmp.path(), 2);
+    let groups = groups.to_str().unwrap();
     let (local, ray) = (tmp.path().join("local"), tmp.path().join("ray"));
 
     // Local engine.
@@ -106,6 +127,16 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         "tokenize",
     ]);
     let local_seconds = started.elapsed().as_secs_f64();
+    let lg = lmrepro(&[
+        "dclm",
+        "stages",
+        "--recipe",
+        groups,
+        "--cache",
+        local.to_str().unwrap(),
+        "--until",
+        "dedup",
+    ]);
 
     // Ray engine on a 3-node cluster, the largest heuristics shard killed on its first attempt.
     let chaos = tmp.path().join("chaos");
@@ -132,6 +163,7 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
             "0.05",
         ])
         .args(["--chaos-remove-node", "minhash-signatures:00002"])
+        .args(["--then-recipe", groups, "--then-until", "dedup"])
         .arg("--chaos-dir")
         .arg(&chaos)
         .env("PYTHONPATH", root().join("python"))
@@ -149,6 +181,24 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         "local engine {local_seconds:.1} s; ray engine {ray_seconds:.1} s (cluster start {:.1} s)",
         s["cluster_start_seconds"].as_f64().unwrap()
     );
+    // Where the Ray side's time goes (for the docs; the lead re-measures idle).
+    for st in s["steps"].as_array().unwrap() {
+        eprintln!(
+            "  {:<34} {:>7.1} s wall, {:>7.1} s in lmrepro",
+            st["step"].as_str().unwrap(),
+            st["wall_seconds"].as_f64().unwrap(),
+            st["lmrepro_seconds"].as_f64().unwrap()
+        );
+        for t in st["stages"].as_array().into_iter().flatten() {
+            if t["cached"] == false {
+                eprintln!(
+                    "      {:<30} {:>7.1} s",
+                    t["stage"].as_str().unwrap(),
+                    t["seconds"].as_f64().unwrap()
+                );
+            }
+        }
+    }
     assert_eq!(s["nodes"], 3);
     assert_eq!(s["node_addresses"], serde_json::json!(["127.0.0.1"]));
 
@@ -176,6 +226,19 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
     )
     .unwrap();
     assert_eq!(removed["workers_left"], 1, "{removed}");
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}-{}",
+                    t["stage"].as_str().unwrap(),
+                    t["key"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
     let step = |name: &str| {
         s["steps"]
             .as_array()
@@ -218,20 +281,42 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
     }
     eprintln!("node removal: {removed}");
 
+    // Tokenize + shuffle as shard tasks: one per input file of each of the 7 token stages (6
+    // variants + held-out), then the cells round by round (128 cells: 8 groups of 16 in round 0,
+    // the 8 overflow cells, the last cell), each shard once.
+    let files = step("tokenize-files shards");
+    assert_eq!(files["ran"], files["shards"], "{files}");
+    assert_eq!(files["found_done"], 0, "{files}");
+    assert!(files["shards"].as_u64().unwrap() >= 7, "{files}");
+    let cells = step("tokenize-cells shards");
+    assert_eq!(cells["shards"], 7 * (8 + 1 + 1), "{cells}");
+    assert_eq!(cells["ran"], cells["shards"], "{cells}");
+    assert_eq!(cells["found_done"], 0, "{cells}");
+    // Round 0 reads every context the files made exactly once.
+    let round0: u64 = cells["per_shard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["shard"].as_str().unwrap().contains(".r0."))
+        .map(|x| x["contexts_in"].as_u64().unwrap())
+        .sum();
+    assert_eq!(files["contexts"], round0, "{cells}");
+
+    // BFF with two shard groups: one task per group, another stage key than one group's.
+    let then = &s["then"];
+    let bff2 = then["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["step"] == "bff shards")
+        .unwrap();
+    assert_eq!(bff2["shards"], 2, "{bff2}");
+    assert_eq!(bff2["ran"], 2, "{bff2}");
+    assert_ne!(bff2["key"], step("bff shards")["key"]);
+    let then_last = then["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(names(&lg["stages"]), names(&then_last["stages"]));
+
     // Same stages under the same keys, and the same bytes in every file.
-    let names = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                format!(
-                    "{}-{}",
-                    t["stage"].as_str().unwrap(),
-                    t["key"].as_str().unwrap()
-                )
-            })
-            .collect()
-    };
     let ray_last = s["steps"].as_array().unwrap().last().unwrap();
     assert_eq!(names(&l["stages"]), names(&ray_last["stages"]));
     let (a, b) = (tree(&local), tree(&ray));
@@ -248,9 +333,23 @@ fn ray_cluster_output_is_byte_identical_to_the_local_engine() {
         .keys()
         .any(|f| f.starts_with("dedup-minhash-") && f.contains("/_state/clusters/")));
     assert!(
-        !a.keys().any(|f| f.contains(".shards/")),
+        !a.keys()
+            .any(|f| f.contains(".shards/") || f.contains("/_state/stage1/")),
         "work folder left behind"
     );
+    // Two BFF stages (one group; two groups, each in its own folder), seven token stages.
+    let bff_stages: std::collections::BTreeSet<&str> = a
+        .keys()
+        .filter(|f| f.starts_with("dedup-bff-"))
+        .map(|f| f.split('/').next().unwrap())
+        .collect();
+    assert_eq!(bff_stages.len(), 2, "{bff_stages:?}");
+    assert!(a.keys().any(|f| f.contains("/docs/group-0001/")));
+    let token_stages: Vec<&String> = a
+        .keys()
+        .filter(|f| f.starts_with("tokenize-") && f.ends_with("/tokens/manifest.jsonl"))
+        .collect();
+    assert_eq!(token_stages.len(), 7, "{token_stages:?}");
 
     // A rerun would skip every shard: the finished stage vouches for them all.
     let again = lmrepro(&[

@@ -408,7 +408,7 @@ impl TokenizeJob {
             .map(|p| Ok(std::fs::metadata(p)?.len()))
             .sum::<Result<u64>>()?;
         let per_context = (self.cfg.seqlen * 4) as u64;
-        if bytes % per_context != 0 {
+        if !bytes.is_multiple_of(per_context) {
             bail!(
                 "{}: {bytes} bytes of fragments, not whole contexts of {} tokens",
                 self.cell_dir(r, c).display(),

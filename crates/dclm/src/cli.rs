@@ -7,7 +7,7 @@
 use crate::cache::{self, StageCache};
 use crate::stages::{self, Ctx};
 use crate::{load_params, Until};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use lmrepro_data::{Recipe, Resolver};
 use serde_json::{json, Value};
@@ -67,6 +67,14 @@ pub enum Sharded {
     /// One shard per input file of every top-fraction stage (`top10-bff.NAME`): its fastText
     /// scores; `stages --until quality` then thresholds globally and filters.
     FasttextScores,
+    /// Tokenize + shuffle, stage 1: one shard per input file of every token stage
+    /// (`<set>.FFFFFFFF`, the set a variant's name or `heldout`): tokenized, cut into contexts,
+    /// scattered to the cells (needs `stages --until quality`).
+    TokenizeFiles,
+    /// Tokenize + shuffle, stage 2: the cells of each round (`<set>.rR.cAAAAA-BBBBB`, cells A to
+    /// B of round R; listed in groups of 16, any range or single cell `cAAAAA` runs), each round
+    /// needing the one before; `stages --until tokenize` then writes the manifest.
+    TokenizeCells,
 }
 
 impl Sharded {
@@ -76,6 +84,7 @@ impl Sharded {
             Sharded::Heuristics => stages::heuristics::STAGE,
             Sharded::Bff => stages::dedup::BFF,
             Sharded::FasttextScores => "fasttext-top",
+            Sharded::TokenizeFiles | Sharded::TokenizeCells => "tokenize",
             _ => stages::dedup::MINHASH,
         }
     }
@@ -114,6 +123,13 @@ impl At {
         }
     }
 
+    /// `--scale`, else the recipe's default scale.
+    fn scale_or_default(&self, ctx: &Ctx) -> String {
+        self.scale
+            .clone()
+            .unwrap_or_else(|| ctx.p.default_scale.clone())
+    }
+
     fn cache_root(&self) -> PathBuf {
         self.cache.clone().unwrap_or_else(cache::default_root)
     }
@@ -139,14 +155,16 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
             Ok(json!({"stages": timings, "seconds": started.elapsed().as_secs_f64()}))
         }
         Command::Shards { stage, at } if !stage.is_minhash() && stage != Sharded::Heuristics => {
-            with_ctx(&at, &resolver, |ctx, cache| other_shards(stage, ctx, cache))
+            with_ctx(&at, &resolver, |ctx, cache| {
+                other_shards(stage, ctx, cache, &at.scale_or_default(ctx))
+            })
         }
         Command::Shard { stage, shard, at }
             if !stage.is_minhash() && stage != Sharded::Heuristics =>
         {
             with_ctx(&at, &resolver, |ctx, cache| {
                 let started = Instant::now();
-                let mut out = other_shard(stage, &shard, ctx, cache)?;
+                let mut out = other_shard(stage, &shard, ctx, cache, &at.scale_or_default(ctx))?;
                 out["stage"] = json!(stage.stage());
                 out["step"] = json!(stage);
                 out["shard"] = json!(shard);
@@ -244,7 +262,7 @@ pub fn run_json(cmd: Command, resolver: Resolver) -> Result<Value> {
 }
 
 /// The listing of the pool, BFF and fastText-scores shards.
-fn other_shards(stage: Sharded, ctx: &Ctx, cache: &StageCache) -> Result<Value> {
+fn other_shards(stage: Sharded, ctx: &Ctx, cache: &StageCache, scale: &str) -> Result<Value> {
     let listing = |key: &str,
                    finished: bool,
                    dir: &std::path::Path,
@@ -315,12 +333,131 @@ fn other_shards(stage: Sharded, ctx: &Ctx, cache: &StageCache) -> Result<Value> 
                       "shards": shards}),
             )
         }
+        Sharded::TokenizeFiles | Sharded::TokenizeCells => {
+            let plans = stages::tokenize::shard_plans(cache, ctx, scale)?;
+            let mut shards = Vec::new();
+            let mut keys = Vec::new();
+            for plan in &plans {
+                let finished = plan.finished();
+                keys.push(json!({"stage": plan.stage, "key": plan.key, "finished": finished}));
+                let job = &plan.job;
+                if stage == Sharded::TokenizeFiles {
+                    for (fi, n) in job.file_shards().iter().enumerate() {
+                        shards.push(json!({"name": format!("{}.{n}", plan.what),
+                                           "done": finished || job.file_done(fi)}));
+                    }
+                    continue;
+                }
+                for (r, &(cells, _)) in job.rounds().iter().enumerate() {
+                    for lo in (0..cells).step_by(CELLS_PER_SHARD) {
+                        let hi = (lo + CELLS_PER_SHARD).min(cells) - 1;
+                        let done = finished || (lo..=hi).all(|c| job.cell_done(r, c));
+                        shards.push(
+                            json!({"name": format!("{}.r{r}.c{lo:05}-{hi:05}", plan.what),
+                                           "round": r, "done": done}),
+                        );
+                    }
+                }
+            }
+            let finished = plans.iter().all(|p| p.finished());
+            Ok(
+                json!({"stage": stage.stage(), "step": stage, "key": keys, "finished": finished,
+                      "shards": shards}),
+            )
+        }
         _ => unreachable!("heuristics and MinHash are listed elsewhere"),
     }
 }
 
+/// Cells per listed `tokenize-cells` shard: 128 cells make 8 tasks in round 0, one in each later
+/// round (a task per cell would be hundreds of short processes per document set).
+const CELLS_PER_SHARD: usize = 16;
+
+/// Runs one tokenize step shard (see [`Sharded::TokenizeFiles`], [`Sharded::TokenizeCells`]).
+fn tokenize_shard(
+    stage: Sharded,
+    shard: &str,
+    ctx: &Ctx,
+    cache: &StageCache,
+    scale: &str,
+) -> Result<Value> {
+    let plans = stages::tokenize::shard_plans(cache, ctx, scale)?;
+    let (what, rest) = shard.split_once('.').unwrap_or((shard, ""));
+    let Some(plan) = plans.iter().find(|p| p.what == what) else {
+        let known: Vec<&str> = plans.iter().map(|p| p.what.as_str()).collect();
+        anyhow::bail!(
+            "no tokenize shard `{shard}`: shards are `SET.{}` with SET one of {}",
+            if stage == Sharded::TokenizeFiles {
+                "FFFFFFFF"
+            } else {
+                "rR.cAAAAA[-BBBBB]"
+            },
+            known.join(", ")
+        );
+    };
+    let mut out = json!({});
+    if plan.finished() {
+        out["skipped"] = json!("stage finished");
+        return Ok(out);
+    }
+    let job = &plan.job;
+    if stage == Sharded::TokenizeFiles {
+        let fi = match rest.parse::<usize>() {
+            Ok(fi) if rest.len() == 8 => fi,
+            _ => anyhow::bail!(
+                "tokenize-files shard `{shard}`: expected `{what}.FFFFFFFF` (an input file index)"
+            ),
+        };
+        if job.file_done(fi) {
+            out["skipped"] = json!("shard done");
+        }
+        let st = job.run_file(fi)?;
+        out["docs_in"] = json!(st.documents);
+        out["tokens"] = json!(st.tokens);
+        out["contexts"] = json!(st.contexts);
+        return Ok(out);
+    }
+    let (round, cells) = parse_cells(rest).with_context(|| {
+        format!("tokenize-cells shard `{shard}`: expected `{what}.rR.cAAAAA` or `{what}.rR.cAAAAA-BBBBB`")
+    })?;
+    if cells.clone().all(|c| job.cell_done(round, c)) {
+        out["skipped"] = json!("shard done");
+    }
+    let (mut contexts, mut written) = (0u64, 0u64);
+    for c in cells {
+        let st = job.run_cell(round, c)?;
+        contexts += st.contexts_in;
+        written += st.chunks.len() as u64;
+    }
+    out["contexts_in"] = json!(contexts);
+    out["shards_written"] = json!(written);
+    Ok(out)
+}
+
+/// `rR.cAAAAA` or `rR.cAAAAA-BBBBB` → (R, A..=B).
+fn parse_cells(s: &str) -> Result<(usize, std::ops::RangeInclusive<usize>)> {
+    let (r, c) = s
+        .split_once('.')
+        .context("no `.` between round and cells")?;
+    let round = r
+        .strip_prefix('r')
+        .context("no `r` before the round")?
+        .parse()?;
+    let c = c.strip_prefix('c').context("no `c` before the cells")?;
+    let (lo, hi) = c.split_once('-').unwrap_or((c, c));
+    let (lo, hi): (usize, usize) = (lo.parse()?, hi.parse()?);
+    anyhow::ensure!(lo <= hi, "cells {lo} to {hi}: an empty range");
+    Ok((round, lo..=hi))
+}
+
 /// Runs one pool, BFF or fastText-scores shard (nothing when it or its stage is done).
-fn other_shard(stage: Sharded, shard: &str, ctx: &Ctx, cache: &StageCache) -> Result<Value> {
+fn other_shard(
+    stage: Sharded,
+    shard: &str,
+    ctx: &Ctx,
+    cache: &StageCache,
+    scale: &str,
+) -> Result<Value> {
     let mut out = json!({});
     match stage {
         Sharded::Pool => {
@@ -369,6 +506,9 @@ fn other_shard(stage: Sharded, shard: &str, ctx: &Ctx, cache: &StageCache) -> Re
                 out["skipped"] = json!("shard done");
             }
             out["docs_in"] = json!(plan.run_shard(file)?);
+        }
+        Sharded::TokenizeFiles | Sharded::TokenizeCells => {
+            return tokenize_shard(stage, shard, ctx, cache, scale);
         }
         _ => unreachable!("heuristics and MinHash run elsewhere"),
     }

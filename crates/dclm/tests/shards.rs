@@ -235,6 +235,71 @@ fn bff_groups_run_as_shards(sharded: &Path) {
     assert_eq!(again["docs_out"], first["docs_out"]);
 }
 
+/// The tokenize steps as shards (their output against the local engine's is the Ray test's): a
+/// file shard is not redone, a round before the one it reads fails by name, names are checked.
+/// On the held-out set (one small file) to keep it cheap.
+fn tokenize_steps_refuse_and_resume(sharded: &Path) {
+    let files = step_shards(sharded, Sharded::TokenizeFiles);
+    assert!(files.contains(&"heldout.00000000".to_string()), "{files:?}");
+    assert!(
+        files.iter().any(|n| n.starts_with("dclm-baseline.")),
+        "{files:?}"
+    );
+    let cells = step_shards(sharded, Sharded::TokenizeCells);
+    let held: Vec<&String> = cells.iter().filter(|n| n.starts_with("heldout.")).collect();
+    assert_eq!(
+        held,
+        (0..8)
+            .map(|g| format!("heldout.r0.c{:05}-{:05}", g * 16, g * 16 + 15))
+            .chain([
+                "heldout.r1.c00000-00007".into(),
+                "heldout.r2.c00000-00000".into()
+            ])
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::TokenizeFiles, "nope.00000000").unwrap_err()
+    );
+    assert!(
+        err.contains("heldout") && err.contains("dclm-baseline"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::TokenizeFiles, "heldout.7").unwrap_err()
+    );
+    assert!(err.contains("FFFFFFFF"), "{err}");
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::TokenizeCells, "heldout.r0.c00000").unwrap_err()
+    );
+    assert!(
+        err.contains("file 00000000") && err.contains("not done"),
+        "{err}"
+    );
+    let first = step(sharded, Sharded::TokenizeFiles, "heldout.00000000").unwrap();
+    assert!(first.get("skipped").is_none(), "{first}");
+    assert!(first["contexts"].as_u64().unwrap() > 0, "{first}");
+    let again = step(sharded, Sharded::TokenizeFiles, "heldout.00000000").unwrap();
+    assert_eq!(again["skipped"], "shard done");
+    assert_eq!(again["contexts"], first["contexts"]);
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::TokenizeCells, "heldout.r1.c00000-00007").unwrap_err()
+    );
+    assert!(err.contains("round 0 cell 00000"), "{err}");
+    let err = format!(
+        "{:#}",
+        step(sharded, Sharded::TokenizeCells, "heldout.r0.x1").unwrap_err()
+    );
+    assert!(err.contains("rR.cAAAAA"), "{err}");
+    let r0 = step(sharded, Sharded::TokenizeCells, "heldout.r0.c00000-00127").unwrap();
+    assert_eq!(r0["contexts_in"], first["contexts"], "{r0}");
+}
+
 /// fastText scoring one file per shard, then the global threshold: the top-fraction stages equal
 /// the local engine's.
 fn fasttext_scores_equal_the_local_engine(sharded: &Path, local: &Path) {
@@ -285,8 +350,18 @@ fn fasttext_scores_equal_the_local_engine(sharded: &Path, local: &Path) {
         done,
         (0..names.len()).map(|i| i % 3 == 0).collect::<Vec<_>>()
     );
+    let err = format!(
+        "{:#}",
+        go(Command::Shards {
+            stage: Sharded::TokenizeFiles,
+            at: at(sharded),
+        })
+        .unwrap_err()
+    );
+    assert!(err.contains("--until quality"), "{err}");
     stages(sharded, Until::Quality);
     stages(local, Until::Quality);
+    tokenize_steps_refuse_and_resume(sharded);
     let (a, b) = (
         stage_trees(sharded, "fasttext-top"),
         stage_trees(local, "fasttext-top"),

@@ -72,7 +72,7 @@ pub struct BffPlan {
 
 /// The BFF stage's key (the heuristics stage and the spec) and its groups.
 pub fn bff_plan(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result<BffPlan> {
-    let material = json!({"heuristics": heuristics.key, "spec": ctx.p.bff});
+    let material = bff_material(&heuristics.key, &ctx.p.bff);
     let key = crate::cache::key_of(&material);
     let dir = cache.stage_dir(BFF, &key);
     anyhow::ensure!(
@@ -88,6 +88,12 @@ pub fn bff_plan(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Result<Bff
         input: heuristics.dir.clone(),
         spec: ctx.p.bff.clone(),
     })
+}
+
+/// The BFF stage's key material: the heuristics stage's key and the spec (`shard_groups` only
+/// when not 1).
+fn bff_material(heuristics: &str, spec: &crate::params::BffSpec) -> serde_json::Value {
+    json!({"heuristics": heuristics, "spec": spec})
 }
 
 impl BffPlan {
@@ -270,4 +276,40 @@ pub fn minhash_finished(cache: &StageCache, ctx: &Ctx, heuristics: &Stage) -> Re
         dir: plan.dir,
         key: plan.key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default of one BFF shard group keeps the key the committed results were made with:
+    /// the BFF key recorded in `results/dclm-baseline/timings.json`, recomputed from today's spec
+    /// and the recorded heuristics key. Two groups make another stage.
+    #[test]
+    fn one_bff_group_keeps_the_committed_stage_key() {
+        let recipe = lmrepro_data::Recipe::load_named("dclm-baseline").unwrap();
+        let p = crate::load_params(&recipe).unwrap();
+        assert_eq!(p.bff.shard_groups, 1);
+        let timings = lmrepro_data::workspace_root().join("results/dclm-baseline/timings.json");
+        let t: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(timings).unwrap()).unwrap();
+        let key = |stage: &str| {
+            t["stages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["stage"] == stage)
+                .unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let material = |spec| bff_material(&key("heuristics"), spec);
+        assert!(material(&p.bff)["spec"].get("shard_groups").is_none());
+        assert_eq!(crate::cache::key_of(&material(&p.bff)), key(BFF));
+        let mut two = p.bff.clone();
+        two.shard_groups = 2;
+        assert_eq!(material(&two)["spec"]["shard_groups"], 2);
+        assert_ne!(crate::cache::key_of(&material(&two)), key(BFF));
+    }
 }

@@ -137,6 +137,48 @@ fn variant_source(
     })
 }
 
+/// Each variant's `(name, upstream key, document files or folders)` as [`variants`] gives them,
+/// from finished stages only, for a tokenize shard task (which never builds an upstream stage).
+pub fn variant_inputs_finished(
+    cache: &StageCache,
+    ctx: &Ctx,
+) -> Result<Vec<(String, String, Vec<PathBuf>)>> {
+    let (pool_stage, pool_sum) = pool::finished(cache, ctx)?;
+    let heuristics = super::heuristics::finished(cache, ctx)?;
+    let dedup = |d: Dedup| match d {
+        Dedup::Bff => super::dedup::bff_finished(cache, ctx, &heuristics),
+        Dedup::Minhash => super::dedup::minhash_finished(cache, ctx, &heuristics),
+    };
+    let mut out = Vec::new();
+    for v in &ctx.p.variants {
+        let (key, dirs) = match (v.heuristics, v.dedup, v.fasttext_top_fraction) {
+            (false, _, _) => (
+                pool_stage.key.clone(),
+                pool::files(&pool_stage.dir, &pool_sum),
+            ),
+            (true, None, _) => (heuristics.key.clone(), vec![heuristics.dir.clone()]),
+            (true, Some(d), None) => {
+                let st = dedup(d)?;
+                (st.key, vec![docs_dir(&st.dir)])
+            }
+            (true, Some(d), Some(f)) => {
+                let classifier = classifier_finished(cache, ctx)?;
+                let plan = top_plan(cache, &classifier, d, &dedup(d)?, f)?;
+                if !plan.finished() {
+                    bail!(
+                        "the {} stage {} is not finished: run `lmrepro dclm stages --until quality` first",
+                        plan.stage,
+                        plan.dir.display()
+                    );
+                }
+                (plan.key, vec![docs_dir(&plan.dir)])
+            }
+        };
+        out.push((v.name.clone(), key, dirs));
+    }
+    Ok(out)
+}
+
 /// A `fasttext-top<percent>-<dedup>` stage: the top fraction `f` of `docs` by classifier score.
 /// Scoring (the costly pass) runs per input file in the work folder ([`TopPlan`]); the global
 /// threshold and the filter run here, over every file's scores.
