@@ -145,6 +145,18 @@ fn write_u32s(tmp: &Path, path: &Path, ids: &[u32]) -> Result<()> {
     write_atomic(tmp, path, &buf)
 }
 
+/// Appends the `len` bytes at `offset` of `path` to `out` as little-endian `u32`s.
+fn read_u32s_at(path: &Path, offset: u64, len: u64, out: &mut Vec<u32>) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = vec![0u8; len as usize];
+    f.read_exact(&mut bytes)
+        .with_context(|| format!("reading {len} bytes at {offset} of {}", path.display()))?;
+    tokens::decode_ids(&bytes, Dtype::U32, out);
+    Ok(())
+}
+
 fn read_u32s(path: &Path) -> Result<Vec<u32>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut out = Vec::with_capacity(bytes.len() / 4);
@@ -171,6 +183,10 @@ lmrepro_stage::tally! {
 pub struct CellStats {
     pub contexts_in: u64,
     pub chunks: Vec<ManifestEntry>,
+    /// Contexts sent to each overflow cell of the next round, in the order they sit in this
+    /// cell's leftover file (`_state/roundR+1/from_CCCCC.bin`).
+    #[serde(default)]
+    pub leftovers: Vec<u64>,
 }
 
 /// The rounds of stage 2 for `num_local_cells` cells: `(cells read, overflow cells written)` per
@@ -202,11 +218,14 @@ pub fn rounds(num_local_cells: usize) -> Vec<(usize, usize)> {
 /// 2. **per cell of each round** ([`TokenizeJob::run_cell`], round `r` needs every shard of the
 ///    step before done): read the cell's fragments in index order (the order the one-process
 ///    merge appended them), shuffle with `(seed, 2 + r, cell)`, write the full chunks as
-///    `shard_NNNNNNNN.bin` and route the leftovers to the next round's overflow cells
-///    (`_state/roundR/cell_OOOOO/CCCCCCCC.bin`), then the cell's marker with its manifest lines.
-///    A cell's first shard number is the number of chunks the cells before it emit, which is
-///    known before they run: a cell of `n` contexts emits `n / chunk_size` full chunks (every
-///    chunk, the last one partial, in the last round), and `n` is the size of its fragments;
+///    `shard_NNNNNNNN.bin` and route the leftovers to the next round's overflow cells (one file
+///    per cell, `_state/roundR+1/from_CCCCC.bin`, overflow cell after overflow cell), then the
+///    cell's marker with its manifest lines and how many contexts each overflow cell got; an
+///    overflow cell reads its part of every such file in cell order. A cell's first shard
+///    number is the number of chunks the cells before it emit, which is known before they run:
+///    a cell of `n` contexts emits `n / chunk_size` full chunks (every chunk, the last one
+///    partial, in the last round), and `n` is the size of its fragments (round 0) or the sum of
+///    the counts recorded for it (later rounds);
 /// 3. **finish** ([`TokenizeJob::finish`]): the manifest from the cells' markers in (round,
 ///    cell) order, `meta.json`, `stats.json`, and `_state/` removed.
 ///
@@ -269,19 +288,20 @@ impl TokenizeJob {
         ShardedStage::shared(&self.state().join("stage1"))
     }
 
-    /// Round `r`'s markers (`_state/roundR/_done/cCCCCC`); from round 1 on also its input cells.
+    /// Round `r`'s markers (`_state/roundR/_done/cCCCCC`); from round 1 on also the leftover
+    /// files of the round before (`from_CCCCC.bin`).
     fn round(&self, r: usize) -> ShardedStage {
         ShardedStage::shared(&self.state().join(format!("round{r}")))
     }
 
-    /// The folder of cell `c`'s input fragments in round `r`.
-    fn cell_dir(&self, r: usize, c: usize) -> PathBuf {
-        let base = if r == 0 {
-            self.stage1().dir
-        } else {
-            self.round(r).dir
-        };
-        base.join(format!("cell_{c:05}"))
+    /// The folder of cell `c`'s stage-1 fragments (round 0's input).
+    fn cell_dir(&self, c: usize) -> PathBuf {
+        self.stage1().dir.join(format!("cell_{c:05}"))
+    }
+
+    /// The file holding the leftovers cell `c` of round `r - 1` sent to round `r`.
+    fn leftover_file(&self, r: usize, c: usize) -> PathBuf {
+        self.round(r).dir.join(format!("from_{c:05}.bin"))
     }
 
     /// `(cells read, overflow cells written)` per round ([`rounds`]).
@@ -387,7 +407,7 @@ impl TokenizeJob {
         }
         for (c, ids) in per_cell.iter().enumerate() {
             if !ids.is_empty() {
-                write_fragment(&self.cell_dir(0, c), fi, ids)?;
+                write_fragment(&self.cell_dir(c), fi, ids)?;
             }
         }
         let st = FileStats {
@@ -401,9 +421,14 @@ impl TokenizeJob {
         Ok(st)
     }
 
-    /// Contexts in cell `c`'s input fragments of round `r` (all written: the step before is done).
+    /// Contexts in cell `c`'s input of round `r` (all written: the step before is done): the size
+    /// of its stage-1 fragments in round 0, the leftovers recorded for it by the cells of the
+    /// round before otherwise.
     fn cell_contexts(&self, r: usize, c: usize) -> Result<u64> {
-        let bytes: u64 = fragments(&self.cell_dir(r, c))?
+        if r > 0 {
+            return Ok(self.leftovers_for(r, c)?.iter().map(|(_, _, n)| n).sum());
+        }
+        let bytes: u64 = fragments(&self.cell_dir(c))?
             .iter()
             .map(|p| Ok(std::fs::metadata(p)?.len()))
             .sum::<Result<u64>>()?;
@@ -411,11 +436,35 @@ impl TokenizeJob {
         if !bytes.is_multiple_of(per_context) {
             bail!(
                 "{}: {bytes} bytes of fragments, not whole contexts of {} tokens",
-                self.cell_dir(r, c).display(),
+                self.cell_dir(c).display(),
                 self.cfg.seqlen
             );
         }
         Ok(bytes / per_context)
+    }
+
+    /// Where cell `o` of round `r` (r >= 1) finds its input: per cell of the round before, in
+    /// cell order, `(leftover file, first context in it, contexts)`.
+    fn leftovers_for(&self, r: usize, o: usize) -> Result<Vec<(PathBuf, u64, u64)>> {
+        let before = self.round(r - 1);
+        let mut out = Vec::new();
+        for c in 0..self.rounds[r - 1].0 {
+            let st: CellStats = before.done_stats(&format!("c{c:05}"))?;
+            if st.leftovers.len() != self.rounds[r - 1].1 {
+                bail!(
+                    "{}: round {} cell {c:05} recorded {} overflow cells, expected {}",
+                    self.out.display(),
+                    r - 1,
+                    st.leftovers.len(),
+                    self.rounds[r - 1].1
+                );
+            }
+            let first: u64 = st.leftovers[..o].iter().sum();
+            if st.leftovers[o] > 0 {
+                out.push((self.leftover_file(r, c), first, st.leftovers[o]));
+            }
+        }
+        Ok(out)
     }
 
     /// The chunks a cell of `n` contexts emits in round `r`.
@@ -477,17 +526,25 @@ impl TokenizeJob {
             Claim::Mine(lock) => lock,
         };
         let first = self.first_shard(r, c)?;
-        let mut ids = Vec::new();
-        for p in fragments(&self.cell_dir(r, c))? {
-            ids.extend(read_u32s(&p)?);
-        }
         let seqlen = self.cfg.seqlen;
+        let mut ids = Vec::new();
+        if r == 0 {
+            for p in fragments(&self.cell_dir(c))? {
+                ids.extend(read_u32s(&p)?);
+            }
+        } else {
+            for (path, at, n) in self.leftovers_for(r, c)? {
+                let width = (seqlen * 4) as u64;
+                read_u32s_at(&path, at * width, n * width, &mut ids)?;
+            }
+        }
         let mut ctxs: Vec<&[u32]> = ids.chunks(seqlen).collect();
         let mut rng = rng_for(self.cfg.seed, 2 + r as u64, c as u64);
         shuffle(&mut ctxs, &mut rng);
         let mut stats = CellStats {
             contexts_in: ctxs.len() as u64,
             chunks: Vec::new(),
+            leftovers: Vec::new(),
         };
         let mut leftovers: Vec<Vec<u32>> = vec![Vec::new(); num_overflows];
         for chunk in ctxs.chunks(self.cfg.chunk_size) {
@@ -511,10 +568,22 @@ impl TokenizeJob {
                 sha256: hex::encode(Sha256::digest(&bytes)),
             });
         }
-        for (o, ids) in leftovers.iter().enumerate() {
-            if !ids.is_empty() {
-                write_fragment(&self.cell_dir(r + 1, o), c, ids)?;
-            }
+        // One file for all of this cell's leftovers (overflow cell after overflow cell; the
+        // marker records how many contexts each got): one fsynced file per cell, not one per
+        // (cell, overflow cell).
+        stats.leftovers = leftovers
+            .iter()
+            .map(|ids| (ids.len() / seqlen) as u64)
+            .collect();
+        if leftovers.iter().any(|ids| !ids.is_empty()) {
+            let next = self.round(r + 1).dir;
+            std::fs::create_dir_all(&next)
+                .with_context(|| format!("creating {}", next.display()))?;
+            write_u32s(
+                &next.join(format!(".from_{c:05}.bin.tmp")),
+                &self.leftover_file(r + 1, c),
+                &leftovers.concat(),
+            )?;
         }
         round.mark_done(&shard, &stats)?;
         Ok(stats)
