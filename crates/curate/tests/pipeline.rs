@@ -481,10 +481,15 @@ fn tokenize_steps_in_any_order_equal_the_one_process_run() {
     let tokenizer = test_input("tokenizer/gpt-neox-20b/tokenizer.json");
     let out = tmp.path().join("tok");
     let cfg = small_tokshuf_cfg();
+    // Each step from a job of its own, as separate tasks would build them (one tokenizer load:
+    // loading it per job would make this test slow in debug).
+    let tok = std::sync::Arc::new(Tokenizer::from_file(&tokenizer).unwrap());
     let job = || {
-        tokenize::TokenizeJob::new(std::slice::from_ref(&input), &tokenizer, &out, &cfg).unwrap()
+        tokenize::TokenizeJob::with_tokenizer(std::slice::from_ref(&input), tok.clone(), &out, &cfg)
+            .unwrap()
     };
-    let j = job();
+    let j =
+        tokenize::TokenizeJob::new(std::slice::from_ref(&input), &tokenizer, &out, &cfg).unwrap();
     assert_eq!(j.rounds(), &[(32, 2), (2, 1), (1, 0)]);
     assert_eq!(tokenize::rounds(128), vec![(128, 8), (8, 1), (1, 0)]);
     assert_eq!(tokenize::rounds(8), vec![(8, 0)]);
