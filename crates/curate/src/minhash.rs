@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -730,38 +730,40 @@ type Serialised = Vec<Vec<u8>>;
 /// always does). Bounded so that the stage still runs on corpora larger than memory.
 const KEEP_FOR_FILTER_BYTES: usize = 1 << 30;
 
-/// [`read_docs`] with the file decompressed into one buffer first (its size is in the zstd
-/// frame header): `BufRead::lines` grows a fresh `String` for every line, which for books of
-/// hundreds of KB meant a dozen reallocations and copies each. Same documents, line numbers,
-/// skips and errors as [`read_docs`] (`whole_file_reading_equals_read_docs`), except that a
-/// file that fails to decompress is an error before any document rather than after the last
-/// good one (an error either way).
-fn read_whole_file(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize, Doc)>, u64)> {
-    let mut buf = Vec::with_capacity(crate::bff::decompressed_size_hint(path));
-    lmrepro_stage::jsonl::open_reader(path)?
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{}: read error", path.display()))?;
+/// [`read_docs`] reading every line into one reused buffer: `BufRead::lines` grows a fresh
+/// `String` for every line, which for books of hundreds of KB meant a dozen reallocations and
+/// copies each (and a whole-file buffer would page-fault in the file's size every time). Same
+/// documents, line numbers, skips and errors as [`read_docs`]
+/// (`line_buffer_reading_equals_read_docs`).
+fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize, Doc)>, u64)> {
+    let mut reader = lmrepro_stage::jsonl::open_reader(path)?;
+    let mut buf = Vec::new();
     let mut docs = Vec::new();
     let mut malformed = 0;
-    let mut rest = &buf[..];
     let mut line_no = 0;
-    while !rest.is_empty() {
-        // `BufRead::lines`: up to and without the `\n`, then without one trailing `\r`.
-        let (mut line, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        rest = next;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf);
         line_no += 1;
-        if let [head @ .., b'\r'] = line {
+        let read_error = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!("{}:{line_no}: read error", path.display()))
+        };
+        if read.map_err(read_error)? == 0 {
+            break;
+        }
+        // `BufRead::lines`: without the `\n`, then without one trailing `\r`.
+        let mut line = &buf[..];
+        if let [head @ .., b'\n'] = line {
             line = head;
+            if let [head @ .., b'\r'] = line {
+                line = head;
+            }
         }
         let line = std::str::from_utf8(line).map_err(|_| {
-            anyhow::Error::new(std::io::Error::new(
+            read_error(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "stream did not contain valid UTF-8",
             ))
-            .context(format!("{}:{line_no}: read error", path.display()))
         })?;
         if line.trim().is_empty() {
             continue;
@@ -789,13 +791,18 @@ fn signatures_of_file(
     ab: &(Vec<u64>, Vec<u64>),
     keep: bool,
 ) -> Result<((u64, u64, u64), Option<Serialised>)> {
-    let (ds, malformed) = read_whole_file(file, cfg.on_malformed)?;
+    let (ds, malformed) = read_file_docs(file, cfg.on_malformed)?;
     let (sigs, serialised): (Vec<Option<Vec<u64>>>, Vec<Vec<u8>>) = ds
         .par_iter()
         .map(|(_, d)| {
             let sig = signature(&shingles(text(d), cfg.n_grams), &ab.0, &ab.1);
             let bytes = if keep {
-                serde_json::to_vec(d).expect("serialising a JSON value cannot fail")
+                // Sized for the text and its escapes up front: grown by doubling, a book's
+                // line was copied a dozen times.
+                let t = text(d).len();
+                let mut bytes = Vec::with_capacity(t + t / 16 + 4096);
+                serde_json::to_writer(&mut bytes, d).expect("serialising a JSON value cannot fail");
+                bytes
             } else {
                 Vec::new()
             };
@@ -1857,7 +1864,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn whole_file_reading_equals_read_docs(
+        fn line_buffer_reading_equals_read_docs(
             lines in prop::collection::vec(prop::sample::select(vec![
                 r#"{"text": "a b c", "id": 1}"#.as_bytes(),
                 br#"{"text":"x\u00e9","f":0.5}"#,
@@ -1887,7 +1894,7 @@ mod tests {
                 p
             };
             for on in [OnMalformed::Skip, OnMalformed::Error] {
-                let (a, b) = (read_whole_file(&p, on), read_docs(&p, on));
+                let (a, b) = (read_file_docs(&p, on), read_docs(&p, on));
                 match (a, b) {
                     (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
                     (Err(a), Err(b)) => prop_assert_eq!(format!("{a:#}"), format!("{b:#}")),
@@ -1910,7 +1917,7 @@ mod tests {
         std::fs::write(&p, lines.join("\n") + "\n").unwrap();
         let cfg = MinhashConfig::default();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        run_keeping(&[p.clone()], &a, &cfg, usize::MAX).unwrap();
+        run_keeping(std::slice::from_ref(&p), &a, &cfg, usize::MAX).unwrap();
         run_keeping(&[p], &b, &cfg, 0).unwrap();
         let out = folder_bytes(&a);
         assert_eq!(out, folder_bytes(&b));
