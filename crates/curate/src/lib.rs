@@ -11,3 +11,4 @@ pub mod minhash;
 pub mod quality;
 pub mod tokenize;
 pub mod tokens;
+pub mod work_timer;

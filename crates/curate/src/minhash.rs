@@ -18,14 +18,14 @@
 use anyhow::{bail, ensure, Context, Result};
 use lmrepro_pycompat::numpy::RandomState;
 use lmrepro_stage::{
-    expand_inputs, progress, read_docs, shard_names, text, write_atomic, DocReader, OnMalformed,
-    ShardedStage, Tally,
+    expand_inputs, progress, read_docs, shard_names, text, write_atomic, Doc, DocReader,
+    OnMalformed, ShardedStage, Tally,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -113,10 +113,9 @@ fn simplify(text: &str) -> (String, bool) {
     // The reference lowercases with `str::to_lowercase`, which differs from lowercasing
     // character by character only in the final-sigma rule of `Σ`: texts with one take the
     // reference's lowercasing first.
-    let joined = if text.contains('Σ') {
-        collapse(&text.to_lowercase(), false)
-    } else {
-        collapse(text, true)
+    let joined = match collapse(text, true) {
+        Some(joined) => joined,
+        None => collapse(&text.to_lowercase(), false).expect("collapse without lowercasing"),
     };
     if joined.is_ascii() {
         // No decomposition, no marks, no edge whitespace: already the reference's result.
@@ -193,10 +192,11 @@ fn number_end(s: &str, i: usize) -> usize {
     }
 }
 
-/// What [`collapse`]'s fast loop does with a byte: `< 0x80` copy this (lowercased) byte, or one
-/// of the markers below.
-const ACT_SEPARATOR: u8 = 0x80;
-const ACT_SLOW: u8 = 0x81;
+/// What [`collapse`]'s fast loop does with a byte: write this byte (the lowercased letter, or a
+/// space for a separator: a space is never a letter's output, so it marks separators), or take
+/// the slow path ([`ACT_SLOW`]).
+const ACT_SEPARATOR: u8 = b' ';
+const ACT_SLOW: u8 = 0x80;
 
 /// Per byte, [`collapse`]'s action (digits and non-ASCII bytes take the slow path).
 fn ascii_actions(lowercase: bool) -> &'static [u8; 256] {
@@ -221,8 +221,9 @@ fn ascii_actions(lowercase: bool) -> &'static [u8; 256] {
 /// Lowercase (when `lowercase`; character by character), numbers → `0`, punctuation → space,
 /// whitespace runs → one space, no edge spaces: the reference's steps 1–4 in one pass. Digits,
 /// number separators, punctuation and whitespace are caseless and no character lowercases into
-/// one, so classifying before lowercasing is the same as after.
-fn collapse(text: &str, lowercase: bool) -> String {
+/// one, so classifying before lowercasing is the same as after. `None` when lowercasing meets a
+/// `Σ` (its final-sigma rule needs `str::to_lowercase`; the caller lowercases first then).
+fn collapse(text: &str, lowercase: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let act = ascii_actions(lowercase);
     let mut out: Vec<u8> = Vec::with_capacity(text.len() + 8);
@@ -236,19 +237,18 @@ fn collapse(text: &str, lowercase: bool) -> String {
         out.reserve(bytes.len() - i);
         let spare = out.spare_capacity_mut();
         let mut o = 0;
+        // Branch-free per byte (word boundaries come every few bytes: a branch on letter vs
+        // separator mispredicted at each): the byte is always stored, and the output advances
+        // unless it is a separator following a separator (or the start).
         while i < bytes.len() {
             let a = act[bytes[i] as usize];
-            if a < 0x80 {
-                spare[o].write(a);
-                o += 1;
-                gap = false;
-            } else if a == ACT_SEPARATOR {
-                spare[o].write(b' ');
-                o += !gap as usize;
-                gap = true;
-            } else {
+            if a == ACT_SLOW {
                 break;
             }
+            let sep = a == ACT_SEPARATOR;
+            spare[o].write(a);
+            o += !(sep & gap) as usize;
+            gap = sep;
             i += 1;
         }
         // SAFETY: the loop above initialised spare[..o], the bytes following `out`'s length.
@@ -272,6 +272,9 @@ fn collapse(text: &str, lowercase: bool) -> String {
             i += w;
         } else {
             if lowercase {
+                if c == 'Σ' {
+                    return None;
+                }
                 let mut buf = [0u8; 4];
                 for l in c.to_lowercase() {
                     out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
@@ -286,7 +289,7 @@ fn collapse(text: &str, lowercase: bool) -> String {
     if gap && !out.is_empty() {
         out.pop();
     }
-    String::from_utf8(out).expect("whole characters were copied")
+    Some(String::from_utf8(out).expect("whole characters were copied"))
 }
 
 /// NFD without `\p{Mn}`, then `strip` (the reference's steps 5–6), run by run.
@@ -371,10 +374,16 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
     let mut spans: Vec<(u32, u32)> = Vec::with_capacity(words_of.len() / 4);
     // `words_of` copied up to `copied`, with a space inserted at every split so far.
     let mut split_copy: Option<(String, usize)> = None;
+    // Spaces inserted so far (the copy's length minus the bytes of `words_of` copied).
+    let mut shift = 0usize;
     let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<(u32, u32)>| {
-        let shift = split_copy.as_ref().map_or(0, |(b, c)| b.len() - c);
+        // Only words of 5 or 6 bytes can split: the others skip the comparisons.
+        if !matches!(e - s, 5 | 6) {
+            spans.push(((s + shift) as u32, (e + shift) as u32));
+            return;
+        }
         match contraction_split(&words_of[s..e], followed) {
-            Some(k) if e - s >= 5 => {
+            Some(k) => {
                 let (b, c) = split_copy
                     .get_or_insert_with(|| (String::with_capacity(words_of.len() + 64), 0));
                 b.push_str(&words_of[*c..s + k]);
@@ -382,17 +391,19 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
                 *c = s + k;
                 spans.push(((s + shift) as u32, (s + k + shift) as u32));
                 spans.push(((s + k + shift + 1) as u32, (e + shift + 1) as u32));
+                shift += 1;
             }
-            _ => spans.push(((s + shift) as u32, (e + shift) as u32)),
+            None => spans.push(((s + shift) as u32, (e + shift) as u32)),
         }
     };
     let b = words_of.as_bytes();
     if !b.is_empty() {
         let mut start = 0;
-        for end in memchr_spaces(b).chain(std::iter::once(b.len())) {
-            push_word(start, end, end < b.len(), &mut spans);
+        for_each_space(b, |end| {
+            push_word(start, end, true, &mut spans);
             start = end + 1;
-        }
+        });
+        push_word(start, b.len(), false, &mut spans);
     }
     let buf: &str = match &mut split_copy {
         Some((b, c)) => {
@@ -411,11 +422,54 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
         .collect()
 }
 
-/// Positions of the spaces in `b`.
-fn memchr_spaces(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.iter()
-        .enumerate()
-        .filter_map(|(i, &c)| (c == b' ').then_some(i))
+/// Calls `f` with the position of each space in `b`, in order. Words are a few bytes long, so
+/// a search per space (`memchr`) would restart at every word: instead each 64-byte block becomes
+/// a bit mask of its spaces (one vector compare per 16 bytes), walked bit by bit.
+fn for_each_space(b: &[u8], mut f: impl FnMut(usize)) {
+    let mut blocks = b.chunks_exact(64);
+    let mut base = 0;
+    for block in &mut blocks {
+        let mut mask = space_mask(block.try_into().unwrap());
+        while mask != 0 {
+            f(base + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        base += 64;
+    }
+    for (j, &c) in blocks.remainder().iter().enumerate() {
+        if c == b' ' {
+            f(base + j);
+        }
+    }
+}
+
+/// Bit `j` set where `block[j]` is a space.
+#[inline(always)]
+fn space_mask(block: &[u8; 64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        let mut mask = 0u64;
+        for k in 0..4 {
+            // SAFETY: SSE2 is part of x86_64; the load reads 16 bytes inside `block`.
+            let m = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8))) as u16
+            };
+            mask |= (m as u64) << (16 * k);
+        }
+        mask
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut mask = 0u64;
+        for (j, &c) in block.iter().enumerate() {
+            mask |= ((c == b' ') as u64) << j;
+        }
+        mask
+    }
 }
 
 /// `v mod (2^61 − 1)` without a division: `2^61 ≡ 1`, so `v ≡ (v >> 61) + (v & p)`, which is
@@ -665,19 +719,96 @@ impl SigReader {
     }
 }
 
-/// Step 1 for one file: per-bucket sorted signature records. Returns (docs, docs with signature).
+/// A file's well-formed documents in order, each serialised as the filter step writes an
+/// untouched document (`serde_json::to_vec` of the parsed document, without the newline): what
+/// [`run`] keeps from the signature pass so that the filter step need not read and parse the file
+/// again.
+type Serialised = Vec<Vec<u8>>;
+
+/// How many bytes of [`Serialised`] documents [`run`] keeps in memory between the signature and
+/// filter steps (1 GiB; files past it are read again by the filter step, as a distributed engine
+/// always does). Bounded so that the stage still runs on corpora larger than memory.
+const KEEP_FOR_FILTER_BYTES: usize = 1 << 30;
+
+/// [`read_docs`] reading every line into one reused buffer: `BufRead::lines` grows a fresh
+/// `String` for every line, which for books of hundreds of KB meant a dozen reallocations and
+/// copies each (and a whole-file buffer would page-fault in the file's size every time). Same
+/// documents, line numbers, skips and errors as [`read_docs`]
+/// (`line_buffer_reading_equals_read_docs`).
+fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize, Doc)>, u64)> {
+    let mut reader = lmrepro_stage::jsonl::open_reader(path)?;
+    let mut buf = Vec::new();
+    let mut docs = Vec::new();
+    let mut malformed = 0;
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf);
+        line_no += 1;
+        let read_error = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!("{}:{line_no}: read error", path.display()))
+        };
+        if read.map_err(read_error)? == 0 {
+            break;
+        }
+        // `BufRead::lines`: without the `\n`, then without one trailing `\r`.
+        let mut line = &buf[..];
+        if let [head @ .., b'\n'] = line {
+            line = head;
+            if let [head @ .., b'\r'] = line {
+                line = head;
+            }
+        }
+        let line = std::str::from_utf8(line).map_err(|_| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ))
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match lmrepro_stage::parse_doc(line) {
+            Ok(doc) => docs.push((line_no, doc)),
+            Err(e) => match on_malformed {
+                OnMalformed::Error => {
+                    return Err(e.context(format!("{}:{line_no}", path.display())))
+                }
+                OnMalformed::Skip => malformed += 1,
+            },
+        }
+    }
+    Ok((docs, malformed))
+}
+
+/// Step 1 for one file: per-bucket sorted signature records. Returns (docs, docs with signature,
+/// malformed lines), and with `keep` the documents serialised for the filter step.
 fn signatures_of_file(
     file: &Path,
     fi: usize,
     sig_dir: &Path,
     cfg: &MinhashConfig,
     ab: &(Vec<u64>, Vec<u64>),
-) -> Result<(u64, u64, u64)> {
-    let (ds, malformed) = read_docs(file, cfg.on_malformed)?;
-    let sigs: Vec<Option<Vec<u64>>> = ds
+    keep: bool,
+) -> Result<((u64, u64, u64), Option<Serialised>)> {
+    let (ds, malformed) = read_file_docs(file, cfg.on_malformed)?;
+    let (sigs, serialised): (Vec<Option<Vec<u64>>>, Vec<Vec<u8>>) = ds
         .par_iter()
-        .map(|(_, d)| signature(&shingles(text(d), cfg.n_grams), &ab.0, &ab.1))
-        .collect();
+        .map(|(_, d)| {
+            let sig = signature(&shingles(text(d), cfg.n_grams), &ab.0, &ab.1);
+            let bytes = if keep {
+                // Sized for the text and its escapes up front: grown by doubling, a book's
+                // line was copied a dozen times.
+                let t = text(d).len();
+                let mut bytes = Vec::with_capacity(t + t / 16 + 4096);
+                serde_json::to_writer(&mut bytes, d).expect("serialising a JSON value cannot fail");
+                bytes
+            } else {
+                Vec::new()
+            };
+            (sig, bytes)
+        })
+        .unzip();
     let hpb = cfg.hashes_per_bucket;
     let with_sig = sigs.iter().filter(|s| s.is_some()).count() as u64;
     for b in 0..cfg.num_buckets {
@@ -694,7 +825,10 @@ fn signatures_of_file(
         std::fs::create_dir_all(&dir)?;
         write_records(&dir.join(format!("{fi:05}.sig")), &recs)?;
     }
-    Ok((ds.len() as u64, with_sig, malformed))
+    Ok((
+        (ds.len() as u64, with_sig, malformed),
+        keep.then_some(serialised),
+    ))
 }
 
 /// Step 2 for one bucket: merge the sorted files, emit pairs of consecutive equal signatures.
@@ -900,19 +1034,29 @@ impl MinhashJob {
     /// Step 1 for input file `shard` (`fffff`): its per-bucket sorted signature files, then its
     /// marker with (documents, documents with a signature, malformed lines).
     pub fn run_signatures(&self, shard: &str) -> Result<(u64, u64, u64)> {
+        Ok(self.signatures_keeping(shard, false)?.0)
+    }
+
+    /// [`Self::run_signatures`], and with `keep` the file's documents serialised for
+    /// [`Self::filter_from`] (`None` when the shard was already done: nothing was read).
+    fn signatures_keeping(
+        &self,
+        shard: &str,
+        keep: bool,
+    ) -> Result<((u64, u64, u64), Option<Serialised>)> {
         let fi = self.file_index(shard, "signatures")?;
         let sigs = self.sigs();
         let _lock = match sigs.claim(shard, || sigs.is_done(shard))? {
-            lmrepro_stage::Claim::Done(stats) => return Ok(stats),
+            lmrepro_stage::Claim::Done(stats) => return Ok((stats, None)),
             lmrepro_stage::Claim::Mine(lock) => lock,
         };
         let ab = parameters(
             self.cfg.seed,
             self.cfg.num_buckets * self.cfg.hashes_per_bucket,
         );
-        let c = signatures_of_file(&self.files[fi], fi, &sigs.dir, &self.cfg, &ab)?;
+        let (c, kept) = signatures_of_file(&self.files[fi], fi, &sigs.dir, &self.cfg, &ab, keep)?;
         sigs.mark_done(shard, &c)?;
-        Ok(c)
+        Ok((c, kept))
     }
 
     /// Shard names of step 2 (`bbb`, the bucket).
@@ -1068,6 +1212,16 @@ impl MinhashJob {
     /// Step 4 for the output shard `shard` (an input file's shard name): the file without its
     /// removed documents, kept cluster members tagged with their cluster's id and size.
     pub fn run_filter(&self, shard: &str) -> Result<u64> {
+        self.filter_from(shard, None)
+    }
+
+    /// [`Self::run_filter`], from the documents the signature step kept (`serialised`: this
+    /// process read and serialised the file in step 1), or from the file (`None`). Both write
+    /// the same bytes: an untouched document's line is `to_vec` of the parsed document either
+    /// way, and a kept cluster member is parsed back from its serialised form, which gives the
+    /// same document (serde_json round-trips its own output exactly: sorted keys, strings, and
+    /// floats with `float_roundtrip`); `kept_documents_give_the_filter_the_same_bytes`.
+    fn filter_from(&self, shard: &str, serialised: Option<Serialised>) -> Result<u64> {
         let Some(fi) = self.names.iter().position(|n| n == shard) else {
             bail!(
                 "no minhash filter shard `{shard}`; the shards are {}",
@@ -1117,23 +1271,45 @@ impl MinhashJob {
         // piece so they stay the same). Holding every parsed document first cost a second
         // copy of the file and its page faults.
         let file = &self.files[fi];
-        let mut jsonl = Vec::with_capacity(crate::bff::decompressed_size_hint(file));
         let mut kept = 0u64;
-        // Document ids are positions among the well-formed documents, as in step 1.
-        for (di, d) in DocReader::open(file, self.cfg.on_malformed)?.enumerate() {
-            let (_, mut d) = d?;
-            match clusters.get(&(di as u32)) {
-                Some(&(_, _, true)) => continue,
-                Some(&(cid, size, false)) => {
-                    d.insert("minhash_cluster_id".into(), json!(cid));
-                    d.insert("minhash_cluster_size".into(), json!(size));
+        let jsonl = match serialised {
+            Some(docs) => {
+                let mut jsonl = Vec::with_capacity(docs.iter().map(|d| d.len() + 1).sum());
+                for (di, line) in docs.iter().enumerate() {
+                    match clusters.get(&(di as u32)) {
+                        Some(&(_, _, true)) => continue,
+                        Some(&(cid, size, false)) => {
+                            let mut d: lmrepro_stage::Doc = serde_json::from_slice(line)
+                                .expect("serde_json parses what it wrote");
+                            tag_cluster_member(&mut d, cid, size);
+                            serde_json::to_writer(&mut jsonl, &d)
+                                .expect("serialising a JSON value cannot fail");
+                        }
+                        None => jsonl.extend_from_slice(line),
+                    }
+                    jsonl.push(b'\n');
+                    kept += 1;
                 }
-                None => {}
+                jsonl
             }
-            serde_json::to_writer(&mut jsonl, &d).expect("serialising a JSON value cannot fail");
-            jsonl.push(b'\n');
-            kept += 1;
-        }
+            None => {
+                let mut jsonl = Vec::with_capacity(crate::bff::decompressed_size_hint(file));
+                // Document ids are positions among the well-formed documents, as in step 1.
+                for (di, d) in DocReader::open(file, self.cfg.on_malformed)?.enumerate() {
+                    let (_, mut d) = d?;
+                    match clusters.get(&(di as u32)) {
+                        Some(&(_, _, true)) => continue,
+                        Some(&(cid, size, false)) => tag_cluster_member(&mut d, cid, size),
+                        None => {}
+                    }
+                    serde_json::to_writer(&mut jsonl, &d)
+                        .expect("serialising a JSON value cannot fail");
+                    jsonl.push(b'\n');
+                    kept += 1;
+                }
+                jsonl
+            }
+        };
         let compressed = zstd::bulk::compress(&jsonl, 3).context("zstd compression")?;
         drop(jsonl);
         write_atomic(
@@ -1177,6 +1353,12 @@ impl MinhashJob {
     }
 }
 
+/// The fields the filter step adds to a kept member of a cluster.
+fn tag_cluster_member(d: &mut lmrepro_stage::Doc, cid: u32, size: u64) {
+    d.insert("minhash_cluster_id".into(), json!(cid));
+    d.insert("minhash_cluster_size".into(), json!(size));
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -1210,31 +1392,52 @@ pub fn find_duplicates(
     cfg: &MinhashConfig,
 ) -> Result<(Clusters, Vec<[u32; 4]>, DedupStats)> {
     let job = MinhashJob::with_state(files.to_vec(), work, work, cfg)?;
-    let mut st = job.signatures_and_clusters(true)?;
+    let (mut st, _) = job.signatures_and_clusters(true, 0)?;
     st.docs_kept = 0;
     let pairs = job.pairs()?;
     Ok((clusters_of(&pairs), pairs, st))
 }
 
 impl MinhashJob {
-    /// Steps 1–3 in this process (signatures file by file, buckets in parallel).
-    fn signatures_and_clusters(&self, show_progress: bool) -> Result<DedupStats> {
+    /// Steps 1–3 in this process (signatures file by file, buckets in parallel). Per file, the
+    /// documents serialised for the filter step while their total stays within `keep_bytes`
+    /// (`None` for the others: the filter step reads those files again).
+    fn signatures_and_clusters(
+        &self,
+        show_progress: bool,
+        keep_bytes: usize,
+    ) -> Result<(DedupStats, Vec<Option<Serialised>>)> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let mut st = DedupStats {
             files: self.files.len() as u64,
             ..Default::default()
         };
         let pb = progress::bar_if(show_progress, self.files.len() as u64, "minhash signatures");
+        let held = AtomicUsize::new(0);
         // Files in parallel as well as documents within a file: reading and parsing a file is
         // sequential work, and every file's outputs are its own (the same bytes in any order).
-        let counts = self
+        let (counts, kept): (Vec<_>, Vec<_>) = self
             .signature_shards()
             .par_iter()
             .map(|s| {
-                let c = self.run_signatures(s);
+                let (c, docs) = self.signatures_keeping(s, keep_bytes > 0)?;
+                // Which files are kept depends on the order files finish in; the filter
+                // writes the same bytes either way.
+                let docs = docs.filter(|docs| {
+                    let size: usize = docs.iter().map(|d| d.len() + 1).sum();
+                    let before = held.fetch_add(size, Ordering::Relaxed);
+                    let fits = before + size <= keep_bytes;
+                    if !fits {
+                        held.fetch_sub(size, Ordering::Relaxed);
+                    }
+                    fits
+                });
                 pb.inc(1);
-                c
+                Ok((c, docs))
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         for c in counts {
             st.docs_in += c.0;
             st.docs_with_signature += c.1;
@@ -1250,21 +1453,31 @@ impl MinhashJob {
         st.clusters = m.clusters;
         st.docs_in_clusters = m.docs_in_clusters;
         st.docs_removed = m.docs_removed;
-        Ok(st)
+        Ok((st, kept))
     }
 }
 
 /// Full MinHash dedup of `inputs` into stage directory `out` (work files under `out/_state`):
 /// the four steps of [`MinhashJob`] in this process, each skipped where done.
 pub fn run(inputs: &[PathBuf], out: &Path, cfg: &MinhashConfig) -> Result<DedupStats> {
+    run_keeping(inputs, out, cfg, KEEP_FOR_FILTER_BYTES)
+}
+
+/// [`run`], keeping at most `keep_bytes` of serialised documents from step 1 for step 4.
+fn run_keeping(
+    inputs: &[PathBuf],
+    out: &Path,
+    cfg: &MinhashConfig,
+    keep_bytes: usize,
+) -> Result<DedupStats> {
     // One run per folder at a time (a distributed engine's shard tasks lock shard by shard).
     let _stage = ShardedStage::create(out)?;
     let job = MinhashJob::new(inputs, out, cfg)?;
-    job.signatures_and_clusters(true)?;
+    let (_, kept) = job.signatures_and_clusters(true, keep_bytes)?;
     let pb = progress::bar(job.files.len() as u64, "minhash filter");
     // Each output shard is its own file: filtering them in parallel writes the same bytes.
-    job.names.par_iter().try_for_each(|n| {
-        job.run_filter(n)?;
+    job.names.par_iter().zip(kept).try_for_each(|(n, docs)| {
+        job.filter_from(n, docs)?;
         pb.inc(1);
         Ok::<_, anyhow::Error>(())
     })?;
@@ -1574,5 +1787,176 @@ mod tests {
         assert_eq!(s1, s2);
         assert!(signature(&shingles("too short", 5), &a, &b).is_none());
         assert!(s1.iter().all(|&h| h < MERSENNE_PRIME));
+    }
+
+    proptest! {
+        #[test]
+        fn spaces_found_by_mask_equal_a_byte_scan(
+            b in prop::collection::vec(prop::sample::select(vec![b' ', b'a', b'\n', 0xc3]), 0..300)
+        ) {
+            let mut found = Vec::new();
+            for_each_space(&b, |i| found.push(i));
+            let expected: Vec<usize> = (0..b.len()).filter(|&i| b[i] == b' ').collect();
+            prop_assert_eq!(found, expected);
+        }
+    }
+
+    /// Every file of a folder, by relative path, with its bytes.
+    fn folder_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else {
+                    out.insert(
+                        p.strip_prefix(root).unwrap().into(),
+                        std::fs::read(&p).unwrap(),
+                    );
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, dir, &mut out);
+        out
+    }
+
+    /// A document line: one of a few texts (so that some are duplicates), other fields of every
+    /// JSON type (floats that need all 17 digits, nested objects, unicode and escapes), keys in
+    /// any order; sometimes a malformed line.
+    fn doc_line() -> impl Strategy<Value = String> {
+        let texts = prop::sample::select(vec![
+            "the quick brown fox jumps over the lazy dog again and again",
+            "The quick brown fox jumps over the lazy dog again and AGAIN!",
+            "a completely different text about minhash signatures and buckets",
+            "ünïcödé text with \"quotes\", tabs\tand newlines\n in it, five words",
+            "short",
+        ]);
+        let value = prop_oneof![
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<u64>().prop_map(|i| json!(i)),
+            "[a-zé\"\\\u{1}/ ]{0,8}".prop_map(|s| json!(s)),
+            any::<bool>().prop_map(|b| json!({"nested": b, "list": [1.5, null, "x"]})),
+        ];
+        (
+            texts,
+            prop::collection::vec(("[a-z_]{1,6}", value), 0..4),
+            0u8..20,
+        )
+            .prop_map(|(t, fields, kind)| {
+                if kind == 0 {
+                    return "{not json".to_string();
+                }
+                // Keys in reverse order, as another writer might put them.
+                let mut parts: Vec<String> = fields
+                    .iter()
+                    .filter(|(k, _)| k != "text")
+                    .map(|(k, v)| format!("{}: {}", json!(k), v))
+                    .collect();
+                parts.push(format!("\"text\": {}", json!(t)));
+                parts.reverse();
+                format!("{{{}}}", parts.join(", "))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn line_buffer_reading_equals_read_docs(
+            lines in prop::collection::vec(prop::sample::select(vec![
+                r#"{"text": "a b c", "id": 1}"#.as_bytes(),
+                br#"{"text":"x\u00e9","f":0.5}"#,
+                b"",
+                b"   ",
+                b"\t\r",
+                b"{\"text\": 3}",
+                b"not json",
+                b"{\"text\": \"\xff\"}",
+                b"{\"text\": \"caf\xc3\xa9\"}\r",
+            ]), 0..8),
+            last_newline in any::<bool>(),
+            zst in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = lines.join(&b'\n');
+            if last_newline && !lines.is_empty() {
+                bytes.push(b'\n');
+            }
+            let p = if zst {
+                let p = dir.path().join("f.jsonl.zst");
+                std::fs::write(&p, zstd::bulk::compress(&bytes, 3).unwrap()).unwrap();
+                p
+            } else {
+                let p = dir.path().join("f.jsonl");
+                std::fs::write(&p, &bytes).unwrap();
+                p
+            };
+            for on in [OnMalformed::Skip, OnMalformed::Error] {
+                let (a, b) = (read_file_docs(&p, on), read_docs(&p, on));
+                match (a, b) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(a), Err(b)) => prop_assert_eq!(format!("{a:#}"), format!("{b:#}")),
+                    (a, b) => prop_assert!(false, "{:?} vs {:?}", a.map(|_| ()), b.map(|_| ())),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kept_cluster_members_are_tagged_the_same_from_kept_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = "the quick brown fox jumps over the lazy dog again and again";
+        let p = dir.path().join("in.jsonl");
+        let lines = [
+            json!({"text": t, "x": 0.1 + 0.2, "id": "é"}).to_string(),
+            json!({"text": "another text of more than five words here"}).to_string(),
+            json!({"id": 7, "text": t.to_uppercase(), "minhash_cluster_id": "old"}).to_string(),
+        ];
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        let cfg = MinhashConfig::default();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        run_keeping(std::slice::from_ref(&p), &a, &cfg, usize::MAX).unwrap();
+        run_keeping(&[p], &b, &cfg, 0).unwrap();
+        let out = folder_bytes(&a);
+        assert_eq!(out, folder_bytes(&b));
+        let shard = zstd::decode_all(&out[Path::new("in.jsonl.zst")][..]).unwrap();
+        assert_eq!(
+            String::from_utf8(shard).unwrap(),
+            format!(
+                "{}\n{}\n",
+                r#"{"id":"é","minhash_cluster_id":0,"minhash_cluster_size":2,"text":"the quick brown fox jumps over the lazy dog again and again","x":0.30000000000000004}"#,
+                lines[1]
+            )
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Step 4 from the documents kept in step 1 writes what it writes from the files.
+        #[test]
+        fn kept_documents_give_the_filter_the_same_bytes(
+            files in prop::collection::vec(prop::collection::vec(doc_line(), 1..12), 1..4)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut inputs = Vec::new();
+            for (i, lines) in files.iter().enumerate() {
+                let p = dir.path().join(format!("in{i}.jsonl"));
+                std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+                inputs.push(p);
+            }
+            let cfg = MinhashConfig {
+                num_buckets: 4,
+                hashes_per_bucket: 2,
+                on_malformed: OnMalformed::Skip,
+                ..Default::default()
+            };
+            let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+            let sa = run_keeping(&inputs, &a, &cfg, usize::MAX).unwrap();
+            let sb = run_keeping(&inputs, &b, &cfg, 0).unwrap();
+            prop_assert_eq!(sa, sb);
+            prop_assert_eq!(folder_bytes(&a), folder_bytes(&b));
+        }
     }
 }

@@ -342,6 +342,9 @@ pub fn predict_filter_scored(
     let stage = ShardedStage::create(out)?;
     // Pass 1: score (needed for the pool quantile); scores of a shard are kept in memory.
     let pb = progress::bar(files.len() as u64, "fastText scoring");
+    // Opt-in (LMREPRO_WORK_TIMES): the CPU seconds of the scoring loops alone, for the
+    // predict-vs-predict benchmark ratio; never part of the stats.
+    let mut timer = crate::work_timer::WorkTimer::from_env("fasttext predict");
     let mut scored: Vec<(Vec<Doc>, Vec<f64>, u64)> = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let (ds, malformed) = read_docs(f, on_malformed)?;
@@ -357,12 +360,13 @@ pub fn predict_filter_scored(
                 s.len(),
                 ds.len()
             ),
-            None => ds.par_iter().map(|(_, d)| clf.score(text(d))).collect(),
+            None => timer.time(|| ds.par_iter().map(|(_, d)| clf.score(text(d))).collect()),
         };
         scored.push((ds.into_iter().map(|(_, d)| d).collect(), scores, malformed));
         pb.inc(1);
     }
     pb.finish_and_clear();
+    timer.finish()?;
     let all: Vec<f64> = scored.iter().flat_map(|s| s.1.iter().copied()).collect();
     let t = rule.map(|r| threshold_for(r, &all));
     let mut kept_total = 0u64;

@@ -418,10 +418,17 @@ pub fn ours(name: &str, ctx: &Ctx, input: &Input, threads: usize, out: &Path) ->
         }
         other => bail!("unknown benchmark `{other}`"),
     }
+    let mut envs = vec![("RAYON_NUM_THREADS".into(), threads.to_string())];
+    if name == "fasttext" {
+        // Our prediction loop timed in-process, as the peer times its `predict` calls.
+        let times = work_times_file(out);
+        let _ = std::fs::remove_file(&times);
+        envs.push(("LMREPRO_WORK_TIMES".into(), s(&times)));
+    }
     Ok(Cmd {
         program: ctx.lmrepro.clone(),
         args,
-        envs: vec![("RAYON_NUM_THREADS".into(), threads.to_string())],
+        envs,
         // Which build ran matters for the figures (a debug build is only good for --smoke).
         label: match (
             &ctx.bin_note,
@@ -544,6 +551,36 @@ pub fn peer(
     }
 }
 
+/// The side file where `lmrepro` writes the CPU seconds of its work loop (`LMREPRO_WORK_TIMES`,
+/// see `lmrepro_curate::work_timer`): beside the output folder, never inside the stage.
+pub fn work_times_file(out: &Path) -> PathBuf {
+    out.with_extension("work.jsonl")
+}
+
+/// The CPU seconds of `step` summed over the side file's lines (`None`: no such line).
+pub fn read_work_cpu(file: &Path, step: &str) -> Result<Option<f64>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut total = None;
+    for (i, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value = serde_json::from_str(l)
+            .with_context(|| format!("{}: line {}: not JSON", file.display(), i + 1))?;
+        if v["step"] != json!(step) {
+            continue;
+        }
+        let c = v["cpu_s"]
+            .as_f64()
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .with_context(|| format!("{}: line {}: no cpu_s ≥ 0", file.display(), i + 1))?;
+        total = Some(total.unwrap_or(0.0) + c);
+    }
+    Ok(total)
+}
+
 /// What our run produced, in the terms of [`compare`].
 pub fn summarize_ours(name: &str, out: &Path) -> Result<Value> {
     Ok(match name {
@@ -584,7 +621,15 @@ pub fn summarize_ours(name: &str, out: &Path) -> Result<Value> {
                     })?);
                 }
             }
-            json!({"docs": scores.len(), "scores": scores})
+            let mut v = json!({"docs": scores.len(), "scores": scores});
+            let times = work_times_file(out);
+            // Absent only with a `--bin` older than the timer: the table then shows "–".
+            if times.exists() {
+                let work = read_work_cpu(&times, "fasttext predict")?
+                    .with_context(|| format!("{}: no `fasttext predict` line", times.display()))?;
+                v["work_cpu_s"] = json!(work);
+            }
+            v
         }
         other => bail!("unknown benchmark `{other}`"),
     })
@@ -817,6 +862,34 @@ mod tests {
         std::fs::write(&f, "{\"text\": \"a\"}\n{oops\n").unwrap();
         let e = format!("{:#}", count_docs(std::slice::from_ref(&f)).unwrap_err());
         assert!(e.contains("docs.jsonl: line 2: not JSON"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn work_times_sum_the_step_and_name_bad_lines() {
+        let dir = std::env::temp_dir().join(format!("xtask-work-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("fasttext-ours");
+        let f = work_times_file(&out);
+        assert_eq!(f, dir.join("fasttext-ours.work.jsonl"));
+        std::fs::write(
+            &f,
+            "{\"step\":\"fasttext predict\",\"cpu_s\":1.5,\"wall_s\":2}\n\n\
+             {\"step\":\"other\",\"cpu_s\":9}\n\
+             {\"step\":\"fasttext predict\",\"cpu_s\":0.25}\n",
+        )
+        .unwrap();
+        assert_eq!(read_work_cpu(&f, "fasttext predict").unwrap(), Some(1.75));
+        assert_eq!(read_work_cpu(&f, "missing").unwrap(), None);
+        std::fs::write(&f, "{\"step\":\"fasttext predict\",\"cpu_s\":-1}\n").unwrap();
+        let e = format!("{:#}", read_work_cpu(&f, "fasttext predict").unwrap_err());
+        assert!(
+            e.contains("fasttext-ours.work.jsonl: line 1: no cpu_s"),
+            "{e}"
+        );
+        std::fs::write(&f, "{\"step\":\"fasttext predict\",\"cpu_s\":1}\n{oops\n").unwrap();
+        let e = format!("{:#}", read_work_cpu(&f, "fasttext predict").unwrap_err());
+        assert!(e.contains("line 2: not JSON"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

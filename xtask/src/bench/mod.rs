@@ -290,9 +290,26 @@ fn one_round(
     }
     if let (Some(o), Some(p)) = (summaries.get("ours"), summaries.get("peer")) {
         let (equal, note) = cases::compare(name, o, p, input.bytes);
+        let cost = |side: &str, k: &str| {
+            recs.iter()
+                .find(|r| r["side"] == json!(side))
+                .and_then(|r| f(r, k))
+        };
+        // Peer CPU / ours: whole process vs whole process, the peer's work alone vs our whole
+        // process (the headline column), and work alone on both sides (where ours times it).
+        let ratio = |pk: &str, ok: &str| match (cost("peer", pk), cost("ours", ok)) {
+            (Some(p), Some(o)) if o > 0.0 => json!(p / o),
+            _ => Value::Null,
+        };
+        let ratios = json!({
+            "whole": ratio("cpu_s", "cpu_s"),
+            "peer_work_vs_ours_whole": ratio("work_cpu_s", "cpu_s"),
+            "work_alone": ratio("work_cpu_s", "work_cpu_s"),
+        });
         for r in &mut recs {
             r["outputs_equal"] = json!(equal);
             r["compare"] = json!(note);
+            r["ratios"] = ratios.clone();
         }
     } else {
         for r in &mut recs {
@@ -378,7 +395,7 @@ fn tables(records: &[Value]) -> String {
         }
     }
     let mut out = String::from(
-        "| bench | cores | rounds | ours CPU s (median) | peer | peer CPU s, work alone (median) | ratio peer work / ours (min / median / max) | whole-process ratio (median) | peak RSS ours / peer MB | outputs | load 1 min |\n|---|---:|---:|---:|---|---:|---|---:|---:|---|---|\n",
+        "| bench | cores | rounds | ours CPU s (median) | peer | peer CPU s, work alone (median) | ratio peer work / ours (min / median / max) | whole-process ratio (median) | work-alone ratio, both sides (median) | peak RSS ours / peer MB | outputs | load 1 min |\n|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|---|\n",
     );
     for (bench, cores) in &keys {
         let rs: Vec<&Value> = records
@@ -397,6 +414,7 @@ fn tables(records: &[Value]) -> String {
         let fmt = |x: Option<f64>, p: usize| x.map_or("–".to_string(), |x| format!("{x:.p$}"));
         let mut work = Vec::new();
         let mut whole = Vec::new();
+        let mut alone = Vec::new();
         let rounds = ours.len().max(peer.len());
         for o in &ours {
             let Some(p) = peer
@@ -409,11 +427,20 @@ fn tables(records: &[Value]) -> String {
                 whole.push(pc / oc);
                 work.push(f(p, "work_cpu_s").unwrap_or(pc) / oc);
             }
+            if let (Some(ow), Some(pw)) = (f(o, "work_cpu_s"), f(p, "work_cpu_s")) {
+                alone.push(pw / ow);
+            }
         }
         let ratio = spread(work).map_or("–".into(), |(a, m, b)| {
             format!("{a:.2} / **{m:.2}×** / {b:.2}")
         });
         let whole = spread(whole).map_or("–".into(), |s| format!("{:.2}×", s.1));
+        let ours_work = med(&ours, "work_cpu_s");
+        let alone = match (spread(alone), ours_work) {
+            (Some(s), Some(w)) => format!("{:.2}× (ours {w:.2} s)", s.1),
+            (None, Some(w)) => format!("– (ours {w:.2} s)"),
+            _ => "–".into(),
+        };
         let rss = |v: &[&Value]| med(v, "peak_rss_kb").map(|k| k / 1024.0);
         let eq: Vec<&Value> = rs.iter().map(|r| &r["outputs_equal"]).collect();
         let outputs = if eq.iter().any(|e| **e == json!(false)) {
@@ -435,7 +462,7 @@ fn tables(records: &[Value]) -> String {
         let load = spread(loads).map_or("–".into(), |(a, _, b)| format!("{a:.1}–{b:.1}"));
         let peer_impl = peer.first().and_then(|p| p["impl"].as_str()).unwrap_or("–");
         out += &format!(
-            "| {bench} | {cores} | {rounds} | {} | {peer_impl} | {} | {ratio} | {whole} | {} / {} | {outputs} | {load} |\n",
+            "| {bench} | {cores} | {rounds} | {} | {peer_impl} | {} | {ratio} | {whole} | {alone} | {} / {} | {outputs} | {load} |\n",
             fmt(med(&ours, "cpu_s"), 2),
             fmt(peer.iter().filter_map(|p| f(p, "work_cpu_s").or(f(p, "cpu_s"))).collect::<Vec<_>>().pipe_median(), 2),
             fmt(rss(&ours), 0),
@@ -520,7 +547,9 @@ fn markdown(all: &[Value], machine: &Machine) -> String {
     let mut md = format!(
         "# `cargo xtask bench` on {} ({} CPUs)\n\nGenerated from the JSONL file beside this one (one line per measurement). Ratio = peer CPU \
          seconds / ours (> 1: ours uses less CPU); the peer's CPU is its work alone where its driver times \
-         it in-process (`work_cpu_s`), else the whole process; ours is always the whole `lmrepro` process. \
+         it in-process (`work_cpu_s`), else the whole process; ours is the whole `lmrepro` process. The \
+         work-alone column divides the peer's in-process work time by ours where `lmrepro` times its \
+         own work loop too (fastText: the scoring loop, `LMREPRO_WORK_TIMES`). \
          CPU = user + sys from wait4; runs pinned with `taskset`. Measured on a shared machine unless the load \
          column says otherwise.\n",
         machine.cpu, machine.cores
@@ -614,6 +643,15 @@ mod tests {
             t.contains("| tokenize | 3.00 | 1.00 | **3.00×** | yes |"),
             "{t}"
         );
+        // No ours work time: the work-alone column is empty.
+        assert!(t.contains("| 3.38× | – |"), "{t}");
+        let mut both = rs.clone();
+        both[0]["work_cpu_s"] = json!(1.0); // round 1: 8 / 1
+        both[2]["work_cpu_s"] = json!(2.0); // round 2: 8 / 2
+        let t2 = tables(&both);
+        assert!(t2.contains("| 3.38× | 6.00× (ours 1.50 s) |"), "{t2}");
+        // The headline ratio still divides by our whole process.
+        assert!(t2.contains("2.00 / **3.00×** / 4.00"), "{t2}");
         let mut bad = rs.clone();
         bad[1]["outputs_equal"] = json!(false);
         bad[1]["compare"] = json!("DIFFER: tokens");
