@@ -30,7 +30,6 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// A processed cell: full chunks (flattened contexts) and leftovers per overflow cell.
@@ -207,7 +206,12 @@ pub fn tokenize_shuffle(
             );
         }
     } else {
-        std::fs::write(&fp_path, &fp_text)?;
+        // Atomically: a torn fingerprint would read as "other inputs" and stop every resume.
+        write_atomic(
+            &state.join(".config.json.tmp"),
+            &fp_path,
+            fp_text.as_bytes(),
+        )?;
     }
 
     // Stage 1: tokenize each file, cut contexts, scatter them to local cells.
@@ -294,6 +298,8 @@ pub fn tokenize_shuffle(
             let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)?
                 .map(|e| e.map(|e| e.path()))
                 .collect::<std::io::Result<_>>()?;
+            // Only finished parts: never a temporary file a killed stage 1 left behind.
+            parts.retain(|p| p.extension().is_some_and(|e| e == "bin"));
             parts.sort();
             for p in parts {
                 ids.extend(read_u32s(&p)?);
@@ -409,12 +415,25 @@ pub fn tokenize_shuffle(
         tokenizer_sha256: tok.sha256().to_string(),
         seed: cfg.seed,
     };
-    let mut f = std::fs::File::create(out.join("meta.json"))?;
-    f.write_all((serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
-    std::fs::write(
-        out.join("stats.json"),
-        serde_json::to_string_pretty(&stats)? + "\n",
+    write_atomic(
+        &out.join(".meta.json.tmp"),
+        &out.join("meta.json"),
+        (serde_json::to_string_pretty(&meta)? + "\n").as_bytes(),
     )?;
+    write_atomic(
+        &out.join(".stats.json.tmp"),
+        &out.join("stats.json"),
+        (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
+    )?;
+    // Stage 1's markers go first: a run killed while the state is being removed then finds no
+    // marker and redoes stage 1 (same bytes). Removed in one go, a kill could leave markers whose
+    // cell files were already gone, and every resume failed "internal error: N contexts
+    // written, M made" (found by the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`).
+    let markers = s1.join("_done");
+    if markers.exists() {
+        std::fs::remove_dir_all(&markers)
+            .with_context(|| format!("removing {}", markers.display()))?;
+    }
     std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
     Ok(stats)
 }
