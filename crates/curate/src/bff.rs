@@ -892,7 +892,8 @@ pub fn run(
             // filter, the run redoes this file from the filter before it (`clear` drops the
             // marker first), which writes the same bytes. (The order was output, filter,
             // marker: a kill between the last two left a run that could not resume — "stats
-            // of <file>" — found by the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`.)
+            // of <file>" — seen while putting BFF under the kill -9 harness; regression test
+            // `bff_dying_before_a_marker_resumes_identically`.)
             let shard_path = stage.shard_path(&name);
             let compressed = zstd::bulk::compress(&jsonl, 3)?;
             drop(jsonl);

@@ -149,9 +149,9 @@ pub struct LoadedCheckpoint {
 /// Writes a checkpoint into `dir`, replacing one that is there. The files are written and synced
 /// in `<dir>.partial` (which [`resolve_dir`] never picks: not a `step_<N>` name), then the folder
 /// is renamed to `dir`, so a process killed at any moment leaves either no checkpoint, the old
-/// one, or the complete new one — never a `step_<N>` with a truncated `state.json` or with new
-/// tensors under an old `state.json` (which made a resume fail: found by the kill -9 harness,
-/// `lmrepro-cli tests/kill_anywhere.rs`). `weights` are the parameters by path.
+/// one, or the complete new one — never a `step_<N>` with a truncated `state.json` (which
+/// `resolve_dir` would pick and a resume fail on; seen while reading the save path for the kill -9
+/// harness, `lmrepro-cli tests/kill_anywhere.rs`). `weights` are the parameters by path.
 pub fn save<B: Backend>(
     dir: &Path,
     weights: &ParamMap<B>,

@@ -355,9 +355,9 @@ fn run_folder(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u
 /// What a run killed after step 3 (its last checkpoint at step 2) leaves — metrics lines past the
 /// checkpoint, a torn last line, an unfinished `step_4.partial` — resumes into the folder an
 /// uninterrupted run writes. Before the fix the resumed run appended its lines after the old
-/// ones (steps 3.. twice, and the torn line kept), and a checkpoint was written in place, so a
-/// kill during a save left a `step_<N>` with a truncated `state.json` that the next resume chose
-/// and failed on (the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`, found both).
+/// ones (steps 3.. twice, and the torn line kept); checkpoints are now written in
+/// `step_<N>.partial/` and renamed (the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`,
+/// runs the command itself).
 #[test]
 fn resumed_run_folder_equals_an_uninterrupted_one() {
     let (train, held) = data();

@@ -150,7 +150,8 @@ pub fn run(
             let stats = plan.run_shard(&p, shard)?;
             let name = input.file_name().expect("pool files have names");
             let from = plan.work.output_path(shard, ".jsonl");
-            super::link_shard(&from, &dir.join(name))?;
+            std::fs::rename(&from, dir.join(name))
+                .with_context(|| format!("moving {}", from.display()))?;
             total.counts.tally(&stats.counts);
             total.chars_out += stats.chars_out;
         }

@@ -13,7 +13,7 @@ pub mod tokenize;
 pub mod train_eval;
 
 use crate::params::DclmParams;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lmrepro_data::{Recipe, Resolver};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -44,22 +44,6 @@ impl Ctx<'_> {
             .map(|n| self.recipe.resolve(self.resolver, n))
             .collect()
     }
-}
-
-/// Puts a finished shard of a work folder into the stage folder being built: a hard link (a copy
-/// where the filesystem has none), never a move. A move emptied the work folder while its
-/// `_done` marker stayed, so a run killed after moving some shards and before the stage folder
-/// was published could not resume: the rebuild deleted the `.partial` folder holding the moved
-/// shards, the markers said done, and the next move failed on the missing file (found by the
-/// kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`). The work folder is removed only after
-/// the stage folder is published.
-pub(crate) fn link_shard(from: &Path, to: &Path) -> Result<()> {
-    if to.exists() {
-        std::fs::remove_file(to).with_context(|| format!("replacing {}", to.display()))?;
-    }
-    std::fs::hard_link(from, to)
-        .or_else(|_| std::fs::copy(from, to).map(|_| ()))
-        .with_context(|| format!("linking {} to {}", from.display(), to.display()))
 }
 
 /// Where a dedup or fastText-filter stage keeps its documents.

@@ -325,7 +325,8 @@ fn build(
         let stats = plan.run_shard(recipe, resolver, shard)?;
         let file = format!("{shard}.jsonl");
         let from = plan.work.output_path(shard, ".jsonl");
-        super::link_shard(&from, &pool_dir.join(&file))?;
+        std::fs::rename(&from, pool_dir.join(&file))
+            .with_context(|| format!("moving {}", from.display()))?;
         summary.files.push(format!("pool/{file}"));
         for (reason, n) in &stats.skipped {
             *summary.warc_skipped.entry(reason.clone()).or_default() += n;
