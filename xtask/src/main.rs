@@ -8,6 +8,8 @@
 //! - `bench [name...]`: ours against the pinned peers on the same inputs and cores, ratio table
 //!   and one JSON line per measurement in `benchmarks/results/` ([`bench`]); `test` runs its
 //!   `--smoke` mode.
+//! - `kill-anywhere [--points N] [--seeds S...]`: the kill -9 / resume tests of every stage with
+//!   many kill points (benchmark-style; `kill.rs`).
 //! - `gpu-test`: the wgpu parity tests on a Vulkan device (`gpu.rs`; not yet part of `test`).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`,
@@ -27,6 +29,7 @@ use std::process::Command;
 
 mod bench;
 mod gpu;
+mod kill;
 mod py;
 
 #[derive(Parser)]
@@ -72,6 +75,14 @@ enum Cmd {
     /// resiliparse): alternating rounds on the same cores, JSONL + ratio table in
     /// benchmarks/results/ (benchmarks/README.md).
     Bench(bench::BenchArgs),
+    /// The kill -9 / resume tests of every stage with many kill points (docs/reliability.md §3).
+    KillAnywhere {
+        #[arg(long, default_value_t = 20)]
+        points: usize,
+        /// Kill-moment seeds (`LMREPRO_KILL_SEED`), one full run each.
+        #[arg(long, num_args = 1..)]
+        seeds: Vec<u64>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -139,6 +150,7 @@ fn main() -> Result<()> {
         Cmd::PyTest => py::test(&root),
         Cmd::GpuTest => gpu::wgpu_tests(&root),
         Cmd::Bench(args) => bench::run(&root, args),
+        Cmd::KillAnywhere { points, seeds } => kill::run(&root, points, &seeds),
     }
 }
 

@@ -237,8 +237,17 @@ impl BloomFilter {
             buf.extend_from_slice(&w.to_le_bytes());
         }
         f.write_all(&buf)?;
-        f.into_inner()?.sync_all().ok();
-        std::fs::rename(&tmp, path)?;
+        // A failed flush (disk full) is an error, never a truncated filter renamed into place;
+        // filesystems that cannot sync (EINVAL) are not an error (as `write_atomic`).
+        match f.into_inner()?.sync_all() {
+            Err(e) if e.raw_os_error() != Some(22) => {
+                std::fs::remove_file(&tmp).ok();
+                return Err(e).with_context(|| format!("writing {}", tmp.display()));
+            }
+            _ => {}
+        }
+        lmrepro_stage::publish(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
         Ok(())
     }
 
@@ -877,7 +886,14 @@ pub fn run(
             let mut fst = dedup_stream(&mut filter, &hasher, &mut reader, cfg, &mut jsonl)?;
             fst.files = 1;
             fst.malformed_lines = reader.malformed();
-            // Order matters for resuming: output, then filter (with `done`), then marker.
+            // Order matters for resuming: output, then marker, then filter (with `done`). The
+            // filter's `done` is what a resumed run trusts; a file it counts must already have
+            // its marker (the stats are read back from it). Killed between the marker and the
+            // filter, the run redoes this file from the filter before it (`clear` drops the
+            // marker first), which writes the same bytes. (The order was output, filter,
+            // marker: a kill between the last two left a run that could not resume — "stats
+            // of <file>" — seen while putting BFF under the kill -9 harness; regression test
+            // `bff_dying_before_a_marker_resumes_identically`.)
             let shard_path = stage.shard_path(&name);
             let compressed = zstd::bulk::compress(&jsonl, 3)?;
             drop(jsonl);
@@ -886,10 +902,10 @@ pub fn run(
                 &shard_path,
                 &compressed,
             )?;
-            done = i as u64 + 1;
-            filter.save(&ckpt, done)?;
             // Through a JSON value, so the marker's keys stay sorted as before (same bytes).
             stage.mark_done(&name, &serde_json::to_value(&fst)?)?;
+            done = i as u64 + 1;
+            filter.save(&ckpt, done)?;
             st.tally(&fst);
             pb.inc(1);
         }

@@ -30,7 +30,6 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -665,13 +664,28 @@ impl TokenizeJob {
             tokenizer_sha256: self.tok.sha256().to_string(),
             seed: self.cfg.seed,
         };
-        let mut f = std::fs::File::create(out.join("meta.json"))?;
-        f.write_all((serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
-        std::fs::write(
-            out.join("stats.json"),
-            serde_json::to_string_pretty(&stats)? + "\n",
+        write_atomic(
+            &out.join(".meta.json.tmp"),
+            &out.join("meta.json"),
+            (serde_json::to_string_pretty(&meta)? + "\n").as_bytes(),
         )?;
+        write_atomic(
+            &out.join(".stats.json.tmp"),
+            &out.join("stats.json"),
+            (serde_json::to_string_pretty(&stats)? + "\n").as_bytes(),
+        )?;
+        // Every marker goes before any data: a run killed while the state is being removed then
+        // finds only markers whose fragments and leftovers still exist, and redoes the steps whose
+        // markers are gone (same bytes). Removed in one go, a kill could leave markers whose files
+        // were already gone, and every resume failed "internal error: N contexts written, M made"
+        // (found by the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`).
         let state = self.state();
+        let mut marker_dirs = vec![self.stage1().dir.join("_done")];
+        marker_dirs.extend((0..self.rounds.len()).map(|r| self.round(r).dir.join("_done")));
+        for markers in marker_dirs.iter().filter(|d| d.exists()) {
+            std::fs::remove_dir_all(markers)
+                .with_context(|| format!("removing {}", markers.display()))?;
+        }
         std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
         for e in std::fs::read_dir(out).with_context(|| format!("reading {}", out.display()))? {
             let p = e?.path();

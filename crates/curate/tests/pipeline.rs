@@ -218,6 +218,39 @@ fn bff_removes_gutenberg_boilerplate_and_resumes_identically() {
     assert_eq!(r3.total.docs_in, 10);
 }
 
+/// A run that dies after a file's output and marker but before the filter checkpoint (here: the
+/// second file's marker cannot be written) must resume to the same bytes. Before the fix the
+/// order was output, filter checkpoint, marker: a run dying before the marker left a checkpoint
+/// that counted the file and no marker to read its stats from, and every resume failed
+/// ("stats of part_01"); the kill -9 harness (`lmrepro-cli tests/kill_anywhere.rs`) found it.
+#[test]
+fn bff_dying_before_a_marker_resumes_identically() {
+    let mut ds = sample_docs();
+    ds.truncate(6);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = split_into_files(tmp.path(), &ds, 3);
+    let out = tmp.path().join("bff");
+    bff::run(std::slice::from_ref(&input), &out, &bff_cfg(), |_, _| {}).unwrap();
+
+    let out2 = tmp.path().join("bff2");
+    let files = lmrepro_stage::expand_inputs(std::slice::from_ref(&input)).unwrap();
+    let second = &lmrepro_stage::shard_names(&files)[1];
+    // A folder where the marker's temporary file goes: creating it fails.
+    let obstacle = out2.join("_done").join(format!(".{second}.tmp"));
+    std::fs::create_dir_all(&obstacle).unwrap();
+    assert!(bff::run(std::slice::from_ref(&input), &out2, &bff_cfg(), |_, _| {}).is_err());
+    std::fs::remove_dir(&obstacle).unwrap();
+    bff::run(std::slice::from_ref(&input), &out2, &bff_cfg(), |_, _| {}).unwrap();
+    assert_eq!(read_tree(&out), read_tree(&out2));
+    for sub in ["_done", "_state"] {
+        assert_eq!(
+            read_tree(&out.join(sub)),
+            read_tree(&out2.join(sub)),
+            "{sub}"
+        );
+    }
+}
+
 #[test]
 fn minhash_and_exact_find_real_duplicates() {
     let mut ds = sample_docs();

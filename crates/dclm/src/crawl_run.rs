@@ -104,7 +104,7 @@ pub fn run_file(
     }
     w.finish()?;
     let out = stage.shard_path(shard);
-    std::fs::rename(&tmp, &out).with_context(|| format!("finishing {}", out.display()))?;
+    lmrepro_stage::publish(&tmp, &out).with_context(|| format!("finishing {}", out.display()))?;
     st.records = it.records_read;
     st.extracted = counts.docs_in;
     st.kept = counts.docs_kept;

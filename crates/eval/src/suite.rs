@@ -251,10 +251,13 @@ pub fn run_suite(
             continue;
         }
         let r = run_task(env, model, &tok, spec, &path, &sha, opts)?;
-        // Write-then-rename so an interrupted run never leaves a truncated result behind.
+        // Write, sync, rename so an interrupted run never leaves a truncated result behind.
         let tmp = out.with_extension("json.partial");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&r)? + "\n")?;
-        std::fs::rename(&tmp, &out)?;
+        lmrepro_stage::write_atomic(
+            &tmp,
+            &out,
+            (serde_json::to_string_pretty(&r)? + "\n").as_bytes(),
+        )?;
         results.insert(label.clone(), r);
     }
     let icl: BTreeMap<String, f64> = results
@@ -269,13 +272,17 @@ pub fn run_suite(
         v1,
         v2,
     };
-    std::fs::write(
-        opts.out_dir.join("eval.json"),
-        serde_json::to_string_pretty(&dclm_json(&run, &model_name, opts.limit))? + "\n",
+    // Atomically too: a reader (or a run killed mid-write) never sees half a summary.
+    lmrepro_stage::write_atomic(
+        &opts.out_dir.join(".eval.json.tmp"),
+        &opts.out_dir.join("eval.json"),
+        (serde_json::to_string_pretty(&dclm_json(&run, &model_name, opts.limit))? + "\n")
+            .as_bytes(),
     )?;
-    std::fs::write(
-        opts.out_dir.join("results.md"),
-        markdown(env, &run, &model_name, opts.limit)?,
+    lmrepro_stage::write_atomic(
+        &opts.out_dir.join(".results.md.tmp"),
+        &opts.out_dir.join("results.md"),
+        markdown(env, &run, &model_name, opts.limit)?.as_bytes(),
     )?;
     Ok(run)
 }

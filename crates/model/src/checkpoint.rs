@@ -60,8 +60,37 @@ fn write_safetensors(
         .collect::<Result<_, safetensors::SafeTensorError>>()?;
     let bytes = safetensors::serialize(views, &Some(meta))
         .with_context(|| format!("serialising {}", path.display()))?;
-    std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    let bytes =
+        canonical_header(bytes).with_context(|| format!("serialising {}", path.display()))?;
+    write_synced(path, &bytes)?;
     Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The same safetensors file with its JSON header's keys sorted. `safetensors::serialize` writes
+/// the `__metadata__` map in the iteration order of a `std::collections::HashMap`, which is
+/// seeded per process, so two runs wrote checkpoints whose bytes (and recorded sha256) differed
+/// in the header half of the time: `format` before or after `config` (found by the kill -9
+/// harness, `lmrepro-cli tests/kill_anywhere.rs`, comparing a resumed run with an uninterrupted
+/// one). Sorting changes neither the header's length nor any offset, so the tensor bytes stay.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize)
+        .filter(|&n| 8 + n <= bytes.len())
+        .context("no safetensors header")?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])?;
+    // serde_json's maps are sorted (no `preserve_order`), so this is the sorted header.
+    let mut sorted = serde_json::to_vec(&header)?;
+    if sorted.len() > n {
+        bail!("sorted safetensors header is longer than the original");
+    }
+    // Same length, padded with spaces as safetensors pads to 8-byte alignment.
+    sorted.resize(n, b' ');
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..8]);
+    out.extend_from_slice(&sorted);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 fn read_safetensors(path: &Path, want_sha: &str) -> Result<BTreeMap<String, TensorData>> {
@@ -117,8 +146,34 @@ pub struct LoadedCheckpoint {
     pub exp_avg_sq: BTreeMap<String, TensorData>,
 }
 
-/// Writes a checkpoint into `dir` (created). `weights` are the parameters by path.
+/// Writes a checkpoint into `dir`, replacing one that is there. The files are written and synced
+/// in `<dir>.partial` (which [`resolve_dir`] never picks: not a `step_<N>` name), then the folder
+/// is renamed to `dir`, so a process killed at any moment leaves either no checkpoint, the old
+/// one, or the complete new one — never a `step_<N>` with a truncated `state.json` (which
+/// `resolve_dir` would pick and a resume fail on; seen while reading the save path for the kill -9
+/// harness, `lmrepro-cli tests/kill_anywhere.rs`). `weights` are the parameters by path.
 pub fn save<B: Backend>(
+    dir: &Path,
+    weights: &ParamMap<B>,
+    exp_avg: &ParamMap<B>,
+    exp_avg_sq: &ParamMap<B>,
+    state: CheckpointState,
+) -> Result<()> {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let partial = dir.with_file_name(name);
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
+    }
+    save_files(&partial, weights, exp_avg, exp_avg_sq, state)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("replacing {}", dir.display()))?;
+    }
+    lmrepro_stage::publish(&partial, dir).with_context(|| format!("finishing {}", dir.display()))
+}
+
+fn save_files<B: Backend>(
     dir: &Path,
     weights: &ParamMap<B>,
     exp_avg: &ParamMap<B>,
@@ -141,9 +196,22 @@ pub fn save<B: Backend>(
     state.format = FORMAT.to_string();
     let json = serde_json::to_string_pretty(&state)?;
     // state.json last: a directory without it is an incomplete checkpoint.
-    std::fs::write(dir.join("state.json"), json + "\n")
-        .with_context(|| format!("writing {}/state.json", dir.display()))?;
-    Ok(())
+    write_synced(&dir.join("state.json"), (json + "\n").as_bytes())
+}
+
+/// Writes and syncs a file of a checkpoint being built: the rename that publishes the folder must
+/// not reach the disk before its contents (a failed sync, e.g. a full disk, is an error;
+/// filesystems that cannot sync, `EINVAL`, are not).
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| match f.sync_all() {
+            Err(e) if e.raw_os_error() == Some(22) => Ok(()),
+            r => r,
+        })
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Reads and verifies a checkpoint directory.
@@ -244,4 +312,37 @@ pub fn to_param_map<B: Backend>(
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever order the metadata map iterates in, the bytes written are the same (a fresh
+    /// `HashMap` per try has a fresh seed, so 64 tries see both orders of two keys).
+    #[test]
+    fn safetensors_bytes_do_not_depend_on_hash_map_order() {
+        let data = TensorData::new(vec![1.0f32, 2.0, 3.0], [3]);
+        let tensors = BTreeMap::from([("w".to_string(), data)]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.safetensors");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut raw_orders = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let meta = HashMap::from([
+                ("format".to_string(), FORMAT.to_string()),
+                ("config".to_string(), "{}".to_string()),
+            ]);
+            raw_orders.insert(meta.keys().next().unwrap().clone());
+            write_safetensors(&path, &tensors, meta).unwrap();
+            seen.insert(std::fs::read(&path).unwrap());
+        }
+        assert_eq!(raw_orders.len(), 2, "both orders were tried");
+        assert_eq!(seen.len(), 1, "one byte sequence whatever the order");
+        let bytes = seen.into_iter().next().unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.tensor("w").unwrap().data().len(), 12);
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap()["format"], FORMAT);
+    }
 }

@@ -10,16 +10,19 @@ use std::path::PathBuf;
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     /// Train a model from a `train` recipe (`recipes/train/<name>.toml`: dclm-400m-1x,
-    /// train-tiny, train-tiny-neox, train-sweep-tiny; or a workspace `recipes/<name>.toml`).
+    /// train-tiny, train-tiny-neox, train-sweep-tiny; or a workspace `recipes/<name>.toml`; or a
+    /// path to a recipe file, `*.toml`).
     Train {
         #[arg(long)]
         recipe: String,
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceKind,
-        /// Resume from a checkpoint directory (or a run directory: its newest step_*).
+        /// Resume from a checkpoint directory (or a run directory: its newest step_*). Without
+        /// it, a run resumes from the newest checkpoint in its output directory, if any.
         #[arg(long)]
         resume: Option<PathBuf>,
-        /// Output directory for metrics.jsonl and checkpoints (default: runs/<recipe>).
+        /// Output directory for metrics.jsonl and checkpoints (default: runs/<recipe>); the
+        /// same command run again continues where it stopped.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Stop after this many steps in this process (the lr schedule keeps the recipe's length).
@@ -80,6 +83,13 @@ pub fn run(cmd: Command) -> Result<()> {
                 heldout.len()
             );
             let out = out.unwrap_or_else(|| PathBuf::from("runs").join(&r.name));
+            // The same command again resumes (a killed run continues byte-identically) instead
+            // of starting over into a folder that holds the first attempt's checkpoints.
+            let resume = resume.or_else(|| {
+                let newest = crate::checkpoint::resolve_dir(&out).ok()?;
+                eprintln!("resuming from {}", newest.display());
+                Some(newest)
+            });
             let opts = RunOptions {
                 out_dir: Some(out.clone()),
                 resume,

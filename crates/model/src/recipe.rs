@@ -141,6 +141,10 @@ pub fn train_recipes() -> Result<Vec<String>> {
 /// Loads `recipes/<name>.toml` if it exists (a workspace recipe of kind `train`), else
 /// `recipes/train/<name>.toml`.
 pub fn load_recipe(name: &str) -> Result<Recipe> {
+    // A path to a recipe file, as `lmrepro dclm --recipe` takes (e.g. a test's reduced recipe).
+    if name.ends_with(".toml") {
+        return Recipe::load(std::path::Path::new(name));
+    }
     let workspace = lmrepro_data::workspace_root()
         .join("recipes")
         .join(format!("{name}.toml"));

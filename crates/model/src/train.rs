@@ -391,6 +391,33 @@ pub struct RunResult {
     pub tokens_per_s: f64,
 }
 
+/// Cuts `metrics.jsonl` back to the lines of steps `<= step` (the step this process starts
+/// from), dropping a torn last line: the lines a killed run wrote after its last checkpoint are
+/// written again by the resumed run, so without this they were there twice (and a run started
+/// again from step 0 appended a second history).
+fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    let mut keep = Vec::with_capacity(bytes.len());
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        let whole = line.ends_with(b"\n");
+        let line_step = serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("step").and_then(|s| s.as_u64()));
+        match line_step {
+            Some(s) if whole && s <= step => keep.extend_from_slice(line),
+            _ => break,
+        }
+    }
+    if keep.len() != bytes.len() {
+        let mut tmp = path.as_os_str().to_os_string();
+        tmp.push(".tmp");
+        lmrepro_stage::write_atomic(Path::new(&tmp), path, &keep)?;
+    }
+    Ok(())
+}
+
 /// Trains `cfg` on `train`, evaluating on `heldout`.
 pub fn run<B: AutodiffBackend>(
     cfg: &RunConfig,
@@ -420,6 +447,7 @@ pub fn run<B: AutodiffBackend>(
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
             let p = d.join("metrics.jsonl");
+            truncate_metrics(&p, tr.step)?;
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

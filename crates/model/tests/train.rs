@@ -333,3 +333,85 @@ fn sweep_writes_n_d_loss_rows() {
     assert!(csv.starts_with("n_params,tokens,loss,"), "{csv}");
     assert_eq!(csv.lines().count(), 5);
 }
+
+/// Every file of a run folder, `metrics.jsonl` without its timing fields.
+fn run_folder(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut t = lmrepro_stage::testing::tree(dir);
+    if let Some(m) = t.get_mut("metrics.jsonl") {
+        let mut out = Vec::new();
+        for line in m.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let mut v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("tokens_per_s");
+            o.remove("mfu");
+            out.extend(serde_json::to_vec(&v).unwrap());
+            out.push(b'\n');
+        }
+        *m = out;
+    }
+    t
+}
+
+/// What a run killed after step 3 (its last checkpoint at step 2) leaves — metrics lines past the
+/// checkpoint, a torn last line, an unfinished `step_4.partial` — resumes into the folder an
+/// uninterrupted run writes. Before the fix the resumed run appended its lines after the old
+/// ones (steps 3.. twice, and the torn line kept); checkpoints are now written in
+/// `step_<N>.partial/` and renamed (the kill -9 harness, `lmrepro-cli tests/kill_anywhere.rs`,
+/// runs the command itself).
+#[test]
+fn resumed_run_folder_equals_an_uninterrupted_one() {
+    let (train, held) = data();
+    let mut cfg = tiny_cfg(4);
+    cfg.eval_every = 2;
+    cfg.checkpoint_every = 2;
+    let whole = tempfile::tempdir().unwrap();
+    let opts =
+        |dir: &std::path::Path, resume: Option<PathBuf>, stop_after: Option<u64>| RunOptions {
+            out_dir: Some(dir.to_path_buf()),
+            resume,
+            stop_after,
+            ..Default::default()
+        };
+    run::<CpuTrain>(
+        &cfg,
+        train,
+        held,
+        &opts(whole.path(), None, None),
+        &Default::default(),
+    )
+    .unwrap();
+
+    let killed = tempfile::tempdir().unwrap();
+    let k = killed.path();
+    run::<CpuTrain>(
+        &cfg,
+        train,
+        held,
+        &opts(k, None, Some(3)),
+        &Default::default(),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(k.join("step_3")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(k.join("metrics.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"step\":4,\"lo").unwrap();
+    std::fs::create_dir_all(k.join("step_4.partial")).unwrap();
+    std::fs::write(k.join("step_4.partial/model.safetensors"), b"torn").unwrap();
+    let resume = lmrepro_model::checkpoint::resolve_dir(k).unwrap();
+    assert!(resume.ends_with("step_2"), "{}", resume.display());
+    run::<CpuTrain>(
+        &cfg,
+        train,
+        held,
+        &opts(k, Some(resume), None),
+        &Default::default(),
+    )
+    .unwrap();
+    lmrepro_stage::testing::assert_same_tree(
+        &run_folder(whole.path()),
+        &run_folder(k),
+        "resumed run folder",
+    );
+}

@@ -76,7 +76,7 @@ pub fn build_folder<T: Serialize>(dir: &Path, build: impl FnOnce(&Path) -> Resul
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("replacing {}", dir.display()))?;
     }
-    std::fs::rename(&partial, dir).with_context(|| format!("finishing {}", dir.display()))?;
+    crate::jsonl::publish(&partial, dir).with_context(|| format!("finishing {}", dir.display()))?;
     Ok(summary)
 }
 

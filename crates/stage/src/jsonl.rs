@@ -228,8 +228,23 @@ pub fn write_atomic(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(e).with_context(|| format!("writing {}", tmp.display()));
     }
     drop(f);
-    std::fs::rename(tmp, path)
+    publish(tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// Renames a finished temporary file or folder `from` to its final name `to` (`std::fs::rename`).
+/// Every stage publishes its outputs through this one function, so that the crash-anywhere tests
+/// can widen the publish window: built with feature `testing` and with
+/// `LMREPRO_TEST_PUBLISH_PAUSE_MS` set, it pauses before and after the rename and appends what it
+/// is doing to `LMREPRO_TEST_PUBLISH_TRACE` ([`crate::testing::publish_window`]). Without the
+/// feature it is exactly `std::fs::rename`.
+pub fn publish(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(feature = "testing")]
+    crate::testing::publish_window(to, "before rename");
+    std::fs::rename(from, to)?;
+    #[cfg(feature = "testing")]
+    crate::testing::publish_window(to, "after rename");
     Ok(())
 }
 

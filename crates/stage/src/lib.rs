@@ -27,8 +27,8 @@ pub mod testing;
 pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
 pub use folder::{build_folder, build_folder_once, read_done, Claim, ShardedStage, DONE_FILE};
 pub use jsonl::{
-    create_writer, expand_inputs, open_reader, read_lines, shard_name, shard_names, to_jsonl,
-    write_atomic, FileWriter,
+    create_writer, expand_inputs, open_reader, publish, read_lines, shard_name, shard_names,
+    to_jsonl, write_atomic, FileWriter,
 };
 pub use tally::sum;
 pub use tally::Tally;

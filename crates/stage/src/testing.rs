@@ -73,6 +73,66 @@ pub fn assert_same_tree(
     }
 }
 
+/// Set in a stage's environment (by [`kill_anywhere_with`]): milliseconds
+/// [`crate::publish`] pauses before and after each rename, so that kill moments land inside the
+/// publish window (a finished temporary file not yet renamed; renamed but its marker not yet
+/// written) often enough to be tested, not only by luck.
+pub const PUBLISH_PAUSE_ENV: &str = "LMREPRO_TEST_PUBLISH_PAUSE_MS";
+/// Set in a stage's environment: the file [`publish_window`] appends its trace lines to.
+pub const PUBLISH_TRACE_ENV: &str = "LMREPRO_TEST_PUBLISH_TRACE";
+
+/// The testing hook of [`crate::publish`] (only compiled with feature `testing`, only active when
+/// [`PUBLISH_PAUSE_ENV`] is set): appends `pause <what> <to>` to the trace, sleeps, appends
+/// `resume`. A process killed while the trace ends in a `pause` line died inside a publish window.
+pub fn publish_window(to: &Path, what: &str) {
+    let Some(ms) = std::env::var(PUBLISH_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let trace = |line: String| {
+        if let Some(path) = std::env::var_os(PUBLISH_TRACE_ENV) {
+            use std::io::Write;
+            // One write per line on an O_APPEND file: lines of a killed process are whole.
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                f.write_all(line.as_bytes()).ok();
+            }
+        }
+    };
+    trace(format!("pause {what} {}\n", to.display()));
+    std::thread::sleep(Duration::from_millis(ms));
+    trace("resume\n".to_string());
+}
+
+/// Names under `dir` (files and folders, at any depth) that look like unfinished output: a
+/// `.partial` or `.tmp` in the name. A resumed stage must leave none.
+pub fn leftovers(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            if name.contains(".partial") || name.contains(".tmp") {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// What [`kill_anywhere`] measured.
 #[derive(Debug, Clone)]
 pub struct KillReport {
@@ -82,11 +142,25 @@ pub struct KillReport {
     /// signal rather than finishing first).
     pub points: usize,
     pub killed_midway: usize,
+    /// Renames through [`crate::publish`] in the uninterrupted run (0 without a publish pause).
+    pub publishes: usize,
+    /// Kill points that landed inside a publish window (the killed run's trace ends in `pause`).
+    pub killed_in_publish: usize,
+}
+
+/// Options of [`kill_anywhere_with`].
+#[derive(Debug, Clone, Default)]
+pub struct KillOptions {
+    /// Pause before and after every [`crate::publish`] rename (zero: no hook, no trace). Set,
+    /// the uninterrupted run must publish at least once (else the stage does not publish
+    /// through [`crate::publish`], or the binary was built without feature `testing`).
+    pub publish_pause: Duration,
 }
 
 /// Runs the stage uninterrupted into `<root>/reference/<name>`, then for each of `points` kill
-/// moments (fractions of the uninterrupted time from `seed`) starts it in `<root>/run<i>/<name>`,
-/// SIGKILLs it, resumes it to completion and requires the run folder's [`tree`] (minus files for
+/// moments (fractions of the uninterrupted time from `seed`; halved and retried from scratch when
+/// the run had already finished) starts it in `<root>/run<i>/<name>`, SIGKILLs it, resumes it to
+/// completion and requires the run folder's [`tree`] (minus files for
 /// which `ignore` is true, e.g. logs with timings) to equal the reference's byte for byte.
 /// `command(dir)` builds the command of one run writing into `dir`; it must succeed.
 pub fn kill_anywhere(
@@ -97,47 +171,131 @@ pub fn kill_anywhere(
     command: impl Fn(&Path) -> Command,
     ignore: impl Fn(&str) -> bool,
 ) -> KillReport {
+    kill_anywhere_with(
+        root,
+        name,
+        seed,
+        points,
+        &KillOptions::default(),
+        command,
+        |k, bytes| (!ignore(k)).then_some(bytes),
+    )
+}
+
+/// [`kill_anywhere`] with options and a comparison filter: `compare(path, bytes)` gives the
+/// bytes to compare for a file (`None` leaves the file out), so a file whose only legitimate
+/// difference is a timing can be compared with that field blanked rather than not at all. After
+/// each resume, the run folder must also hold no [`leftovers`].
+pub fn kill_anywhere_with(
+    root: &Path,
+    name: &str,
+    seed: u64,
+    points: usize,
+    opts: &KillOptions,
+    command: impl Fn(&Path) -> Command,
+    compare: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
+) -> KillReport {
     let filtered = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
-        tree(dir).into_iter().filter(|(k, _)| !ignore(k)).collect()
+        tree(dir)
+            .into_iter()
+            .filter_map(|(k, v)| compare(&k, v).map(|v| (k, v)))
+            .collect()
     };
-    let run_to_end = |dir: &Path, what: &str| {
-        let out = command(dir).output().unwrap();
+    let traces = root.join("publish-traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    let with_hook = |dir: &Path, trace: &str| {
+        let mut c = command(dir);
+        if !opts.publish_pause.is_zero() {
+            c.env(
+                PUBLISH_PAUSE_ENV,
+                opts.publish_pause.as_millis().to_string(),
+            )
+            .env(PUBLISH_TRACE_ENV, traces.join(trace));
+        }
+        c
+    };
+    let run_to_end = |dir: &Path, what: &str, trace: &str| {
+        let out = with_hook(dir, trace).output().unwrap();
         assert!(
             out.status.success(),
             "{name}: {what} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    let trace_lines = |trace: &str| -> Vec<String> {
+        std::fs::read_to_string(traces.join(trace))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
     let reference: PathBuf = root.join("reference");
     let started = Instant::now();
-    run_to_end(&reference.join(name), "uninterrupted run");
+    run_to_end(&reference.join(name), "uninterrupted run", "reference");
     let full = started.elapsed();
     let want = filtered(&reference);
     assert!(!want.is_empty(), "{name}: the run wrote nothing");
+    let publishes = trace_lines("reference")
+        .iter()
+        .filter(|l| l.starts_with("pause before"))
+        .count();
+    assert!(
+        opts.publish_pause.is_zero() || publishes > 0,
+        "{name}: no rename went through lmrepro_stage::publish (is the binary built with \
+         lmrepro-stage's feature `testing`?)"
+    );
     let mut killed_midway = 0;
-    for (i, fraction) in kill_fractions(seed, points).into_iter().enumerate() {
+    let mut killed_in_publish = 0;
+    for (i, mut fraction) in kill_fractions(seed, points).into_iter().enumerate() {
         let run = root.join(format!("run{i}"));
-        let mut c = command(&run.join(name))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(full.mul_f64(fraction));
-        c.kill().ok();
-        if !c.wait().unwrap().success() {
-            killed_midway += 1;
+        let killed = format!("run{i}-killed");
+        // On a loaded machine a run can be faster than the uninterrupted one was, and finish
+        // before a late kill moment: then the point is tried again, from scratch, at half the
+        // moment (up to 4 times), so kill points land inside runs instead of the test depending
+        // on the load (the 3-point tests failed "no kill landed inside a run" now and then).
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::fs::remove_dir_all(&run).unwrap();
+                std::fs::remove_file(traces.join(&killed)).ok();
+                fraction /= 2.0;
+            }
+            let mut c = with_hook(&run.join(name), &killed)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(full.mul_f64(fraction));
+            if matches!(c.try_wait(), Ok(Some(status)) if status.success()) && attempt < 3 {
+                continue;
+            }
+            c.kill().ok();
+            if !c.wait().unwrap().success() {
+                killed_midway += 1;
+                if trace_lines(&killed)
+                    .last()
+                    .is_some_and(|l| l.starts_with("pause"))
+                {
+                    killed_in_publish += 1;
+                }
+            }
+            break;
         }
-        run_to_end(&run.join(name), &format!("resume after kill point {i}"));
-        assert_same_tree(
-            &want,
-            &filtered(&run),
-            &format!("{name}: kill point {i} ({fraction:.3} of {full:?}) and resume"),
+        run_to_end(
+            &run.join(name),
+            &format!("resume after kill point {i}"),
+            &format!("run{i}-resumed"),
         );
+        let what = format!("{name}: kill point {i} ({fraction:.3} of {full:?}) and resume");
+        assert_same_tree(&want, &filtered(&run), &what);
+        let left = leftovers(&run);
+        assert!(left.is_empty(), "{what}: unfinished files left: {left:?}");
     }
     KillReport {
         full,
         points,
         killed_midway,
+        publishes,
+        killed_in_publish,
     }
 }
 
