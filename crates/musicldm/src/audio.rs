@@ -95,6 +95,12 @@ impl std::fmt::Debug for MonoReader {
 /// Frames (per channel) read per WAV chunk.
 const WAV_CHUNK: usize = 1 << 15;
 
+/// Sample rates a header may declare (issue 19). libsndfile accepts any rate, but the FFT
+/// resampler's buffers grow with `rate / gcd(rate, 16 kHz)`: a fuzzed WAV declaring 4 GHz asked
+/// for 32 GB (an allocation abort), 1 Hz for a 8M-point FFT per two samples. 1 kHz – 768 kHz
+/// covers every rate audio hardware and containers use (8 kHz telephony to 768 kHz DXD).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 impl MonoReader {
     pub fn open(path: &Path) -> Result<Self> {
         let fmt = sniff(path)?;
@@ -141,10 +147,13 @@ impl MonoReader {
                 )
             }
         };
-        if sample_rate == 0 || channels == 0 {
+        if !SAMPLE_RATES.contains(&sample_rate) || channels == 0 {
             bail!(
-                "{}: header declares {sample_rate} Hz, {channels} channels",
-                path.display()
+                "{}: header declares {sample_rate} Hz, {channels} channels (supported: {} to {} Hz, \
+                 at least one channel)",
+                path.display(),
+                SAMPLE_RATES.start(),
+                SAMPLE_RATES.end()
             );
         }
         Ok(MonoReader {
@@ -215,7 +224,10 @@ impl MonoReader {
                     None
                 } else {
                     let frames = (*left).min(WAV_CHUNK as u64) as usize;
-                    let mut inter = Vec::with_capacity(frames * ch);
+                    // Reserve at most one chunk of a stereo file up front: a header declaring
+                    // 65,535 channels made this an 8.6 GB reservation for a 100-byte file
+                    // (issue 19); the vector still grows to what the file really holds.
+                    let mut inter = Vec::with_capacity((frames * ch).min(2 * WAV_CHUNK));
                     let pos = self.emitted;
                     let err = |e: hound::Error| {
                         anyhow::anyhow!(

@@ -85,3 +85,56 @@ fn wav_round_trip_stereo_mixdown_and_resampling() {
         assert!((*v as f64 - want).abs() < 2e-3, "sample {i}: {v} vs {want}");
     }
 }
+
+/// An 8-bit mono PCM WAV of `n` samples at any declared rate (hound's writer overflows its byte
+/// rate above 1 GHz, so the header is written by hand: what a hostile file would hold).
+fn wav_8bit_mono(rate: u32, n: u32) -> Vec<u8> {
+    let mut fmt: Vec<u8> = vec![];
+    for (v, width) in [(1, 2), (1, 2), (rate, 4), (rate, 4), (1, 2), (8, 2)] {
+        fmt.extend(&u32::to_le_bytes(v)[..width]);
+    }
+    let mut body: Vec<u8> = b"WAVEfmt ".to_vec();
+    body.extend(16u32.to_le_bytes());
+    body.extend(fmt);
+    body.extend(b"data");
+    body.extend(n.to_le_bytes());
+    body.extend((0..n).map(|i| (i * 7) as u8));
+    let mut out: Vec<u8> = b"RIFF".to_vec();
+    out.extend((body.len() as u32).to_le_bytes());
+    out.extend(body);
+    out
+}
+
+/// Fuzz findings (issue 19, `audio_decode`; inputs in `fuzz/regressions/audio_decode/`): a WAV
+/// header declaring 4 GHz made the resampler allocate 32 GB (an abort), 1 Hz an 8M-point FFT per
+/// two samples. Rates outside 1 kHz – 768 kHz are now an error naming file and rate; both ends
+/// of the range still decode.
+#[test]
+fn sample_rates_outside_1khz_to_768khz_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, ok) in [
+        (1, false),
+        (999, false),
+        (1_000, true),
+        (768_000, true),
+        (768_001, false),
+        (4_000_000_007, false),
+    ] {
+        let p = dir.path().join(format!("r{rate}.wav"));
+        std::fs::write(&p, wav_8bit_mono(rate, 64)).unwrap();
+        match load(&p) {
+            Ok(clip) => {
+                assert!(ok, "{rate} Hz loaded");
+                assert_eq!((clip.sample_rate, clip.samples.len()), (rate, 64));
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                assert!(!ok, "{rate} Hz: {e}");
+                assert!(
+                    e.contains(&format!("r{rate}.wav")) && e.contains(&format!("{rate} Hz")),
+                    "{e}"
+                );
+            }
+        }
+    }
+}
