@@ -258,6 +258,17 @@ impl MonoReader {
             }
         };
         if let Some(c) = &out {
+            // librosa refuses non-finite audio in everything this crate reproduces (`stft`,
+            // `resample`, `beat_track` call `util.valid_audio`); a float WAV holding NaN / inf
+            // made rubato's FFT panic (issue 19, fuzz `audio_decode`).
+            if let Some(i) = c.iter().position(|x| !x.is_finite()) {
+                bail!(
+                    "{}: sample {} is {}: audio buffer is not finite everywhere (librosa rejects it too)",
+                    path.display(),
+                    self.emitted + i as u64,
+                    c[i]
+                );
+            }
             self.emitted += c.len() as u64;
         }
         Ok(out)
@@ -300,6 +311,13 @@ pub fn load(path: &Path) -> Result<Clip> {
 /// its delay, so the output has `ceil(len * sr_out / sr_in)` samples aligned with the input.
 pub fn resample(x: &[f32], sr_in: u32, sr_out: u32) -> Result<Vec<f32>> {
     use rubato::{FftFixedIn, Resampler};
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        // librosa.resample's `util.valid_audio`; rubato's FFT panics on NaN / inf.
+        bail!(
+            "resampling: sample {i} is {}: audio buffer is not finite everywhere",
+            x[i]
+        );
+    }
     if sr_in == sr_out {
         return Ok(x.to_vec());
     }

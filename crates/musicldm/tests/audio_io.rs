@@ -138,3 +138,26 @@ fn sample_rates_outside_1khz_to_768khz_are_clear_errors() {
         }
     }
 }
+
+/// Fuzz finding (issue 19, `audio_decode`, crash-f958b6bc… in 31 executions; input
+/// `fuzz/regressions/audio_decode/crash-nonfinite-float-wav-rubato-fft`): a float WAV holding
+/// NaN / inf samples decoded, and resampling it panicked inside rubato ("Imaginary part of first
+/// value was non-zero"). Non-finite samples are now an error naming file and sample, as librosa's
+/// `util.valid_audio` refuses them; `resample` refuses them too.
+#[test]
+fn non_finite_samples_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let p = dir.path().join("nan.wav");
+        let mut x = vec![0.25f32; 40_000];
+        x[35_000] = bad;
+        write_wav(&p, 16_000, &x).unwrap();
+        let e = err_of(&p);
+        assert!(
+            e.contains("nan.wav") && e.contains("sample 35000") && e.contains("not finite"),
+            "{e}"
+        );
+        let e = format!("{:#}", resample(&x, 22_050, 16_000).unwrap_err());
+        assert!(e.contains("sample 35000"), "{e}");
+    }
+}
