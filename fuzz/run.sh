@@ -13,7 +13,9 @@
 # target also reads fuzz/regressions/<target>/ (committed minimised inputs of every finding; the
 # same files `cargo test -p lmrepro-fuzz-bodies --test replay` replays on stable).
 #
-# Limits are the issue's: a hang is > 1 s per input, a memory blow-up > 1 GiB RSS. No sanitizer
+# Limits are the issue's: a hang is > 1 s per input, a memory blow-up > 1 GiB RSS. libFuzzer's
+# timeout is wall-clock: at nice 19 on a loaded shared machine inputs of 1 ms were reported as
+# 1 s timeouts, so there set FUZZ_TIMEOUT=10 and re-run the slowest units idle. No sanitizer
 # (`-s none`): the code under test is safe Rust, so libFuzzer's own crash / timeout / RSS detection
 # is what matters, and ASan would halve the rate on this 2-core machine; debug assertions (overflow
 # checks) stay on. Seeds: fuzz/seeds.sh (from the pinned mirror) runs first if a corpus is missing.
@@ -29,7 +31,7 @@ if [ -n "${FUZZ_FEATURES:-}" ]; then
     case $FUZZ_FEATURES in *model*) TARGETS="$TARGETS checkpoint_load" ;; esac
 fi
 BUILD=(-O -a -s none --codegen-units ${FUZZ_CGU:-4} --target-dir "$CARGO_TARGET_DIR" ${FEATURES[@]+"${FEATURES[@]}"})
-LIMITS=(-rss_limit_mb=1024 -timeout=1 -max_len=${FUZZ_MAX_LEN:-65536} -print_final_stats=1)
+LIMITS=(-rss_limit_mb=1024 -timeout=${FUZZ_TIMEOUT:-1} -max_len=${FUZZ_MAX_LEN:-65536} -print_final_stats=1)
 for t in $TARGETS; do [ -d corpus/$t ] || { ./seeds.sh; break; }; done
 cmd=${1:-build}; shift || true
 case $cmd in

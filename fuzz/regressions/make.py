@@ -10,8 +10,40 @@ script only makes the ones built from a description. Run: python3 fuzz/regressio
 """
 import pathlib
 import struct
+import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
+
+
+def ogg_fix_crc(data):
+    """Recomputes the CRC of every Ogg page. The fuzz build skips the ogg crate's CRC check
+    (`cfg(fuzzing)`), so an Ogg input the fuzzer found needs its CRCs fixed to reach the same code
+    in the normal build; stops at the first byte that does not start a page."""
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    out = bytearray(data)
+    pos = 0
+    while out[pos:pos + 4] == b"OggS" and pos + 27 <= len(out):
+        nseg = out[pos + 26]
+        size = 27 + nseg + sum(out[pos + 27:pos + 27 + nseg])
+        page = out[pos:pos + size]
+        page[22:26] = b"\0\0\0\0"
+        crc = 0
+        for b in page:
+            crc = ((crc << 8) & 0xFFFFFFFF) ^ table[(crc >> 24) ^ b]
+        out[pos + 22:pos + 26] = struct.pack("<I", crc)
+        pos += size
+    return bytes(out)
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--fix-ogg-crc":
+    p = pathlib.Path(sys.argv[2])
+    p.write_bytes(ogg_fix_crc(p.read_bytes()))
+    sys.exit(0)
 
 
 def put(target, name, data):

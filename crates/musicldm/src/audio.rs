@@ -57,6 +57,56 @@ fn sniff(path: &Path) -> Result<Format> {
     }
 }
 
+/// lewton 0.10 sizes buffers from the length fields of the Vorbis comment header (the second
+/// packet) before it reads them: a fuzzed file whose comment count said 4 billion asked for
+/// 206 GB and aborted (issue 19, fuzz `audio_decode`). This walks the header first and refuses a
+/// length that runs past the packet, which lewton would refuse too once its read ran out, so no
+/// file lewton decodes is refused here. Anything else wrong is left to lewton to report.
+fn check_vorbis_comment_header(path: &Path) -> Result<()> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut packets = ogg::PacketReader::new(BufReader::new(file));
+    let mut comment = None;
+    for _ in 0..2 {
+        match packets.read_packet() {
+            Ok(Some(p)) => comment = Some(p.data),
+            _ => return Ok(()),
+        }
+    }
+    let d = comment.unwrap_or_default();
+    if d.len() < 7 || d[0] != 3 || &d[1..7] != b"vorbis" {
+        return Ok(());
+    }
+    let mut pos = 7;
+    // A u32 length at `pos`, checked against the bytes after it; byte strings are skipped.
+    let mut length = |what: &str, per_item: usize, skip: bool| -> Result<usize> {
+        let Some(b) = d.get(pos..pos + 4) else {
+            bail!(
+                "{}: Vorbis comment header ends inside {what}",
+                path.display()
+            );
+        };
+        let n = u32::from_le_bytes(b.try_into().unwrap()) as usize;
+        pos += 4;
+        let left = d.len() - pos;
+        if n.saturating_mul(per_item) > left {
+            bail!(
+                "{}: Vorbis comment header declares {what} {n} but only {left} bytes follow",
+                path.display()
+            );
+        }
+        if skip {
+            pos += n;
+        }
+        Ok(n)
+    };
+    length("the vendor length", 1, true)?;
+    let count = length("the comment count", 4, false)?;
+    for _ in 0..count {
+        length("a comment length", 1, true)?;
+    }
+    Ok(())
+}
+
 /// A stream of mono chunks from one file; memory is one decoder packet, whatever the file length.
 pub struct MonoReader {
     path: PathBuf,
@@ -107,6 +157,7 @@ impl MonoReader {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let (sample_rate, channels, inner) = match fmt {
             Format::OggVorbis => {
+                check_vorbis_comment_header(path)?;
                 let reader = lewton::inside_ogg::OggStreamReader::new(BufReader::new(file))
                     .map_err(|e| {
                         anyhow::anyhow!("{}: not a readable Ogg Vorbis stream: {e}", path.display())

@@ -161,3 +161,23 @@ fn non_finite_samples_are_clear_errors() {
         assert!(e.contains("sample 35000"), "{e}");
     }
 }
+
+/// Fuzz finding (issue 19, `audio_decode`, crash-17ef817a… after 3,160 executions; input
+/// `fuzz/regressions/audio_decode/oom-vorbis-comment-count-lewton`, its Ogg CRCs recomputed since
+/// the fuzz build skips them): lewton sized a vector from the Vorbis comment header's count
+/// before reading it and asked for 206 GB (abort). The header's lengths are now checked against
+/// the packet first; a real clip still decodes.
+#[test]
+fn vorbis_comment_lengths_past_the_packet_are_clear_errors() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/audio_decode/oom-vorbis-comment-count-lewton");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("comments.ogg");
+    std::fs::copy(&src, &p).unwrap();
+    let e = err_of(&p);
+    assert!(
+        e.contains("comments.ogg") && e.contains("Vorbis comment header declares"),
+        "{e}"
+    );
+    assert!(load(&trumpet()).is_ok());
+}
