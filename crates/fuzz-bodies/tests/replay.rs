@@ -287,7 +287,11 @@ fn checkpoint_load() {
     // real loader too (odd first byte: the rest is the tensor files).
     let mut all = regressions("checkpoint_load");
     assert!(!all.is_empty(), "no regression inputs for checkpoint_load");
-    for (name, bytes) in regressions("checkpoint_safetensors") {
+    // With LMREPRO_FUZZ_CORPUS=1 also the burn-free target's corpus: the real loader on every
+    // tensor file its fuzzer kept.
+    let mut tensor_files = regressions("checkpoint_safetensors");
+    tensor_files.extend(corpus("checkpoint_safetensors"));
+    for (name, bytes) in tensor_files {
         let mut input = vec![1u8];
         input.extend_from_slice(&bytes);
         all.push((name, input));
