@@ -62,17 +62,26 @@ fn sniff(path: &Path) -> Result<Format> {
 /// 206 GB and aborted (issue 19, fuzz `audio_decode`). This walks the header first and refuses a
 /// length that runs past the packet, which lewton would refuse too once its read ran out, so no
 /// file lewton decodes is refused here. Anything else wrong is left to lewton to report.
-fn check_vorbis_comment_header(path: &Path) -> Result<()> {
+fn check_vorbis_headers(path: &Path) -> Result<()> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut packets = ogg::PacketReader::new(BufReader::new(file));
-    let mut comment = None;
-    for _ in 0..2 {
+    let mut headers = vec![];
+    for _ in 0..3 {
         match packets.read_packet() {
-            Ok(Some(p)) => comment = Some(p.data),
-            _ => return Ok(()),
+            Ok(Some(p)) => headers.push(p.data),
+            _ => break,
         }
     }
-    let d = comment.unwrap_or_default();
+    if let Some(d) = headers.get(1) {
+        check_vorbis_comment_header(path, d)?;
+    }
+    if let Some(d) = headers.get(2) {
+        check_vorbis_setup_codebooks(path, d)?;
+    }
+    Ok(())
+}
+
+fn check_vorbis_comment_header(path: &Path, d: &[u8]) -> Result<()> {
     if d.len() < 7 || d[0] != 3 || &d[1..7] != b"vorbis" {
         return Ok(());
     }
@@ -103,6 +112,150 @@ fn check_vorbis_comment_header(path: &Path) -> Result<()> {
     let count = length("the comment count", 4, false)?;
     for _ in 0..count {
         length("a comment length", 1, true)?;
+    }
+    Ok(())
+}
+
+/// Vorbis bit-packing: LSB first within each byte (Vorbis I spec §2.1.4).
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: u64,
+}
+
+impl Bits<'_> {
+    fn left(&self) -> u64 {
+        (self.data.len() as u64 * 8).saturating_sub(self.pos)
+    }
+    /// `n` ≤ 32 bits, or `None` past the end.
+    fn read(&mut self, n: u32) -> Option<u32> {
+        if u64::from(n) > self.left() {
+            return None;
+        }
+        let mut v = 0u64;
+        for i in 0..u64::from(n) {
+            let bit = self.pos + i;
+            v |= u64::from((self.data[(bit / 8) as usize] >> (bit % 8)) & 1) << i;
+        }
+        self.pos += u64::from(n);
+        Some(v as u32)
+    }
+}
+
+/// Bits needed for `v` (Vorbis `ilog`).
+fn ilog(v: u64) -> u32 {
+    64 - v.leading_zeros()
+}
+
+/// The largest `r` with `r^dims <= entries` (Vorbis `lookup1_values`).
+fn lookup1_values(entries: u32, dims: u16) -> u64 {
+    if dims >= 32 {
+        return u64::from(entries > 0);
+    }
+    let fits = |r: u64| {
+        r.checked_pow(u32::from(dims))
+            .is_some_and(|p| p <= u64::from(entries))
+    };
+    let mut r = (f64::from(entries))
+        .powf(1.0 / f64::from(dims.max(1)))
+        .floor() as u64;
+    while r > 0 && !fits(r) {
+        r -= 1;
+    }
+    while fits(r + 1) {
+        r += 1;
+    }
+    r
+}
+
+/// lewton 0.10 also sizes each codebook's tables from the setup header before reading them: a
+/// fuzzed codebook asked for 48 GB (issue 19, fuzz `audio_decode`). This walks the codebooks
+/// (Vorbis I spec §3.2.1) and refuses what libvorbis refuses (`ilog(dimensions) +
+/// ilog(entries) > 24`, `vorbis_staticbook_unpack`), a lookup table longer than the bits left in
+/// the packet, and more than 2^26 lookup entries in all (256 MB of `f32`; real files hold a few
+/// thousand). Where the walk cannot follow the header, it stops and leaves the rest to lewton.
+fn check_vorbis_setup_codebooks(path: &Path, d: &[u8]) -> Result<()> {
+    if d.len() < 7 || d[0] != 5 || &d[1..7] != b"vorbis" {
+        return Ok(());
+    }
+    let bad = |what: String| anyhow::anyhow!("{}: Vorbis setup header: {what}", path.display());
+    let mut b = Bits {
+        data: &d[7..],
+        pos: 0,
+    };
+    let Some(count) = b.read(8) else {
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for book in 0..=count {
+        let (Some(0x564342), Some(dims), Some(entries), Some(ordered)) =
+            (b.read(24), b.read(16), b.read(24), b.read(1))
+        else {
+            return Ok(());
+        };
+        if ilog(u64::from(dims)) + ilog(u64::from(entries)) > 24 {
+            return Err(bad(format!(
+                "codebook {book} has {dims} dimensions x {entries} entries (libvorbis refuses > 2^24)"
+            )));
+        }
+        if ordered == 0 {
+            let Some(sparse) = b.read(1) else {
+                return Ok(());
+            };
+            for _ in 0..entries {
+                let used = if sparse == 1 { b.read(1) } else { Some(1) };
+                match used {
+                    Some(1) => {
+                        if b.read(5).is_none() {
+                            return Ok(());
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Ok(()),
+                }
+            }
+        } else {
+            if b.read(5).is_none() {
+                return Ok(());
+            }
+            let mut current = 0u32;
+            while current < entries {
+                let Some(n) = b.read(ilog(u64::from(entries - current))) else {
+                    return Ok(());
+                };
+                current = current.saturating_add(n);
+            }
+        }
+        let Some(lookup) = b.read(4) else {
+            return Ok(());
+        };
+        if lookup == 1 || lookup == 2 {
+            let (Some(_), Some(_), Some(bits), Some(_)) =
+                (b.read(32), b.read(32), b.read(4), b.read(1))
+            else {
+                return Ok(());
+            };
+            let values = if lookup == 1 {
+                lookup1_values(entries, dims as u16)
+            } else {
+                u64::from(entries) * u64::from(dims)
+            };
+            let need = values * u64::from(bits + 1);
+            if need > b.left() {
+                return Err(bad(format!(
+                    "codebook {book} declares {values} lookup values ({need} bits) but {} bits are left",
+                    b.left()
+                )));
+            }
+            total += u64::from(entries) * u64::from(dims);
+            if total > 1 << 26 {
+                return Err(bad(format!(
+                    "codebook lookup tables of {total} entries in all (more than 2^26)"
+                )));
+            }
+            b.pos += need;
+        } else if lookup != 0 {
+            return Ok(());
+        }
     }
     Ok(())
 }
@@ -157,7 +310,7 @@ impl MonoReader {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let (sample_rate, channels, inner) = match fmt {
             Format::OggVorbis => {
-                check_vorbis_comment_header(path)?;
+                check_vorbis_headers(path)?;
                 let reader = lewton::inside_ogg::OggStreamReader::new(BufReader::new(file))
                     .map_err(|e| {
                         anyhow::anyhow!("{}: not a readable Ogg Vorbis stream: {e}", path.display())

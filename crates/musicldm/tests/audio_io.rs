@@ -181,3 +181,29 @@ fn vorbis_comment_lengths_past_the_packet_are_clear_errors() {
     );
     assert!(load(&trumpet()).is_ok());
 }
+
+/// Fuzz finding (issue 19, `audio_decode`, crash-49a84086… after 43,605 executions; input
+/// `fuzz/regressions/audio_decode/oom-vorbis-codebook-lookup-lewton`, Ogg CRCs recomputed): lewton
+/// sized a codebook's lookup table from the setup header before reading it and asked for 48 GB
+/// (abort). The codebooks are now walked first, with libvorbis's size rule; every pinned clip
+/// still decodes.
+#[test]
+fn vorbis_codebooks_beyond_their_packet_are_clear_errors() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/audio_decode/oom-vorbis-codebook-lookup-lewton");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("books.ogg");
+    std::fs::copy(&src, &p).unwrap();
+    let e = err_of(&p);
+    assert!(
+        e.contains("books.ogg") && e.contains("Vorbis setup header: codebook"),
+        "{e}"
+    );
+    let audio = testing::input("musicldm", "musicldm/audio/Kevin_MacLeod_-_Vibe_Ace.ogg");
+    for clip in std::fs::read_dir(audio.parent().unwrap()).unwrap() {
+        let clip = clip.unwrap().path();
+        if clip.extension().is_some_and(|e| e == "ogg") {
+            assert!(load(&clip).is_ok(), "{}", clip.display());
+        }
+    }
+}
