@@ -146,10 +146,14 @@ fn ilog(v: u64) -> u32 {
     64 - v.leading_zeros()
 }
 
-/// The largest `r` with `r^dims <= entries` (Vorbis `lookup1_values`).
-fn lookup1_values(entries: u32, dims: u16) -> u64 {
+/// The largest `r` with `r^dims <= entries` (Vorbis `lookup1_values`); `None` for 0 dimensions,
+/// where every `r` fits.
+fn lookup1_values(entries: u32, dims: u16) -> Option<u64> {
+    if dims == 0 {
+        return None;
+    }
     if dims >= 32 {
-        return u64::from(entries > 0);
+        return Some(u64::from(entries > 0));
     }
     let fits = |r: u64| {
         r.checked_pow(u32::from(dims))
@@ -164,7 +168,7 @@ fn lookup1_values(entries: u32, dims: u16) -> u64 {
     while fits(r + 1) {
         r += 1;
     }
-    r
+    Some(r)
 }
 
 /// lewton 0.10 also sizes each codebook's tables from the setup header before reading them: a
@@ -235,7 +239,14 @@ fn check_vorbis_setup_codebooks(path: &Path, d: &[u8]) -> Result<()> {
                 return Ok(());
             };
             let values = if lookup == 1 {
-                lookup1_values(entries, dims as u16)
+                // Every base fits 0 dimensions: the spec's value is undefined, and lewton's
+                // binary search answered 17 GB (fuzz `audio_decode`, found in this check).
+                let Some(v) = lookup1_values(entries, dims as u16) else {
+                    return Err(bad(format!(
+                        "codebook {book} has lookup type 1 with 0 dimensions"
+                    )));
+                };
+                v
             } else {
                 u64::from(entries) * u64::from(dims)
             };

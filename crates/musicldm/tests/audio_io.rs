@@ -207,3 +207,18 @@ fn vorbis_codebooks_beyond_their_packet_are_clear_errors() {
         }
     }
 }
+
+/// Fuzz finding (issue 19, `audio_decode`, crash-64d01e85… in the seed corpus, round 3; input
+/// `fuzz/regressions/audio_decode/crash-vorbis-codebook-zero-dimensions-precheck`): a codebook of
+/// lookup type 1 with 0 dimensions overflowed the codebook walk's own `lookup1_values` (every base
+/// fits), and lewton's answered a 17 GB table. It is now an error naming the codebook.
+#[test]
+fn a_vorbis_lookup1_codebook_without_dimensions_is_a_clear_error() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions/audio_decode/crash-vorbis-codebook-zero-dimensions-precheck");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("dims0.ogg");
+    std::fs::copy(&src, &p).unwrap();
+    let e = err_of(&p);
+    assert!(e.contains("dims0.ogg") && e.contains("0 dimensions"), "{e}");
+}
