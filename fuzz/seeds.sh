@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 M=${LMREPRO_DATA_MIRROR:-/work/shared/data}
 C=corpus
 mkdir -p $C/{warc_reader,http_response,html_extract,jsonl_docs,fasttext_model,recipe_toml,icl_task,aiw_answer}
+mkdir -p $C/{checkpoint_safetensors,checkpoint_load,audio_decode,bigbio_reader}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # WARC: the small Common Crawl sample as is (gzip multi-member), its first records plain and zstd,
@@ -96,4 +97,35 @@ for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
     (out / f"resp{i}").write_text(resp[-2000:], encoding="utf-8")
 (out / "boxed").write_text("so the answer is \\boxed{3}. ### Answer: 4")
 PY
+
+# Audio: the pinned MusicLDM clips (Ogg Vorbis): the short trumpet clip whole, the heads of the
+# others (libFuzzer's -max_len cuts them; a head is a valid stream that ends early), and a small
+# WAV of each sample format the decoder scales (8/16/24/32-bit PCM, 32-bit float; mono, stereo).
+for f in "$M"/musicldm/audio/*.ogg; do
+    head -c 60000 "$f" > "$C/audio_decode/$(basename "$f" .ogg | tr -c 'A-Za-z0-9_\n-' _ | cut -c1-40).ogg"
+done
+python3 - "$C/audio_decode" <<'PY'
+import struct, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+for bits, tag, ch, rate in ((8, 1, 1, 8000), (16, 1, 2, 22050), (24, 1, 1, 44100), (32, 1, 2, 48000), (32, 3, 1, 16000)):
+    block = ch * bits // 8
+    data = bytes((i * 37) & 0xFF for i in range(200 * block))
+    fmt = struct.pack("<HHIIHH", tag, ch, rate, rate * block, block, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    (out / f"pcm{bits}-{tag}-{ch}ch-{rate}.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+PY
+
+# BigBIO: a selector byte (0-5 the schema kb/qa/te/pairs/t2t/text, 6 BIOSSES TSV, 7 PubMedQA
+# JSON) in front of the head of the mirror's file of that kind (whole lines).
+bb() { { printf "\\x$(printf %02x "$1")"; head -n "$3" "$2" | cut -c1-20000; } > "$C/bigbio_reader/$4"; }
+bb 1 "$M/bigbio/pubmedqa/pqal_test_bigbio_qa.jsonl" 3 qa
+bb 3 "$M/bigbio/biosses/biosses_bigbio_pairs.jsonl" 5 pairs
+bb 6 "$M/bigbio/biosses/annotation_pairs_scores.tsv" 10 biosses-tsv
+bb 7 "$M/bigbio/pubmedqa/test_ground_truth.json" 1 ground-truth
+{ printf '\x07'; head -c 6000 "$M/bigbio/pubmedqa/ori_pqal.json"; } > $C/bigbio_reader/pqal-head
+find $C/bigbio_reader -size 0 -delete
+
+# Checkpoints: no checkpoint is pinned (they are written by training runs); the fuzzers start from
+# fuzz/regressions/checkpoint_*/ (valid and broken tensor files, broken state.json).
+
 for d in $C/*; do echo "$(ls "$d" | wc -l) seeds in $d"; done

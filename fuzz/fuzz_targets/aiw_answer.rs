@@ -1,10 +1,4 @@
-//! The AIW answer parser and the scorer's normalisation on arbitrary model responses.
+//! libFuzzer wrapper of `lmrepro_fuzz_bodies::aiw_answer`: the body, its documentation and its
+//! stable replay test (`cargo test -p lmrepro-fuzz-bodies --test replay`) are in crates/fuzz-bodies.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use lmrepro_aiw::score::{normalize_response, parse_answer};
-
-fuzz_target!(|data: &[u8]| {
-    let response = String::from_utf8_lossy(data);
-    let _ = normalize_response(&response);
-    let _ = parse_answer(&response);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lmrepro_fuzz_bodies::aiw_answer(data));
