@@ -318,6 +318,33 @@ impl<B: Backend> Attention<B> {
     }
 }
 
+/// Exact (erf) GELU, `x/2 · (1 + erf(x/√2))`, with an exact gradient on every backend.
+///
+/// burn 0.21's fused `gelu` op computes the erf form forwards, but the *default* `gelu_backward`
+/// of burn-backend's `ActivationOps` returns the derivative of the **tanh approximation**
+/// (constants 0.0356774 / 0.797885 / 0.0535161 / 0.398942). burn-flex overrides it with the exact
+/// derivative; burn-cubecl (the wgpu and CUDA backends) inherits the default, so GELU models got
+/// gradients off by up to ~1e-3 relative there (docs/gpu.md; the wgpu parity tests against an f64
+/// reference found it). On every backend but flex the GELU is therefore built from `erf`, whose
+/// backward (`2/√π · exp(-x²)`) is exact, so autodiff derives the exact GELU derivative. Forward
+/// values are those of the fused op (burn-backend's default `gelu` is this same chain of ops);
+/// flex keeps its fused op, so CPU results stay bit-identical.
+pub fn gelu_exact_grad<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    use std::any::TypeId;
+    let b = TypeId::of::<B>();
+    if b == TypeId::of::<crate::Cpu>() || b == TypeId::of::<crate::CpuTrain>() {
+        return gelu(x);
+    }
+    gelu_from_erf(x)
+}
+
+/// `x/2 · (1 + erf(x/√2))` as separate ops (the same chain as burn-backend's default `gelu`), so
+/// that autodiff differentiates through `erf` exactly.
+pub fn gelu_from_erf<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let y = (x.clone().div_scalar(std::f32::consts::SQRT_2).erf() + 1.0) * x;
+    y.div_scalar(2.0)
+}
+
 impl<B: Backend> FeedForward<B> {
     fn forward(&self, x: Tensor<B, 3>, kind: FfnKind) -> Tensor<B, 3> {
         let y = self.w12.forward(x);
@@ -328,7 +355,7 @@ impl<B: Backend> FeedForward<B> {
                 let val = y.narrow(2, hidden, hidden);
                 silu(gate) * val
             }
-            FfnKind::Gelu => gelu(y),
+            FfnKind::Gelu => gelu_exact_grad(y),
             FfnKind::GeluTanh => gelu_approximate(y),
         };
         self.w3.forward(y)
@@ -496,6 +523,51 @@ mod tests {
             ("bloom", bloom),
             ("gpt2", gpt2),
         ]
+    }
+
+    /// burn-backend's default `gelu_backward` (what burn-cubecl inherits) differentiates the tanh
+    /// approximation; `gelu_from_erf` must instead give flex's exact derivative (itself checked
+    /// against finite differences in f64 by `tests/gradcheck.rs`).
+    #[test]
+    fn gelu_from_erf_has_the_exact_gelu_gradient() {
+        type AB = crate::CpuTrain;
+        let dev = Default::default();
+        let xs: Vec<f32> = (0..241).map(|i| -6.0 + i as f32 * 0.05).collect();
+        let grad_of = |f: fn(Tensor<AB, 1>) -> Tensor<AB, 1>| {
+            let x = Tensor::<AB, 1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &dev)
+                .require_grad();
+            let g = f(x.clone()).sum().backward();
+            x.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap()
+        };
+        let ours = grad_of(gelu_from_erf);
+        let native = grad_of(gelu);
+        let worst = ours
+            .iter()
+            .zip(&native)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "gelu_from_erf gradient off by {worst:e}");
+        // The tanh-approximation derivative (burn-backend's default) is ~1e-4 away: far outside.
+        let tanh_derivative = |x: f64| {
+            let inner = 0.0356774 * x.powi(3) + 0.797885 * x;
+            let t = inner.tanh();
+            0.5 * t + (0.0535161 * x.powi(3) + 0.398942 * x) * (1.0 - t * t) + 0.5
+        };
+        let approx_gap = xs
+            .iter()
+            .zip(&native)
+            .map(|(&x, &g)| (tanh_derivative(x as f64) - g as f64).abs())
+            .fold(0f64, f64::max);
+        assert!(approx_gap > 1e-4, "tanh-derivative gap only {approx_gap:e}");
+        // The dispatcher keeps flex's fused op (bit-identical CPU results).
+        let x = Tensor::<B, 1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &dev);
+        assert_eq!(
+            gelu_exact_grad(x.clone())
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
+            gelu(x).into_data().to_vec::<f32>().unwrap()
+        );
     }
 
     #[test]
