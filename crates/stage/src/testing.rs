@@ -38,7 +38,16 @@ pub fn kill_fractions(seed: u64, n: usize) -> Vec<f64> {
 /// Every file under `dir` (relative path → bytes), lock files (`*.lock`) left out: they are never
 /// deleted and hold nothing.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
+    below(dir)
+        .into_iter()
+        .filter(|p| !p.is_dir() && !p.to_string_lossy().ends_with(".lock"))
+        .map(|p| (relative(dir, &p), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+/// Every file and folder under `dir`, at any depth (nothing when `dir` cannot be read).
+fn below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -47,14 +56,16 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
-                stack.push(p);
-            } else if !p.to_string_lossy().ends_with(".lock") {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
+                stack.push(p.clone());
             }
+            out.push(p);
         }
     }
     out
+}
+
+fn relative(dir: &Path, p: &Path) -> String {
+    p.strip_prefix(dir).unwrap().to_string_lossy().into_owned()
 }
 
 /// Panics with the first difference between two [`tree`]s (names first, then bytes).
@@ -112,23 +123,14 @@ pub fn publish_window(to: &Path, what: &str) {
 /// Names under `dir` (files and folders, at any depth) that look like unfinished output: a
 /// `.partial` or `.tmp` in the name. A resumed stage must leave none.
 pub fn leftovers(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
+    let mut out: Vec<String> = below(dir)
+        .into_iter()
+        .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
-            if name.contains(".partial") || name.contains(".tmp") {
-                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
+            name.contains(".partial") || name.contains(".tmp")
+        })
+        .map(|p| relative(dir, &p))
+        .collect();
     out.sort();
     out
 }
