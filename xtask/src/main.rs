@@ -106,13 +106,7 @@ fn main() -> Result<()> {
             cargo(&["run", "--release", "-p", "lmrepro-cli", "--"], &all)
         }
         Cmd::Fetch { recipes } => fetch(&recipes),
-        Cmd::Test { rest } => {
-            fetch(&[])?;
-            cargo(&["test", "--workspace"], &rest)?;
-            cargo(OBJECT_STORE_TEST, &rest)?;
-            py::test(&root)?;
-            bench_smoke(&root)
-        }
+        Cmd::Test { rest } => test_suite(&root, &rest),
         Cmd::Ci => {
             cargo(&["fmt", "--all", "--", "--check"], &[])?;
             cargo(
@@ -140,11 +134,7 @@ fn main() -> Result<()> {
                 ],
                 &[],
             )?;
-            fetch(&[])?;
-            cargo(&["test", "--workspace"], &[])?;
-            cargo(OBJECT_STORE_TEST, &[])?;
-            py::test(&root)?;
-            bench_smoke(&root)
+            test_suite(&root, &[])
         }
         Cmd::RaySetup => ray_setup(&root),
         Cmd::PySetup => py::setup(&root),
@@ -354,6 +344,16 @@ fn default_mirror() {
             }
         }
     }
+}
+
+/// README command 2 (`test`, also the end of `ci`): the pinned test inputs, the workspace tests
+/// (`rest` passed to cargo), the object-store test, the Python package's tests, `bench --smoke`.
+fn test_suite(root: &std::path::Path, rest: &[String]) -> Result<()> {
+    fetch(&[])?;
+    cargo(&["test", "--workspace"], rest)?;
+    cargo(OBJECT_STORE_TEST, rest)?;
+    py::test(root)?;
+    bench_smoke(root)
 }
 
 fn cargo(base: &[&str], rest: &[String]) -> Result<()> {
