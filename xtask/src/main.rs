@@ -124,9 +124,11 @@ fn main() -> Result<()> {
                 &[
                     "clippy",
                     "-p",
+                    "lmrepro-model",
+                    "-p",
                     "lmrepro-remote",
                     "--features",
-                    "s3",
+                    "lmrepro-model/cuda,lmrepro-model/wgpu,lmrepro-remote/s3",
                     "--all-targets",
                     "--",
                     "-D",
