@@ -827,6 +827,22 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_record_ids_are_read_as_separate_records() {
+        // Record ids are not keys (DCLM's pipeline does not use them either): a crawl that
+        // repeats one is read record by record, in order, nothing merged or dropped.
+        let a = record("response", "http://same/", b"first");
+        let b = record("response", "http://same/", b"second");
+        let recs: Vec<_> = read_all([a, b].concat())
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].record_id(), recs[1].record_id());
+        assert_eq!(recs[0].block, b"first");
+        assert_eq!(recs[1].block, b"second");
+    }
+
+    #[test]
     fn empty_input_has_no_records() {
         assert!(read_all(Vec::new()).is_empty());
         assert!(read_all(gz(b"")).is_empty());
