@@ -2,6 +2,8 @@
 //! Modes as in `bench_resiliparse.py`: "extract" (payloads preloaded; strict UTF-8 decode +
 //! parse + main-content extraction) and "end_to_end" (gzip WARC reading + HTTP + the above).
 //! Best of `--repeat` runs, in process CPU seconds. Usage: bench [--repeat N] WARC...
+//! BENCH_PARSE_ONLY=1 adds a "parse_only" mode (`Dom::parse` alone), BENCH_MODES=m1,m2 picks modes.
+use lmrepro_extract::dom::{Dom, HtmlTokenizer};
 use lmrepro_extract::pipeline::{decode_body, extract_warc, Decoding, Options};
 use lmrepro_extract::warc::{parse_http_response, WarcReader};
 use lmrepro_extract::{extract_plain_text, ExtractOptions};
@@ -25,6 +27,11 @@ fn main() -> anyhow::Result<()> {
         args.drain(..2);
     }
     let eo = ExtractOptions::dclm();
+    // `parse_only` mode with BENCH_TOKENIZER=html5ever times the fallback tokenizer.
+    let tokenizer = match std::env::var("BENCH_TOKENIZER").as_deref() {
+        Ok("html5ever") => HtmlTokenizer::Html5ever,
+        _ => HtmlTokenizer::Html5gum,
+    };
     let opts = Options::default();
     for path in &args {
         let bodies: Vec<Vec<u8>> = WarcReader::open(path.as_ref())?
@@ -52,7 +59,7 @@ fn main() -> anyhow::Result<()> {
                         let Ok(s) = std::str::from_utf8(b) else {
                             continue;
                         };
-                        std::hint::black_box(lmrepro_extract::dom::Dom::parse(s));
+                        std::hint::black_box(Dom::parse_with(s, tokenizer));
                         n += 1;
                         nbytes += b.len();
                     }

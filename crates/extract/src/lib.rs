@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod dom;
 pub mod extract;
+pub mod gum;
 #[cfg(test)]
 mod hostile;
 pub mod inputs;

@@ -1,0 +1,345 @@
+//! html5gum's WHATWG tokenizer feeding html5ever's tree builder.
+//!
+//! Why: html5ever's own tokenizer walks the input one `char` at a time through a `BufferQueue` of
+//! tendrils and was ~80 % of extraction time; html5gum scans data, attribute-value, RAWTEXT and
+//! script-data runs in bulk (jetscii/memchr) over the byte slice. The tree construction stays
+//! html5ever's, so the DOM is the one html5ever builds — provided the *tokens* are the ones
+//! html5ever's tokenizer would give. This emitter makes them so (checked by the differential test
+//! `tests::same_tokens_as_html5ever` on generated hostile HTML and by the 1187 real pages):
+//!
+//! - character runs are buffered and handed over as one `CharacterTokens` per run (html5ever splits
+//!   runs at `\n`, `&`, … but the tree builder is indifferent to how a run is chunked), with every
+//!   U+0000 a `NullCharacterToken` of its own, as html5ever's `emit_char('\0')` does;
+//! - duplicate attributes are dropped (first wins) and flagged, as html5ever's `finish_attribute`;
+//! - the *last start tag* (for "appropriate end tag") is only set by start tags, as in html5ever
+//!   (html5gum's own emitters clear it on end tags);
+//! - end tags carry their attributes and self-closing flag, as html5ever's do;
+//! - the tree builder's answer to each tag switches the tokenizer state (`RawData`, `Plaintext`;
+//!   `Script` means back to data, scripting being off), and `EncodingIndicator` (a `<meta
+//!   charset>`) is ignored, as html5ever's driver does for a `&str` input;
+//! - CDATA sections are only recognised when the tree builder's adjusted current node is foreign.
+//!
+//! Parse errors are not collected (our `TreeSink` ignores them), so no `ParseError` tokens are sent.
+
+use crate::dom::Sink;
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    Doctype, Tag, TagKind, Token, TokenSink, TokenSinkResult, TokenizerOpts,
+};
+use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts};
+use html5ever::{ns, Attribute, LocalName, QualName};
+use html5gum::{Emitter, Error, State, Tokenizer};
+use std::convert::Infallible;
+
+/// The emitter: builds html5ever tokens from html5gum's callbacks and sends each to `sink` as soon
+/// as html5ever's tokenizer would have.
+struct TokenBridge<'a, S: TokenSink> {
+    sink: &'a S,
+    /// Pending character run (bytes of valid UTF-8 once complete).
+    text: Vec<u8>,
+    tag_kind: TagKind,
+    tag_name: Vec<u8>,
+    self_closing: bool,
+    attrs: Vec<Attribute>,
+    had_duplicate_attributes: bool,
+    /// The attribute being read: `in_attr` is false before the first `init_attribute` of a tag.
+    in_attr: bool,
+    attr_name: Vec<u8>,
+    attr_value: Vec<u8>,
+    last_start_tag: Vec<u8>,
+    comment: Vec<u8>,
+    doctype_name: Option<Vec<u8>>,
+    doctype_public: Option<Vec<u8>>,
+    doctype_system: Option<Vec<u8>>,
+    force_quirks: bool,
+}
+
+/// UTF-8 bytes → tendril. html5gum hands out byte slices; they are whole UTF-8 sequences once a
+/// token is complete (the input is a `&str`, and html5gum only splits it at ASCII bytes), so the
+/// lossy branch is never taken on our input; it exists so a bug cannot become UB.
+fn tendril(bytes: &[u8]) -> StrTendril {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => StrTendril::from_slice(s),
+        Err(_) => StrTendril::from_slice(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+fn local_name(bytes: &[u8]) -> LocalName {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => LocalName::from(s),
+        Err(_) => LocalName::from(&*String::from_utf8_lossy(bytes)),
+    }
+}
+
+impl<'a, S: TokenSink> TokenBridge<'a, S> {
+    fn new(sink: &'a S) -> Self {
+        TokenBridge {
+            sink,
+            text: Vec::new(),
+            tag_kind: TagKind::StartTag,
+            tag_name: Vec::new(),
+            self_closing: false,
+            attrs: Vec::new(),
+            had_duplicate_attributes: false,
+            in_attr: false,
+            attr_name: Vec::new(),
+            attr_value: Vec::new(),
+            last_start_tag: Vec::new(),
+            comment: Vec::new(),
+            doctype_name: None,
+            doctype_public: None,
+            doctype_system: None,
+            force_quirks: false,
+        }
+    }
+
+    fn send(&self, token: Token) -> TokenSinkResult<S::Handle> {
+        self.sink.process_token(token, 1)
+    }
+
+    /// Sends a token that is not a tag: the tree builder answers those with `Continue`, as
+    /// html5ever's tokenizer assumes (it ignores the answer too).
+    fn send_other(&self, token: Token) {
+        let _continue = self.sink.process_token(token, 1);
+    }
+
+    /// Sends the pending character run: U+0000 as `NullCharacterToken`s, the rest as
+    /// `CharacterTokens` (the tree builder's answer to characters is always `Continue`).
+    fn flush_text(&mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        let mut rest = &self.text[..];
+        while let Some(i) = memchr::memchr(0, rest) {
+            if i > 0 {
+                self.send_other(Token::CharacterTokens(tendril(&rest[..i])));
+            }
+            self.send_other(Token::NullCharacterToken);
+            rest = &rest[i + 1..];
+        }
+        if !rest.is_empty() {
+            self.send_other(Token::CharacterTokens(tendril(rest)));
+        }
+        self.text.clear();
+    }
+
+    fn finish_attribute(&mut self) {
+        if !self.in_attr {
+            return;
+        }
+        self.in_attr = false;
+        if self.attr_name.is_empty() {
+            return;
+        }
+        let name = local_name(&self.attr_name);
+        self.attr_name.clear();
+        if self.attrs.iter().any(|a| a.name.local == name) {
+            self.had_duplicate_attributes = true;
+        } else {
+            self.attrs.push(Attribute {
+                // The tree builder adjusts the namespace of foreign attributes itself.
+                name: QualName::new(None, ns!(), name),
+                value: tendril(&self.attr_value),
+            });
+        }
+        self.attr_value.clear();
+    }
+}
+
+impl<S: TokenSink> Emitter for TokenBridge<'_, S> {
+    type Token = Infallible;
+
+    fn set_last_start_tag(&mut self, last_start_tag: Option<&[u8]>) {
+        self.last_start_tag.clear();
+        self.last_start_tag
+            .extend_from_slice(last_start_tag.unwrap_or_default());
+    }
+
+    fn emit_eof(&mut self) {
+        self.flush_text();
+        self.send_other(Token::EOFToken);
+        self.sink.end();
+    }
+
+    fn emit_error(&mut self, _error: Error) {}
+
+    #[inline]
+    fn should_emit_errors(&mut self) -> bool {
+        false
+    }
+
+    fn pop_token(&mut self) -> Option<Infallible> {
+        None
+    }
+
+    #[inline]
+    fn emit_string(&mut self, c: &[u8]) {
+        self.text.extend_from_slice(c);
+    }
+
+    fn init_start_tag(&mut self) {
+        self.tag_kind = TagKind::StartTag;
+        self.tag_name.clear();
+        self.self_closing = false;
+        self.attrs.clear();
+        self.had_duplicate_attributes = false;
+        self.in_attr = false;
+    }
+
+    fn init_end_tag(&mut self) {
+        self.init_start_tag();
+        self.tag_kind = TagKind::EndTag;
+    }
+
+    fn init_comment(&mut self) {
+        self.comment.clear();
+    }
+
+    fn emit_current_tag(&mut self) -> Option<State> {
+        self.finish_attribute();
+        self.flush_text();
+        let name = local_name(&self.tag_name);
+        if self.tag_kind == TagKind::StartTag {
+            std::mem::swap(&mut self.last_start_tag, &mut self.tag_name);
+        }
+        self.tag_name.clear();
+        let tag = Tag {
+            kind: self.tag_kind,
+            name,
+            self_closing: self.self_closing,
+            attrs: std::mem::take(&mut self.attrs),
+            had_duplicate_attributes: self.had_duplicate_attributes,
+        };
+        let result = self.send(Token::TagToken(tag));
+        match result {
+            TokenSinkResult::Continue | TokenSinkResult::EncodingIndicator(_) => None,
+            TokenSinkResult::Script(_) => Some(State::Data),
+            TokenSinkResult::Plaintext => Some(State::PlainText),
+            TokenSinkResult::RawData(RawKind::Rcdata) => Some(State::RcData),
+            TokenSinkResult::RawData(RawKind::Rawtext) => Some(State::RawText),
+            TokenSinkResult::RawData(RawKind::ScriptData) => Some(State::ScriptData),
+            // The tree builder only ever asks for the three entry states above; the escaped
+            // script states are entered by the tokenizer itself.
+            TokenSinkResult::RawData(RawKind::ScriptDataEscaped(_)) => {
+                unreachable!("tree builder asked for an escaped script state")
+            }
+        }
+    }
+
+    fn emit_current_comment(&mut self) {
+        self.flush_text();
+        self.send_other(Token::CommentToken(tendril(&self.comment)));
+        self.comment.clear();
+    }
+
+    fn emit_current_doctype(&mut self) {
+        self.flush_text();
+        let doctype = Doctype {
+            name: self.doctype_name.take().map(|v| tendril(&v)),
+            public_id: self.doctype_public.take().map(|v| tendril(&v)),
+            system_id: self.doctype_system.take().map(|v| tendril(&v)),
+            force_quirks: self.force_quirks,
+        };
+        self.send_other(Token::DoctypeToken(doctype));
+    }
+
+    fn set_self_closing(&mut self) {
+        self.self_closing = true;
+    }
+
+    fn set_force_quirks(&mut self) {
+        self.force_quirks = true;
+    }
+
+    #[inline]
+    fn push_tag_name(&mut self, s: &[u8]) {
+        self.tag_name.extend_from_slice(s);
+    }
+
+    #[inline]
+    fn push_comment(&mut self, s: &[u8]) {
+        self.comment.extend_from_slice(s);
+    }
+
+    fn push_doctype_name(&mut self, s: &[u8]) {
+        self.doctype_name
+            .get_or_insert_with(Vec::new)
+            .extend_from_slice(s);
+    }
+
+    fn init_doctype(&mut self) {
+        self.doctype_name = None;
+        self.doctype_public = None;
+        self.doctype_system = None;
+        self.force_quirks = false;
+    }
+
+    fn init_attribute(&mut self) {
+        self.finish_attribute();
+        self.in_attr = true;
+    }
+
+    #[inline]
+    fn push_attribute_name(&mut self, s: &[u8]) {
+        self.attr_name.extend_from_slice(s);
+    }
+
+    #[inline]
+    fn push_attribute_value(&mut self, s: &[u8]) {
+        self.attr_value.extend_from_slice(s);
+    }
+
+    fn set_doctype_public_identifier(&mut self, value: &[u8]) {
+        self.doctype_public = Some(value.to_vec());
+    }
+
+    fn set_doctype_system_identifier(&mut self, value: &[u8]) {
+        self.doctype_system = Some(value.to_vec());
+    }
+
+    fn push_doctype_public_identifier(&mut self, s: &[u8]) {
+        self.doctype_public
+            .get_or_insert_with(Vec::new)
+            .extend_from_slice(s);
+    }
+
+    fn push_doctype_system_identifier(&mut self, s: &[u8]) {
+        self.doctype_system
+            .get_or_insert_with(Vec::new)
+            .extend_from_slice(s);
+    }
+
+    fn current_is_appropriate_end_tag_token(&mut self) -> bool {
+        self.tag_kind == TagKind::EndTag
+            && !self.last_start_tag.is_empty()
+            && self.last_start_tag == self.tag_name
+    }
+
+    fn adjusted_current_node_present_but_not_in_html_namespace(&mut self) -> bool {
+        self.sink
+            .adjusted_current_node_present_but_not_in_html_namespace()
+    }
+}
+
+/// Tokenizes `html` with html5gum, sending html5ever tokens to `sink` (normally a tree builder).
+pub fn tokenize_into<S: TokenSink>(html: &str, sink: &S) {
+    let bridge = TokenBridge::new(sink);
+    let Ok(()) = Tokenizer::new_with_emitter(html, bridge).finish();
+}
+
+/// Parses a document with html5gum's tokenizer and html5ever's tree builder into `sink`.
+pub(crate) fn parse_document(html: &str, sink: Sink, opts: TreeBuilderOpts) -> Sink {
+    let builder = TreeBuilder::new(sink, opts);
+    tokenize_into(html, &builder);
+    builder.sink
+}
+
+/// html5ever's tokenizer options that the default parser uses (for the fallback and the
+/// differential test): a leading U+FEFF is kept as text, as lexbor does.
+pub fn html5ever_tokenizer_opts() -> TokenizerOpts {
+    TokenizerOpts {
+        discard_bom: false,
+        ..TokenizerOpts::default()
+    }
+}
