@@ -296,11 +296,7 @@ impl Dom {
     /// Parses a whole document with the given tokenizer; the tree builder is html5ever's either
     /// way, and both tokenizers give it the same tokens (see [`crate::gum`]).
     pub fn parse_with(html: &str, tokenizer: HtmlTokenizer) -> Dom {
-        let sink = Sink {
-            nodes: RefCell::new(vec![Node::new(Kind::Document)]),
-            quirks: Cell::new(false),
-            template_contents: RefCell::new(Vec::new()),
-        };
+        let sink = Sink::new();
         let mut opts = html5ever::ParseOpts::default();
         opts.tree_builder.scripting_enabled = false;
         match tokenizer {
@@ -427,6 +423,15 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
+    /// An empty document.
+    pub(crate) fn new() -> Sink {
+        Sink {
+            nodes: RefCell::new(vec![Node::new(Kind::Document)]),
+            quirks: Cell::new(false),
+            template_contents: RefCell::new(Vec::new()),
+        }
+    }
+
     fn push(&self, kind: Kind) -> NodeId {
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node::new(kind));

@@ -17,7 +17,8 @@
 //! - the tree builder's answer to each tag switches the tokenizer state (`RawData`, `Plaintext`;
 //!   `Script` means back to data, scripting being off), and `EncodingIndicator` (a `<meta
 //!   charset>`) is ignored, as html5ever's driver does for a `&str` input;
-//! - CDATA sections are only recognised when the tree builder's adjusted current node is foreign.
+//! - CDATA sections are only recognised when the tree builder's adjusted current node is foreign,
+//!   and are sent chunked as html5ever's tokenizer chunks them (see `send_cdata_section`).
 //!
 //! Parse errors are not collected (our `TreeSink` ignores them), so no `ParseError` tokens are sent.
 
@@ -36,6 +37,12 @@ use std::convert::Infallible;
 /// as html5ever's tokenizer would have.
 struct TokenBridge<'a, S: TokenSink> {
     sink: &'a S,
+    input: &'a str,
+    /// Byte offset in `input` of the next byte html5gum reads (it reports every move).
+    pos: usize,
+    /// Inside a CDATA section, html5gum's characters are dropped up to this offset (the end of
+    /// `]]>`): the section was already sent, chunked as html5ever chunks it.
+    skip_until: Option<usize>,
     /// Pending character run (bytes of valid UTF-8 once complete).
     text: Vec<u8>,
     tag_kind: TagKind,
@@ -73,9 +80,12 @@ fn local_name(bytes: &[u8]) -> LocalName {
 }
 
 impl<'a, S: TokenSink> TokenBridge<'a, S> {
-    fn new(sink: &'a S) -> Self {
+    fn new(sink: &'a S, input: &'a str) -> Self {
         TokenBridge {
             sink,
+            input,
+            pos: 0,
+            skip_until: None,
             text: Vec::new(),
             tag_kind: TagKind::StartTag,
             tag_name: Vec::new(),
@@ -122,6 +132,30 @@ impl<'a, S: TokenSink> TokenBridge<'a, S> {
             self.send_other(Token::CharacterTokens(tendril(rest)));
         }
         self.text.clear();
+    }
+
+    /// Sends a CDATA section starting at `self.pos` the way html5ever's tokenizer does: it keeps
+    /// the section's characters apart and sends them when a U+0000, the `]]>` or EOF comes, even
+    /// when there are none (an empty `CharacterTokens`, which can create an empty text node).
+    /// html5gum streams them instead, so its characters are skipped up to the section's end.
+    fn send_cdata_section(&mut self) {
+        let start = self.pos.min(self.input.len());
+        let rest = &self.input[start..];
+        let (content, end) = match rest.find("]]>") {
+            Some(i) => (&rest[..i], start + i + 3),
+            None => (rest, self.input.len()),
+        };
+        // html5ever's input stream has CR LF and CR already turned into LF.
+        let content = content.replace("\r\n", "\n").replace('\r', "\n");
+        let mut segments = content.split('\0');
+        if let Some(first) = segments.next() {
+            self.send_other(Token::CharacterTokens(StrTendril::from_slice(first)));
+        }
+        for segment in segments {
+            self.send_other(Token::NullCharacterToken);
+            self.send_other(Token::CharacterTokens(StrTendril::from_slice(segment)));
+        }
+        self.skip_until = Some(end);
     }
 
     fn finish_attribute(&mut self) {
@@ -175,7 +209,20 @@ impl<S: TokenSink> Emitter for TokenBridge<'_, S> {
 
     #[inline]
     fn emit_string(&mut self, c: &[u8]) {
+        if let Some(end) = self.skip_until {
+            // html5gum reports a position past the characters it emits: inside the section
+            // it is at most its end; text after `]]>` is read from further on.
+            if self.pos <= end {
+                return;
+            }
+            self.skip_until = None;
+        }
         self.text.extend_from_slice(c);
+    }
+
+    #[inline]
+    fn move_position(&mut self, offset: isize) {
+        self.pos = self.pos.wrapping_add_signed(offset);
     }
 
     fn init_start_tag(&mut self) {
@@ -316,15 +363,22 @@ impl<S: TokenSink> Emitter for TokenBridge<'_, S> {
             && self.last_start_tag == self.tag_name
     }
 
+    /// Asked once `<![CDATA[` has been read, and only then.
     fn adjusted_current_node_present_but_not_in_html_namespace(&mut self) -> bool {
-        self.sink
-            .adjusted_current_node_present_but_not_in_html_namespace()
+        let foreign = self
+            .sink
+            .adjusted_current_node_present_but_not_in_html_namespace();
+        if foreign {
+            self.flush_text();
+            self.send_cdata_section();
+        }
+        foreign
     }
 }
 
 /// Tokenizes `html` with html5gum, sending html5ever tokens to `sink` (normally a tree builder).
 pub fn tokenize_into<S: TokenSink>(html: &str, sink: &S) {
-    let bridge = TokenBridge::new(sink);
+    let bridge = TokenBridge::new(sink, html);
     let Ok(()) = Tokenizer::new_with_emitter(html, bridge).finish();
 }
 
@@ -341,5 +395,287 @@ pub fn html5ever_tokenizer_opts() -> TokenizerOpts {
     TokenizerOpts {
         discard_bom: false,
         ..TokenizerOpts::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Differential test: the tokens html5gum (through [`TokenBridge`]) sends the tree builder are
+    //! the tokens html5ever's own tokenizer sends it, on generated hostile HTML. Both sides drive a
+    //! real tree builder, so the tree builder's state switches (`<script>`, `<textarea>`,
+    //! `<plaintext>`, CDATA in `<svg>`) are part of what is compared.
+    use super::*;
+    use crate::dom::{Dom, HtmlTokenizer, Sink};
+    use html5ever::tokenizer::{BufferQueue, Tokenizer as Html5everTokenizer};
+    use html5ever::TokenizerResult;
+    use proptest::prelude::*;
+    use std::cell::RefCell;
+
+    /// Forwards every token to a tree builder and records it, character runs merged (chunking
+    /// is the one thing allowed to differ) and parse errors left out.
+    struct Recorder {
+        inner: TreeBuilder<crate::dom::NodeId, Sink>,
+        tokens: RefCell<Vec<Token>>,
+    }
+
+    impl Recorder {
+        fn new() -> Recorder {
+            let sink = Sink::new();
+            let opts = TreeBuilderOpts {
+                scripting_enabled: false,
+                ..TreeBuilderOpts::default()
+            };
+            Recorder {
+                inner: TreeBuilder::new(sink, opts),
+                tokens: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    impl TokenSink for Recorder {
+        type Handle = crate::dom::NodeId;
+
+        fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<Self::Handle> {
+            let mut tokens = self.tokens.borrow_mut();
+            match (&token, tokens.last_mut()) {
+                (Token::ParseError(_), _) => {}
+                (Token::CharacterTokens(t), Some(Token::CharacterTokens(last))) => {
+                    last.push_tendril(t)
+                }
+                _ => tokens.push(copy(&token)),
+            }
+            drop(tokens);
+            self.inner.process_token(token, line)
+        }
+
+        fn end(&self) {
+            self.inner.end()
+        }
+
+        fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+            self.inner
+                .adjusted_current_node_present_but_not_in_html_namespace()
+        }
+    }
+
+    /// `Token` is not `Clone`.
+    fn copy(token: &Token) -> Token {
+        match token {
+            Token::DoctypeToken(d) => Token::DoctypeToken(d.clone()),
+            Token::TagToken(t) => Token::TagToken(t.clone()),
+            Token::CommentToken(t) => Token::CommentToken(t.clone()),
+            Token::CharacterTokens(t) => Token::CharacterTokens(t.clone()),
+            Token::NullCharacterToken => Token::NullCharacterToken,
+            Token::EOFToken => Token::EOFToken,
+            Token::ParseError(e) => Token::ParseError(e.clone()),
+        }
+    }
+
+    fn html5ever_tokens(html: &str) -> Vec<Token> {
+        let tok = Html5everTokenizer::new(Recorder::new(), html5ever_tokenizer_opts());
+        let input = BufferQueue::default();
+        input.push_back(StrTendril::from_slice(html));
+        while !matches!(tok.feed(&input), TokenizerResult::Done) {}
+        tok.end();
+        tok.sink.tokens.into_inner()
+    }
+
+    fn html5gum_tokens(html: &str) -> Vec<Token> {
+        let rec = Recorder::new();
+        tokenize_into(html, &rec);
+        rec.tokens.into_inner()
+    }
+
+    fn assert_same(html: &str) {
+        let ours = html5gum_tokens(html);
+        let theirs = html5ever_tokens(html);
+        assert!(
+            ours == theirs,
+            "token streams differ on {html:?}\nhtml5gum:  {ours:?}\nhtml5ever: {theirs:?}"
+        );
+    }
+
+    /// Pieces of hostile HTML: every tokenizer state's entry and exit, character references
+    /// with and without `;` (in text and in attribute values, where the historical `=`/alnum
+    /// rule applies), comments and their bogus forms, script escapes, NUL, CR, BOM, non-ASCII.
+    const PIECES: &[&str] = &[
+        "<div",
+        "<p>",
+        "</p>",
+        "<P CLASS=a>",
+        "<a href=x>",
+        "</a>",
+        "<b>",
+        "</b>",
+        "<i>",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\r\n",
+        "\x0C",
+        "\0",
+        "\u{FEFF}",
+        "é",
+        "日本",
+        "x",
+        "Y",
+        "1",
+        ">",
+        "/>",
+        "<",
+        "</",
+        "/",
+        "=",
+        "'",
+        "\"",
+        "&",
+        "#",
+        ";",
+        "a=",
+        "b='x'",
+        "c=\"y&amp;z\"",
+        "d=e&ampf",
+        "e=&lt=",
+        "f=&notin",
+        "class=a",
+        "class=b",
+        "id=\0",
+        "<script>",
+        "</script>",
+        "</scr",
+        "</script ",
+        "<!--<script>",
+        "-->",
+        "<!--",
+        "--!>",
+        "<!-",
+        "<!---->",
+        "--",
+        "-",
+        "<!DOCTYPE html>",
+        "<!doctype",
+        " PUBLIC \"-//W3C//DTD HTML 4.01//EN\"",
+        " SYSTEM 'x'",
+        "<!DOCTYPE",
+        "&amp;",
+        "&amp",
+        "&AMP",
+        "&notin;",
+        "&notit;",
+        "&not",
+        "&#x41;",
+        "&#65",
+        "&#0;",
+        "&#x80;",
+        "&#128",
+        "&#xD800;",
+        "&#1114112;",
+        "&#x;",
+        "&#",
+        "&#x",
+        "&Aacute",
+        "&zwnj;",
+        "&unknown;",
+        "<![CDATA[",
+        "]]>",
+        "]",
+        "<svg>",
+        "</svg>",
+        "<math>",
+        "<mi>",
+        "<foreignObject>",
+        "<textarea>",
+        "</textarea>",
+        "<title>",
+        "</title>",
+        "<style>",
+        "</style>",
+        "<plaintext>",
+        "<xmp>",
+        "</xmp>",
+        "<iframe>",
+        "</iframe>",
+        "<noscript>",
+        "<noframes>",
+        "<noembed>",
+        "<table>",
+        "<tr>",
+        "<td>",
+        "</table>",
+        "<template>",
+        "</template>",
+        "<select>",
+        "<option>",
+        "<pre>",
+        "<listing>",
+        "<?xml ?>",
+        "</>",
+        "</ div>",
+        "<br/>",
+        "</br>",
+        "<meta charset=utf-8>",
+        "<input type=hidden>",
+        "<frameset>",
+        "<body>",
+        "<html lang=en>",
+        "<head>",
+        "</head>",
+        "<font color=red>",
+        "<image>",
+    ];
+
+    fn piece_doc() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(PIECES), 0..40).prop_map(|v| v.concat())
+    }
+
+    fn char_doc() -> impl Strategy<Value = String> {
+        "[<>/!?&#;=\"' \t\r\n\0a-zA-Z0-9\\-\\[\\]é\u{FEFF}]{0,80}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn same_tokens_as_html5ever(html in piece_doc()) {
+            assert_same(&html);
+        }
+
+        #[test]
+        fn same_tokens_as_html5ever_char_soup(html in char_doc()) {
+            assert_same(&html);
+        }
+    }
+
+    /// EOF in every state: every prefix of documents that walk through them.
+    #[test]
+    fn same_tokens_at_every_eof() {
+        let docs = [
+            "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\" 'http://x'><html><head><title>a&amp;b</title><style>p{}</style></head>",
+            "<body><p class=\"a\" id='b' data-x=c hidden>t&notin;&#x41;&#65;&amp x</p><!-- c --><!--x--!><!-->",
+            "<script><!--<script>x</script>y--></script><script>a</scr b</script  ><textarea>\r\n</textarea>",
+            "<svg><![CDATA[x]]y]]></svg><math><mi>&lt</mi></math><pre>\n\nx</pre><plaintext>&amp;<b>",
+            "<a href=\"x&ampy=1&amp;z\" title=&lt;>\0\r\r\n</a><?pi x><!DOCTYPE><!doctype x SYSTEM \"y\">",
+        ];
+        for doc in docs {
+            for (i, _) in doc.char_indices().chain([(doc.len(), ' ')]) {
+                assert_same(&doc[..i]);
+            }
+        }
+    }
+
+    /// The DOMs agree too (a direct check of `Dom::parse_with`, the API the extractor uses).
+    #[test]
+    fn same_dom_text() {
+        let html = "<table><tr><td>a<b>b<p>c</b>d</table><svg><a>e</a></svg>\0f&notin;g";
+        let a = Dom::parse_with(html, HtmlTokenizer::Html5gum);
+        let b = Dom::parse_with(html, HtmlTokenizer::Html5ever);
+        assert_eq!(a.nodes.len(), b.nodes.len());
+        assert_eq!(a.quirks, b.quirks);
+        assert_eq!(
+            a.text_content(crate::dom::DOCUMENT),
+            b.text_content(crate::dom::DOCUMENT)
+        );
+        assert_eq!(a.text_content(crate::dom::DOCUMENT), "abcdef\u{2209}g");
     }
 }
