@@ -311,6 +311,27 @@ impl Dom {
         }
     }
 
+    /// Every node, one a line, with its links, kind, tag, name, kept attributes and text: for
+    /// comparing two parses (tendrils' `Debug` also shows whether they are shared).
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!("quirks {}\n", self.quirks);
+        for n in &self.nodes {
+            let links = (n.parent, n.first_child, n.last_child, n.prev, n.next);
+            let kind = match &n.kind {
+                Kind::Text(t) => format!("text {:?}", &**t),
+                Kind::Element { tag, qual, attrs } => {
+                    let attrs: Vec<(&str, &str)> =
+                        attrs.iter().map(|(k, v)| (&**k, &**v)).collect();
+                    format!("{tag:?} {qual:?} {attrs:?}")
+                }
+                other => format!("{other:?}"),
+            };
+            let _ = writeln!(out, "{links:?} {kind}");
+        }
+        out
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }

@@ -579,7 +579,7 @@ mod tests {
     //! real tree builder, so the tree builder's state switches (`<script>`, `<textarea>`,
     //! `<plaintext>`, CDATA in `<svg>`) are part of what is compared.
     use super::*;
-    use crate::dom::{Dom, HtmlTokenizer, Kind, Sink};
+    use crate::dom::{Dom, HtmlTokenizer, Sink};
     use html5ever::interface::TreeSink;
     use html5ever::tokenizer::{BufferQueue, Tokenizer as Html5everTokenizer};
     use html5ever::TokenizerResult;
@@ -662,34 +662,13 @@ mod tests {
         while !matches!(tok.feed(&input), TokenizerResult::Done) {}
         tok.end();
         let rec = tok.sink;
-        (rec.tokens.into_inner(), dump(rec.inner.sink.finish()))
-    }
-
-    /// Every node with its links, kind, tag, name, attributes and text (tendrils' `Debug` shows
-    /// whether they are shared, which may differ).
-    fn dump(dom: Dom) -> String {
-        use std::fmt::Write;
-        let mut out = format!("quirks {}\n", dom.quirks);
-        for n in &dom.nodes {
-            let links = (n.parent, n.first_child, n.last_child, n.prev, n.next);
-            let kind = match &n.kind {
-                Kind::Text(t) => format!("text {:?}", &**t),
-                Kind::Element { tag, qual, attrs } => {
-                    let attrs: Vec<(&str, &str)> =
-                        attrs.iter().map(|(k, v)| (&**k, &**v)).collect();
-                    format!("{tag:?} {qual:?} {attrs:?}")
-                }
-                other => format!("{other:?}"),
-            };
-            writeln!(out, "{links:?} {kind}").unwrap();
-        }
-        out
+        (rec.tokens.into_inner(), rec.inner.sink.finish().dump())
     }
 
     fn html5gum_tokens(html: &str) -> (Vec<Token>, String) {
         let rec = Recorder::new();
         tokenize_into(html, &rec);
-        (rec.tokens.into_inner(), dump(rec.inner.sink.finish()))
+        (rec.tokens.into_inner(), rec.inner.sink.finish().dump())
     }
 
     fn assert_same(html: &str) {
