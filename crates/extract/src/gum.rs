@@ -882,7 +882,16 @@ mod tests {
             "<!---->",
             "<b>",
         ];
-        for tag in ["<pre>", "<listing>", "<textarea>", "<div>", "<svg><pre>"] {
+        for tag in [
+            "<pre>",
+            "<PRE a=1 a=2>",
+            "<pre/>",
+            "<listing>",
+            "<textarea>",
+            "<div>",
+            "<svg><pre>",
+            "<table><pre>",
+        ] {
             for b in between {
                 for after in ["\n", "\nx", "\n\n", "\r\n", ""] {
                     assert_same(&format!("{tag}{b}{after}"));
