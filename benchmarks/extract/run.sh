@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Extraction throughput per core: lmrepro-extract vs resiliparse 2.0.1 on the same benchmark WARCs.
 # Needs: the data mirror (LMREPRO_DATA_MIRROR or ../shared/data) and a Python venv with
-# resiliparse==2.0.1 fastwarc==2.0.1 (PY, default /work/venv-ext/bin/python).
+# resiliparse==2.0.1 fastwarc==2.0.1 (PY, default .venv-bench/peers/bin/python of `cargo xtask bench`).
 # Both sides run single-threaded; ROUNDS rounds (default 3), each alternating ours / resiliparse on
 # each WARC, each side best of REPEAT runs (default 3) in process CPU seconds; prints JSON lines and
 # a markdown table with the median ratio and its spread over the rounds, with `uptime` per round.
@@ -20,7 +20,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mirror="${LMREPRO_DATA_MIRROR:-$root/../shared/data}"
-PY="${PY:-/work/venv-ext/bin/python}"
+PY="${PY:-$root/.venv-bench/peers/bin/python}"
 REPEAT="${REPEAT:-3}"
 ROUNDS="${ROUNDS:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/targets/extract-release}"
