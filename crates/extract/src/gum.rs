@@ -4,8 +4,7 @@
 //! tendrils and was ~80 % of extraction time; html5gum scans data, attribute-value, RAWTEXT and
 //! script-data runs in bulk (jetscii/memchr) over the byte slice. The tree construction stays
 //! html5ever's, so the DOM is the one html5ever builds — provided the *tokens* are the ones
-//! html5ever's tokenizer would give. This emitter makes them so (checked by the differential test
-//! `tests::same_tokens_as_html5ever` on generated hostile HTML and by the 1187 real pages):
+//! html5ever's tokenizer would give. This emitter makes them so:
 //!
 //! - character runs are buffered and handed over as one `CharacterTokens` per run (html5ever splits
 //!   runs at `\n`, `&`, … but the tree builder is indifferent to how a run is chunked), with every
@@ -20,7 +19,16 @@
 //! - CDATA sections are only recognised when the tree builder's adjusted current node is foreign,
 //!   and are sent chunked as html5ever's tokenizer chunks them (see `send_cdata_section`).
 //!
-//! Parse errors are not collected (our `TreeSink` ignores them), so no `ParseError` tokens are sent.
+//! - only the attributes the DOM or the tree builder reads are passed on (`kept_attribute`);
+//!   the `Sink` would drop the others;
+//! - a character run that is a stretch of the input is a subtendril of it (no copy);
+//! - parse errors are not collected (our `TreeSink` ignores them), with one exception:
+//!   html5ever's tree builder forgets "skip the LF after `<pre>`" on a parse error, so one is
+//!   sent exactly where html5ever's tokenizer would report one before such an LF
+//!   (`lf_follows_with_error`).
+//!
+//! Tests: token streams (runs merged) and whole DOMs of both tokenizers compared on generated
+//! hostile HTML (`tests`), and on real pages (`tests/real_data.rs`, `examples/dom_diff`).
 
 use crate::dom::Sink;
 #[cfg(doc)]
