@@ -47,12 +47,22 @@ pub fn extract_article(dom: &Dom) -> String {
     }
     let text = dedup_lines(&w.finish());
     if visible_chars(&text) < MIN_ARTICLE_CHARS {
-        let faithful = extract_from_dom(dom, &ExtractOptions::dclm());
+        let faithful = extract_from_dom(dom, &fallback_options());
         if visible_chars(&faithful) > visible_chars(&text) {
             return faithful;
         }
     }
     text
+}
+
+/// The faithful extraction used as fallback: DCLM's call without comment sections
+/// (resiliparse's own `comments=False`; `post_meta=False` as well made no difference on the
+/// tuning set).
+fn fallback_options() -> ExtractOptions {
+    ExtractOptions {
+        comments: false,
+        ..ExtractOptions::dclm()
+    }
 }
 
 fn visible_chars(s: &str) -> usize {
@@ -130,7 +140,7 @@ fn class_words(dom: &Dom, id: NodeId) -> Vec<String> {
 /// Word prefixes of class/id values that mark boilerplate (page furniture, social, comments,
 /// bylines, captions, teasers) — the vocabulary readability's "unlikely candidates" and
 /// trafilatura's discard lists share, in our own selection.
-const BOILER_PREFIXES: [&str; 57] = [
+const BOILER_PREFIXES: [&str; 54] = [
     "comment",
     "disqus",
     "respond",
@@ -185,13 +195,11 @@ const BOILER_PREFIXES: [&str; 57] = [
     "cookie",
     "consent",
     "gdpr",
-    "print",
-    "toolbar",
-    "skip",
 ];
 
-/// Exact words (too short or too common to match as prefixes).
-const BOILER_WORDS: [&str; 8] = ["ad", "meta", "info", "tag", "cat", "top", "hidden", "hide"];
+/// Exact words (too short or too common to match as prefixes). Not `hidden`/`hide`: on the
+/// tuning set they are mostly responsive-layout classes (`hidden-xs`) around visible text.
+const BOILER_WORDS: [&str; 6] = ["ad", "meta", "info", "tag", "cat", "top"];
 
 /// Words that mark the main text; they veto a boilerplate match of the same element (a
 /// `post-content` wrapper of a `post-meta` is content).
