@@ -790,6 +790,30 @@ mod tests {
         assert_eq!(q("<html><head></head></html>"), "");
     }
 
+    #[test]
+    fn deep_and_long_pages_are_walked_without_recursion() {
+        // Every walk is iterative: a deep tree cannot overflow the stack.
+        let deep = format!("{}{LONG}{LONG}{LONG}", "<div>".repeat(5_000));
+        assert!(q(&deep).contains("faithful text"));
+        let long = format!("<p>{}</p>", "word ".repeat(200_000));
+        assert_eq!(q(&long).len(), "word ".len() * 200_000 - 1);
+    }
+
+    #[test]
+    fn mode_is_serialised_only_when_not_faithful() {
+        use crate::pipeline::{Mode, Options};
+        let json = serde_json::to_string(&Options::default()).unwrap();
+        assert!(!json.contains("mode"), "{json}");
+        let q = Options {
+            mode: Mode::Quality,
+            ..Options::default()
+        };
+        let json = serde_json::to_string(&q).unwrap();
+        assert!(json.contains(r#""mode":"quality""#), "{json}");
+        let back: Options = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, q);
+    }
+
     proptest::proptest! {
         /// Any tag soup: no panic, same output twice.
         #[test]
