@@ -30,8 +30,11 @@ pub enum Mode {
     Quality,
 }
 
-fn is_faithful(m: &Mode) -> bool {
-    *m == Mode::Faithful
+impl Mode {
+    /// For `skip_serializing_if`: a faithful mode is left out of serialised options (stage keys).
+    pub fn is_faithful(&self) -> bool {
+        *self == Mode::Faithful
+    }
 }
 
 /// Options of [`extract_warc`]; as command-line flags their defaults are [`Options::default`]
@@ -67,7 +70,7 @@ pub struct Options {
     /// deviation). Left out of the serialised options when faithful, so that existing stage keys
     /// stay the same.
     #[arg(long, value_enum, default_value_t = Mode::Faithful)]
-    #[serde(skip_serializing_if = "is_faithful")]
+    #[serde(skip_serializing_if = "Mode::is_faithful")]
     pub mode: Mode,
 }
 
