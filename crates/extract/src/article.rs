@@ -12,16 +12,17 @@
 //!    text characters, characters inside links, commas of the element's own text (text whose
 //!    nearest block ancestor it is); elements that never carry main text (scripts, forms,
 //!    hidden elements) are cut off here.
-//! 2. [`choose_roots`]: score "paragraphs" (blocks with own text), add the score to the five
-//!    nearest ancestors (1, 1/2, 1/6, 1/9, 1/12), weight candidates by tag and class/id, scale by
-//!    `1 - link density`; the best candidate (or the `articleBody` element when there is one
-//!    with enough text) is the root, and its siblings join when they score alike.
+//! 2. [`choose_roots`]: score "paragraphs" (blocks with own text), add the score to the paragraph
+//!    and its 4 nearest ancestors (÷1, ÷1, ÷2, ÷6, ÷9), weight candidates by tag and class/id,
+//!    scale by `1 - link density`; the best candidate (climbing to a parent that scores ≥ 0.75 of
+//!    it; or the `articleBody` element when there is one with enough text) is the root, and its
+//!    siblings join when they score alike.
 //! 3. [`Writer`]: text of the roots in document order with one line per block; boilerplate
 //!    blocks inside the roots (navigation, share bars, bylines, captions, comments, link lists)
 //!    are left out.
 //! 4. Repeated short lines are dropped (menus and share bars printed twice), and a result
 //!    shorter than [`MIN_ARTICLE_CHARS`] falls back to the faithful `main_content` extraction
-//!    when that one is longer.
+//!    (without comment sections) when that one is longer.
 //!
 //! Deterministic: no hashing of pointers, ties broken by document order.
 
