@@ -8,16 +8,16 @@
 //! `itemprop="articleBody"` hints, and a fallback to the whole-page extraction when the article
 //! found is too short. Four passes, all linear in the number of nodes:
 //!
-//! 1. [`Stats::compute`]: one pre-order list of the body, then bottom-up per element: visible
+//! 1. `Stats::compute`: one pre-order list of the body, then bottom-up per element: visible
 //!    text characters, characters inside links, commas of the element's own text (text whose
 //!    nearest block ancestor it is); elements that never carry main text (scripts, forms,
 //!    hidden elements) are cut off here.
-//! 2. [`choose_roots`]: score "paragraphs" (blocks with own text), add the score to the paragraph
+//! 2. `choose_roots`: score "paragraphs" (blocks with own text), add the score to the paragraph
 //!    and its 4 nearest ancestors (÷1, ÷1, ÷2, ÷6, ÷9), weight candidates by tag and class/id,
 //!    scale by `1 - link density`; the best candidate (climbing to a parent that scores ≥ 0.75 of
 //!    it; or the `articleBody` element when there is one with enough text) is the root, and its
 //!    siblings join when they score alike.
-//! 3. [`Writer`]: text of the roots in document order with one line per block; boilerplate
+//! 3. `Writer`: text of the roots in document order with one line per block; boilerplate
 //!    blocks inside the roots (navigation, share bars, bylines, captions, comments, link lists)
 //!    are left out.
 //! 4. Repeated short lines are dropped (menus and share bars printed twice), and a result
