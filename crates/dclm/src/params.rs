@@ -49,6 +49,10 @@ pub struct PoolSpec {
     /// Every `heldout_every`-th document of each text source (not WARC pages) is held out: the
     /// common held-out set every variant's model is evaluated on.
     pub heldout_every: usize,
+    /// Extractor of the WARC pages: `faithful` (default, DCLM's resiliparse call) or `quality`
+    /// (deviation, `docs/extract.md`); left out of the stage key when faithful.
+    #[serde(default, skip_serializing_if = "lmrepro_extract::Mode::is_faithful")]
+    pub extract_mode: lmrepro_extract::Mode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,18 +2,22 @@
 //! resiliparse's `extract_plain_text(main_content=True)` as DCLM uses it.
 //!
 //! - [`warc`]: WARC records from uncompressed / gzip / zstd files, with offsets and recovery.
-//! - [`dom`] + [`extract`]: HTML → text.
+//! - [`dom`] + [`extract`]: HTML → text; [`article`]: the quality mode's article extractor.
 //! - [`pipeline`]: `extract_warc(path, options)` → iterator of [`Doc`]s, the building block of
 //!   `crawl extract` and `crawl run`.
 //! - [`run`]: `crawl extract` (WARC files → one JSONL file + stats); [`cli`] holds only its clap
 //!   types.
+//! - [`eval`]: `crawl extract-eval`, the tuning (trafilatura evaldata) and test (AEB) scores of a
+//!   mode.
 //! - [`score`] + [`quality`]: the scrapinghub article-extraction-benchmark scorer and golden
 //!   similarity; [`reproduce`]: the `crawl-extraction` recipe.
 //!
 //! Output files are written with `lmrepro-stage`'s writers.
 
+pub mod article;
 pub mod cli;
 pub mod dom;
+pub mod eval;
 pub mod extract;
 pub mod gum;
 #[cfg(test)]
@@ -27,5 +31,5 @@ pub mod score;
 pub mod warc;
 
 pub use extract::{extract_plain_text, ExtractOptions};
-pub use pipeline::{extract_warc, nesting_work, Doc, DocError, Options};
+pub use pipeline::{extract_warc, nesting_work, Doc, DocError, Mode, Options};
 pub use reproduce::{reproduce, ExtractionReproducer};

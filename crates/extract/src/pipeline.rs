@@ -18,6 +18,25 @@ pub enum Decoding {
     Charset,
 }
 
+/// Which extractor turns the DOM into text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// resiliparse 2.0.1 `extract_plain_text` with the `ExtractOptions` flags (DCLM's).
+    #[default]
+    Faithful,
+    /// Deviation: the article extractor of [`crate::article`] (extraction quality; the
+    /// `ExtractOptions` flags do not apply to it).
+    Quality,
+}
+
+impl Mode {
+    /// For `skip_serializing_if`: a faithful mode is left out of serialised options (stage keys).
+    pub fn is_faithful(&self) -> bool {
+        *self == Mode::Faithful
+    }
+}
+
 /// Options of [`extract_warc`]; as command-line flags their defaults are [`Options::default`]
 /// (DCLM's).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -47,6 +66,12 @@ pub struct Options {
     #[arg(long, default_value_t = DEFAULT_MAX_NESTING_WORK)]
     #[serde(skip_serializing_if = "is_default_nesting_work")]
     pub max_nesting_work: u64,
+    /// Extractor: `faithful` (resiliparse 2.0.1, DCLM) or `quality` (article extractor,
+    /// deviation). Left out of the serialised options when faithful, so that existing stage keys
+    /// stay the same.
+    #[arg(long, value_enum, default_value_t = Mode::Faithful)]
+    #[serde(skip_serializing_if = "Mode::is_faithful")]
+    pub mode: Mode,
 }
 
 /// See [`Options::max_nesting_work`].
@@ -189,6 +214,7 @@ impl Default for Options {
             decode_chunked: true,
             max_payload_bytes: 0,
             max_nesting_work: DEFAULT_MAX_NESTING_WORK,
+            mode: Mode::Faithful,
         }
     }
 }
@@ -449,7 +475,10 @@ pub fn record_to_doc(file: &Path, rec: &WarcRecord, opts: &Options) -> Result<Do
         }
     }
     let dom = crate::dom::Dom::parse(&html);
-    let text = extract_from_dom(&dom, &opts.extract);
+    let text = match opts.mode {
+        Mode::Faithful => extract_from_dom(&dom, &opts.extract),
+        Mode::Quality => crate::article::extract_article(&dom),
+    };
     Ok(make_doc(file, rec, text))
 }
 

@@ -73,6 +73,8 @@ pub struct Plan {
     /// Shard name (= its pool file name without `.jsonl`) → the WARC's recipe input name, in
     /// recipe order.
     pub warcs: Vec<(String, String)>,
+    /// `pool.extract_mode`.
+    pub mode: lmrepro_extract::Mode,
 }
 
 /// A WARC shard's completion record: what the pool summary needs from it.
@@ -105,6 +107,7 @@ pub fn plan(cache: &StageCache, ctx: &Ctx) -> Result<Plan> {
         dir,
         work,
         warcs,
+        mode: ctx.p.pool.extract_mode,
     })
 }
 
@@ -145,7 +148,8 @@ impl Plan {
             Claim::Mine(lock) => lock,
         };
         let mut stats = WarcStats::default();
-        let docs = warc_docs(&recipe.resolve(resolver, name)?, name, &mut stats.skipped)?;
+        let path = recipe.resolve(resolver, name)?;
+        let docs = warc_docs(&path, name, self.mode, &mut stats.skipped)?;
         stats.docs = docs.len() as u64;
         stats.chars = chars_of(&docs);
         lmrepro_stage::jsonl::write_atomic(
@@ -252,9 +256,14 @@ fn read_text_jsonl(path: &Path) -> Result<Vec<String>> {
 fn warc_docs(
     path: &Path,
     name: &str,
+    mode: lmrepro_extract::Mode,
     skipped: &mut BTreeMap<String, u64>,
 ) -> Result<Vec<Map<String, Value>>> {
-    let it = lmrepro_extract::extract_warc(path, &lmrepro_extract::Options::default())
+    let opts = lmrepro_extract::Options {
+        mode,
+        ..Default::default()
+    };
+    let it = lmrepro_extract::extract_warc(path, &opts)
         .with_context(|| format!("opening {}", path.display()))?;
     let mut docs = Vec::new();
     for r in it.collect_par() {

@@ -1,0 +1,74 @@
+//! Scores without the whole CLI (the functions of `lmrepro crawl extract-eval`):
+//! - `extract_eval <trafilatura|aeb> <faithful|quality> [charset]`: extract the pinned WARC
+//!   in that mode and print the score as JSON;
+//! - `extract_eval score <trafilatura|aeb> PREDICTIONS.jsonl`: score texts made elsewhere (the
+//!   peers of `benchmarks/extract/quality.sh`), lines `{"key": <X-Source-Path file name>,
+//!   "text": <text or null>}`; a page without a line is an empty prediction (AEB) or no result
+//!   (trafilatura set).
+use anyhow::Context;
+use lmrepro_extract::eval::{eval_aeb, eval_trafilatura, load_evaldata, SnippetCounts};
+use lmrepro_extract::inputs::input_path;
+use lmrepro_extract::pipeline::{Decoding, Mode, Options};
+use lmrepro_extract::quality::load_aeb_truth;
+use lmrepro_extract::score::aeb_metrics;
+use std::collections::HashMap;
+use std::io::BufRead;
+
+fn read_predictions(path: &str) -> anyhow::Result<HashMap<String, Option<String>>> {
+    let mut out = HashMap::new();
+    let f = std::fs::File::open(path).with_context(|| path.to_string())?;
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(&line?).with_context(|| format!("{path}:{}", i + 1))?;
+        let key = v["key"]
+            .as_str()
+            .with_context(|| format!("{path}:{}: no \"key\"", i + 1))?;
+        out.insert(key.to_string(), v["text"].as_str().map(str::to_string));
+    }
+    Ok(out)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = lmrepro_data::testing::resolver();
+    if args.first().map(String::as_str) == Some("score") {
+        let pred = read_predictions(args.get(2).context("predictions file")?)?;
+        let json = if args[1] == "aeb" {
+            let truth = load_aeb_truth(&r)?;
+            let mut keys: Vec<&String> = truth.keys().collect();
+            keys.sort();
+            let texts: Vec<(&str, String)> = keys
+                .iter()
+                .map(|k| {
+                    let p = pred.get(&format!("{k}.html.gz")).or_else(|| pred.get(*k));
+                    (truth[*k].as_str(), p.cloned().flatten().unwrap_or_default())
+                })
+                .collect();
+            serde_json::to_value(aeb_metrics(texts.iter().map(|(t, p)| (*t, p.as_str()))))?
+        } else {
+            let data = load_evaldata(&input_path(&r, "crawl/trafilatura-evaldata.json")?)?;
+            let mut c = SnippetCounts::default();
+            for page in data.values() {
+                let res = pred.get(&page.file).and_then(|t| t.as_deref());
+                c.add(SnippetCounts::of(res, page));
+            }
+            let (p, rc, a, f1) = c.scores();
+            serde_json::json!({"counts": c, "precision": p, "recall": rc, "accuracy": a, "f1": f1})
+        };
+        println!("{json}");
+        return Ok(());
+    }
+    let mut opts = Options::default();
+    if args.get(1).map(String::as_str) == Some("quality") {
+        opts.mode = Mode::Quality;
+    }
+    if args.get(2).map(String::as_str) == Some("charset") {
+        opts.decoding = Decoding::Charset;
+    }
+    let json = match args.first().map(String::as_str) {
+        Some("aeb") => serde_json::to_value(eval_aeb(&r, &opts)?)?,
+        _ => serde_json::to_value(eval_trafilatura(&r, &opts)?)?,
+    };
+    println!("{json}");
+    Ok(())
+}
