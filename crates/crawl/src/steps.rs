@@ -13,6 +13,11 @@ use serde_yaml::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+/// A character outside ASCII that Unicode `\w` (hence Unicode `\b`) counts as a word
+/// character. On text without one, Unicode and ASCII `\b` agree everywhere: each side of a
+/// position is then either ASCII (classified alike) or a non-word character for both.
+pub const NONASCII_WORD: &str = r"[\w&&[^\x00-\x7F]]";
+
 /// What a step did to a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -155,6 +160,13 @@ pub enum StepKind {
         /// without a candidate skip the slow search (same result: no match either way).
         url_hint: Regex,
         ipv4_hint: Regex,
+        /// `url_re` / `ipv4_re` with ASCII `\b` (`(?-u:\b)`), which the lazy DFA runs on any
+        /// text. Used only on pages without a non-ASCII word character ([`NONASCII_WORD`]):
+        /// there both `\b` agree at every position, since a character that is not ASCII is then
+        /// a non-word character for both (tested on random and real texts).
+        url_re_ascii_b: Regex,
+        ipv4_re_ascii_b: Regex,
+        nonascii_word: Regex,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -275,12 +287,20 @@ impl StepKind {
                 // `Blacklist(tlds, match_substrings=True).compiled.match(text)`: IGNORECASE,
                 // anchored at the start of the text only.
                 let tld_gate = Regex::new(&format!(r"\A(?i:{trie})"))?;
-                let url_re = Regex::new(&format!(
-                    r"{s}{{0,10}}(?:((https?|ftp)://))?[-a-zA-Z0-9@:%._\+~#=]{{1,256}}\.({trie})\b([-a-zA-Z0-9()@:%_\+.~#?&//=]*)"
-                ))?;
-                let ipv4_re = Regex::new(&format!(
-                    r"{s}{{0,10}}\b((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
-                ))?;
+                let url_pat = |b: &str| {
+                    format!(
+                        r"{s}{{0,10}}(?:((https?|ftp)://))?[-a-zA-Z0-9@:%._\+~#=]{{1,256}}\.({trie}){b}([-a-zA-Z0-9()@:%_\+.~#?&//=]*)"
+                    )
+                };
+                let ipv4_pat = |b: &str| {
+                    format!(
+                        r"{s}{{0,10}}{b}((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
+                    )
+                };
+                let url_re = Regex::new(&url_pat(r"\b"))?;
+                let ipv4_re = Regex::new(&ipv4_pat(r"\b"))?;
+                let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
+                let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
@@ -289,6 +309,9 @@ impl StepKind {
                     ipv4_re,
                     url_hint,
                     ipv4_hint,
+                    url_re_ascii_b,
+                    ipv4_re_ascii_b,
+                    nonascii_word: Regex::new(NONASCII_WORD)?,
                 }
             }
             "newline_removal_modifier" => {
@@ -503,6 +526,39 @@ impl StepKind {
         Ok(kind)
     }
 
+    /// `url_removal_modifier` on `page.text` (no-op for other steps); `fast`: allow the ASCII-`\b`
+    /// patterns where they are exact (false only in tests, which compare both).
+    pub fn remove_urls(&self, page: &mut Page, fast: bool) {
+        if let StepKind::UrlRemoval {
+            tld_gate,
+            url_re,
+            ipv4_re,
+            url_hint,
+            ipv4_hint,
+            url_re_ascii_b,
+            ipv4_re_ascii_b,
+            nonascii_word,
+        } = self
+        {
+            let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
+            let (url_re, ipv4_re) = if ascii_b {
+                (url_re_ascii_b, ipv4_re_ascii_b)
+            } else {
+                (url_re, ipv4_re)
+            };
+            if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
+                if let std::borrow::Cow::Owned(t) = url_re.replace_all(&page.text, "") {
+                    page.text = t;
+                }
+            }
+            if ipv4_hint.is_match(&page.text) {
+                if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
+                    page.text = t;
+                }
+            }
+        }
+    }
+
     /// Runs the step on `page`.
     pub fn apply(&self, page: &mut Page) -> Verdict {
         use Verdict::*;
@@ -551,23 +607,8 @@ impl StepKind {
                     }
                 }
             }
-            StepKind::UrlRemoval {
-                tld_gate,
-                url_re,
-                ipv4_re,
-                url_hint,
-                ipv4_hint,
-            } => {
-                if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
-                    if let std::borrow::Cow::Owned(t) = url_re.replace_all(&page.text, "") {
-                        page.text = t;
-                    }
-                }
-                if ipv4_hint.is_match(&page.text) {
-                    if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
-                        page.text = t;
-                    }
-                }
+            StepKind::UrlRemoval { .. } => {
+                self.remove_urls(page, true);
                 keep(!page.text.is_empty())
             }
             StepKind::NewlineRemoval(max) => {

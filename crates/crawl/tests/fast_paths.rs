@@ -5,7 +5,77 @@
 mod common;
 
 use common::*;
+use lmrepro_crawl::steps::StepKind;
 use lmrepro_crawl::words::{for_each_uniseg_word, uniseg_words};
+use lmrepro_crawl::Page;
+use proptest::prelude::*;
+
+/// The pipeline's `url_removal_modifier` step.
+fn url_removal() -> &'static StepKind {
+    let step = &pipeline().steps[5];
+    assert_eq!(step.func, "url_removal_modifier");
+    &step.kind
+}
+
+/// (fast, exact) results of the URL removal.
+fn remove_both(text: &str) -> (String, String) {
+    let (mut fast, mut exact) = (
+        Page::from_text(text.to_string()),
+        Page::from_text(text.to_string()),
+    );
+    url_removal().remove_urls(&mut fast, true);
+    url_removal().remove_urls(&mut exact, false);
+    (fast.text, exact.text)
+}
+
+/// Pieces of URLs, IPs and words, with ASCII and non-ASCII spaces, non-word and word characters
+/// on both sides of the places where `\b` is tested.
+const PIECES: &[&str] = &[
+    "http://",
+    "https://",
+    "ftp://",
+    "www.",
+    "example",
+    "a",
+    "x1",
+    ".com",
+    ".co",
+    ".uk",
+    ".org",
+    ".museum",
+    "/path?q=1&r=2",
+    "(",
+    ")",
+    "-",
+    "_",
+    "192.168.",
+    "1.1",
+    "0.",
+    "9",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    ".",
+    ",",
+    "\u{a0}",
+    "\u{3000}",
+    "\u{2028}",
+    "\u{85}",
+    "\u{2019}",
+    "\u{2014}",
+    "\u{201c}",
+    "\u{a9}",
+    "\u{1f600}",
+    "\u{e9}",
+    "\u{301}",
+    "\u{4e2d}",
+    "\u{661}",
+    "\u{200d}",
+    "com",
+    "Co",
+    "UK",
+];
 
 /// The 780 labelled texts (`agreement_data.jsonl` + `majority_data.jsonl`).
 fn labelled_texts() -> Vec<String> {
@@ -41,4 +111,31 @@ fn line_wise_ascii_segmentation_equals_unicode_segmentation_on_real_texts() {
         words > 300_000 && ascii_lines > 10_000,
         "{words} words, {ascii_lines} ASCII lines"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    /// The URL and IPv4 patterns with ASCII `\b`, where chosen, remove exactly what the
+    /// Unicode-`\b` patterns remove.
+    #[test]
+    fn ascii_word_boundary_url_removal_is_exact(
+        pieces in prop::collection::vec(prop::sample::select(PIECES), 0..30)
+    ) {
+        let text: String = pieces.concat();
+        let (fast, exact) = remove_both(&text);
+        prop_assert_eq!(fast, exact);
+    }
+}
+
+#[test]
+fn ascii_word_boundary_url_removal_is_exact_on_real_texts() {
+    let mut changed = 0;
+    for (i, t) in labelled_texts().iter().enumerate() {
+        let (fast, exact) = remove_both(t);
+        assert_eq!(fast, exact, "text {i}");
+        changed += usize::from(&exact != t);
+    }
+    // These texts have URLs in their bodies: the comparison covers removals, not only no-ops.
+    assert!(changed > 10, "{changed} texts changed");
 }
