@@ -557,7 +557,9 @@ pub fn substring_line_modifier(
 ) -> Option<String> {
     let mut out: Vec<std::borrow::Cow<str>> = Vec::new();
     for line in text.split('\n') {
-        let short = max_length.is_none_or(|m| pyunicode::split_whitespace(line).count() <= m);
+        // Counting stops past `m` words: long lines are left alone whatever their length.
+        let short =
+            max_length.is_none_or(|m| pyunicode::split_whitespace(line).take(m + 1).count() <= m);
         if short {
             if remove_substring_only {
                 let modified = re.replace_all(line, "");
