@@ -738,27 +738,67 @@ impl FastText {
     /// Subword ids of a word missing from the dictionary (`computeSubwords("<" + word + ">")`),
     /// through a per-thread cache: they depend only on the word and the model, and the same
     /// out-of-vocabulary words recur from page to page (language ID spent most of its time
-    /// hashing their character n-grams).
-    fn oov_subwords(&self, word: &[u8], ids: &mut Vec<i32>) {
+    /// hashing their character n-grams). `hash` is the word's [`ft_hash`].
+    ///
+    /// Short words with few ids (lid.176.ftz keeps 0–2 of a word's n-grams) live in one 64-byte
+    /// slot each, found by `hash` without rehashing the word: a lookup is one cache line instead
+    /// of a slot, a boxed key and boxed ids (three cache misses, most of the cost before).
+    fn oov_subwords(&self, word: &[u8], hash: u32, ids: &mut Vec<i32>) {
         if word.len() > OOV_CACHE_MAX_WORD {
             self.compute_oov_subwords(word, ids);
             return;
         }
         OOV_CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.0 != self.instance {
-                *cache = (self.instance, HashMap::default());
+            if cache.instance != self.instance {
+                *cache = OovCache::new(self.instance);
             }
-            if let Some(sub) = cache.1.get(word) {
+            let key = (word.len() <= SLOT_KEY).then(|| {
+                let mut k = [0u8; SLOT_KEY];
+                k[..word.len()].copy_from_slice(word);
+                k
+            });
+            if let Some(key) = &key {
+                let len = word.len() as u8;
+                let hit = cache.small.find(spread(hash), |s| {
+                    s.hash == hash && s.key_len == len && s.key == *key
+                });
+                if let Some(s) = hit {
+                    ids.extend_from_slice(&s.ids[..s.nids as usize]);
+                    return;
+                }
+            }
+            if let Some(sub) = cache.large.get(word) {
                 ids.extend_from_slice(sub);
                 return;
             }
             let start = ids.len();
             self.compute_oov_subwords(word, ids);
-            if cache.1.len() >= OOV_CACHE_MAX_ENTRIES {
-                cache.1.clear();
+            let new = &ids[start..];
+            match key {
+                Some(key) if new.len() <= SLOT_IDS => {
+                    if cache.small.len() >= OOV_CACHE_MAX_ENTRIES {
+                        cache.small.clear();
+                    }
+                    let mut slot = OovSlot {
+                        hash,
+                        key_len: word.len() as u8,
+                        nids: new.len() as u8,
+                        key,
+                        ids: [0; SLOT_IDS],
+                    };
+                    slot.ids[..new.len()].copy_from_slice(new);
+                    cache
+                        .small
+                        .insert_unique(spread(hash), slot, |s| spread(s.hash));
+                }
+                _ => {
+                    if cache.large.len() >= OOV_CACHE_MAX_ENTRIES {
+                        cache.large.clear();
+                    }
+                    cache.large.insert(word.into(), new.into());
+                }
             }
-            cache.1.insert(word.into(), ids[start..].into());
         });
     }
 
@@ -809,7 +849,7 @@ impl FastText {
                 None => {
                     if !tok.starts_with(LABEL_PREFIX) {
                         if tok != EOS {
-                            self.oov_subwords(b, ids);
+                            self.oov_subwords(b, h, ids);
                         }
                         hashes.push(h);
                     }
@@ -961,14 +1001,50 @@ const OOV_CACHE_MAX_WORD: usize = 64;
 /// A thread's cache is cleared at this many words (bounds memory on odd inputs).
 const OOV_CACHE_MAX_ENTRIES: usize = 1 << 16;
 
-type OovCache = (
-    u64,
-    HashMap<Box<[u8]>, Box<[i32]>, rustc_hash::FxBuildHasher>,
-);
+/// Key bytes and ids held in an [`OovSlot`] (the slot is 64 bytes, one cache line).
+const SLOT_KEY: usize = 26;
+const SLOT_IDS: usize = 8;
+
+/// A cached out-of-vocabulary word (zero-padded key) and its subword ids.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct OovSlot {
+    hash: u32,
+    key_len: u8,
+    nids: u8,
+    key: [u8; SLOT_KEY],
+    ids: [i32; SLOT_IDS],
+}
+
+const _: () = assert!(std::mem::size_of::<OovSlot>() == 64);
+
+/// Spreads a 32-bit [`ft_hash`] over the 64 bits the table takes its bucket and tag from.
+#[inline]
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// One thread's cache of out-of-vocabulary subword ids, for the model `instance`.
+struct OovCache {
+    instance: u64,
+    /// Words of at most [`SLOT_KEY`] bytes with at most [`SLOT_IDS`] ids.
+    small: hashbrown::HashTable<OovSlot>,
+    /// The other words up to [`OOV_CACHE_MAX_WORD`] bytes.
+    large: HashMap<Box<[u8]>, Box<[i32]>, rustc_hash::FxBuildHasher>,
+}
+
+impl OovCache {
+    fn new(instance: u64) -> OovCache {
+        OovCache {
+            instance,
+            small: hashbrown::HashTable::new(),
+            large: HashMap::default(),
+        }
+    }
+}
 
 thread_local! {
-    /// (model instance it belongs to, word → subword ids).
-    static OOV_CACHE: RefCell<OovCache> = RefCell::new((0, HashMap::default()));
+    static OOV_CACHE: RefCell<OovCache> = RefCell::new(OovCache::new(0));
 }
 
 /// The smallest score kept (the front of fastText's min-heap).
@@ -1085,6 +1161,32 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// The cache hands back what computing gives, for words in either table (short words
+        /// with few ids, words with many ids, long words) and for words met again.
+        #[test]
+        fn cached_oov_subwords_equal_computed_ones(
+            words in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'c', 0xC3, 0xA9]), 0..40),
+                1..12,
+            ),
+            bucket in 1i32..400,
+            prune in any::<bool>(),
+        ) {
+            let pruned: Vec<(i32, i32)> = if prune {
+                (0..bucket).step_by(7).map(|b| (b, b)).collect()
+            } else {
+                vec![]
+            };
+            let mut m = toy(2, 4, bucket, &pruned);
+            m.instance = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+            for w in words.iter().chain(&words) {
+                let (mut cached, mut computed) = (vec![-1], vec![-1]);
+                m.oov_subwords(w, ft_hash(w), &mut cached);
+                m.compute_oov_subwords(w, &mut computed);
+                prop_assert_eq!(cached, computed);
+            }
+        }
 
         /// Incremental n-gram hashing equals hashing each copied n-gram, on UTF-8 and on broken
         /// byte strings, with and without pruned buckets.
