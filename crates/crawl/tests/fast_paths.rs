@@ -139,3 +139,30 @@ fn ascii_word_boundary_url_removal_is_exact_on_real_texts() {
     // These texts have URLs in their bodies: the comparison covers removals, not only no-ops.
     assert!(changed > 10, "{changed} texts changed");
 }
+
+/// lid.176.ftz with its input matrix expanded at load gives the same top-3 labels and
+/// probability bits as the matrix kept quantized, on every text and every line of the texts.
+#[test]
+fn expanded_lid_matrix_predicts_the_same_bits_on_real_texts() {
+    use lmrepro_crawl::fasttext::FastText;
+    let path = assets().input_path("langid/lid.176.ftz").unwrap();
+    let (fast, stored) = (
+        FastText::load(&path).unwrap(),
+        FastText::load_as_stored(&path).unwrap(),
+    );
+    let mut n = 0;
+    for t in labelled_texts() {
+        let flat = t.replace('\n', "");
+        for text in std::iter::once(flat.as_str()).chain(t.lines()) {
+            let (a, b) = (fast.predict(text, 3), stored.predict(text, 3));
+            let bits = |p: &[lmrepro_crawl::fasttext::Prediction]| -> Vec<(String, u32)> {
+                p.iter()
+                    .map(|x| (x.label.clone(), x.prob.to_bits()))
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "{text:?}");
+            n += 1;
+        }
+    }
+    assert!(n > 14_000, "{n} predictions");
+}

@@ -107,6 +107,26 @@ impl Matrix {
         let _ = i;
     }
 
+    /// The dense matrix whose row `i` is what [`Matrix::add_row_to`] adds for row `i` of this
+    /// quantized one (`None` if it is dense or would hold more than `max_floats` floats).
+    fn dequantized(&self, max_floats: usize) -> Option<Matrix> {
+        let Matrix::Quant { pq, .. } = self else {
+            return None;
+        };
+        let (rows, cols) = (self.rows(), pq.dim);
+        if rows.checked_mul(cols)? > max_floats {
+            return None;
+        }
+        let mut data = vec![0.0f32; rows * cols];
+        for (i, row) in data.chunks_exact_mut(cols.max(1)).enumerate() {
+            // +0 + alpha * centroid is the product, except that a -0 product becomes +0: adding
+            // either to the hidden vector gives the same bits, since a sum that starts at +0
+            // never becomes -0 (that needs -0 + -0).
+            self.add_row_to(row, i);
+        }
+        Some(Matrix::Dense { cols, data })
+    }
+
     /// `Vector::addRow(A, i)`: `x += A[i]` (quantized: `alpha * centroid`).
     fn add_row_to(&self, x: &mut [f32], i: usize) {
         match self {
@@ -460,20 +480,30 @@ impl FastText {
         let f = std::fs::File::open(path)
             .with_context(|| format!("opening fastText model {}", path.display()))?;
         let len = f.metadata().ok().map(|m| m.len());
-        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len)
+        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len, true)
+            .with_context(|| format!("loading fastText model {}", path.display()))
+    }
+
+    /// Like [`FastText::load`], but a quantized input matrix stays quantized as stored (the
+    /// reference the expanded matrix is tested against; same predictions, slower).
+    pub fn load_as_stored(path: &Path) -> Result<FastText> {
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("opening fastText model {}", path.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len, false)
             .with_context(|| format!("loading fastText model {}", path.display()))
     }
 
     pub fn from_bytes(buf: &[u8]) -> Result<FastText> {
-        FastText::read(buf, Some(buf.len() as u64))
+        FastText::read(buf, Some(buf.len() as u64), true)
     }
 
     /// Reads a model from a stream (e.g. one that also hashes the bytes it passes on).
     pub fn from_reader<R: BufRead>(reader: R) -> Result<FastText> {
-        FastText::read(reader, None)
+        FastText::read(reader, None, true)
     }
 
-    fn read<R: BufRead>(reader: R, len: Option<u64>) -> Result<FastText> {
+    fn read<R: BufRead>(reader: R, len: Option<u64>, dequantize: bool) -> Result<FastText> {
         let mut r = Reader {
             r: reader,
             pos: 0,
@@ -617,6 +647,15 @@ impl FastText {
             ft.output.rows()
         );
         ft.check_shapes()?;
+        // A small quantized input matrix (lid.176.ftz: 50,000 rows of 16) is expanded once into
+        // the f32 rows `add_row_to` would build on every use: each element is the same f32
+        // product `alpha * centroid`, added in the same order, so the sums are bit-identical,
+        // and a row costs 16 additions instead of 8 code and centroid look-ups.
+        if dequantize {
+            if let Some(dense) = ft.input.dequantized(DEQUANTIZE_MAX_FLOATS) {
+                ft.input = dense;
+            }
+        }
         if ft.args.loss == Loss::Hs {
             ft.tree = build_tree(&label_counts)?;
         }
@@ -996,6 +1035,8 @@ impl FastText {
 }
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+/// Quantized input matrices up to this many floats (64 MiB) are expanded at load.
+const DEQUANTIZE_MAX_FLOATS: usize = 16 << 20;
 /// Longer words are rare and rarely repeat: not cached.
 const OOV_CACHE_MAX_WORD: usize = 64;
 /// A thread's cache is cleared at this many words (bounds memory on odd inputs).
