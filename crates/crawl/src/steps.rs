@@ -18,6 +18,67 @@ use std::sync::Arc;
 /// position is then either ASCII (classified alike) or a non-word character for both.
 pub const NONASCII_WORD: &str = r"[\w&&[^\x00-\x7F]]";
 
+/// A `.` followed by a character outside ASCII (where a TLD in another script could follow).
+fn dot_before_non_ascii(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'.' && w[1] >= 0x80)
+}
+
+/// `uni_re.replace_all(text, "")` (`None`: nothing removed), found with `ascii_re`, the same
+/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a non-ASCII
+/// character.
+///
+/// The TLD follows a literal `.`, so only TLDs starting with an ASCII character can match here,
+/// and those end with an ASCII letter or digit (checked when the step is built). The `\b` comes
+/// right after the TLD, so Unicode `\b` there implies ASCII `\b` (the next character is then no
+/// word character at all): every path `ascii_re` rejects, `uni_re` rejects too. So when the first match of `ascii_re` has a `\b`
+/// whose next character is not a non-ASCII word character (both `\b` agree there), it is
+/// `uni_re`'s first match as well; otherwise `uni_re` searches again from the same place.
+fn remove_url_matches(
+    text: &str,
+    ascii_re: &Regex,
+    uni_re: &Regex,
+    nonascii_word: &Regex,
+) -> Option<String> {
+    let mut locs = ascii_re.capture_locations();
+    let mut out = String::new();
+    let (mut last, mut pos, mut found) = (0, 0, false);
+    while pos <= text.len() {
+        let Some(m) = ascii_re.captures_read_at(&mut locs, text, pos) else {
+            break;
+        };
+        let faces_word = locs.get(3).is_some_and(|(_, tld_end)| {
+            text[tld_end..].chars().next().is_some_and(|c| {
+                !c.is_ascii() && nonascii_word.is_match(c.encode_utf8(&mut [0; 4]))
+            })
+        });
+        let (start, end) = if faces_word {
+            match uni_re.find_at(text, pos) {
+                Some(u) => (u.start(), u.end()),
+                None => break,
+            }
+        } else {
+            (m.start(), m.end())
+        };
+        if start == end {
+            // The pattern cannot match empty text; were it to, replace_all's own stepping over
+            // empty matches applies.
+            return match uni_re.replace_all(text, "") {
+                std::borrow::Cow::Owned(t) => Some(t),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+        }
+        out.push_str(&text[last..start]);
+        (last, pos, found) = (end, end, true);
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
 /// What a step did to a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -167,6 +228,11 @@ pub enum StepKind {
         url_re_ascii_b: Regex,
         ipv4_re_ascii_b: Regex,
         nonascii_word: Regex,
+        /// Every TLD ends in an ASCII letter or digit or starts with a non-ASCII character, and
+        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a non-ASCII
+        /// character `url_re_ascii_b` finds the matches and only those whose `\b` faces a
+        /// non-ASCII word character are searched again with `url_re` ([`remove_url_matches`]).
+        url_checked: bool,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -278,10 +344,14 @@ impl StepKind {
                     .string("tlds_filepath")?
                     .unwrap_or_else(|| "baselines/mappers/iana_tlds.txt".to_string());
                 let text = assets.read_dclm_text(&path)?;
-                let tlds: Vec<String> = pyunicode::splitlines(&text)
-                    .iter()
-                    .map(|t| retrie::py_re_escape(t))
-                    .collect();
+                let raw = pyunicode::splitlines(&text);
+                // The IANA list has ASCII TLDs and 169 in other scripts (`测试`); see
+                // `remove_url_matches` for why the ends and starts matter.
+                let tlds_split = raw.iter().all(|t| {
+                    t.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+                        || t.chars().next().is_some_and(|c| !c.is_ascii())
+                });
+                let tlds: Vec<String> = raw.iter().map(|t| retrie::py_re_escape(t)).collect();
                 let trie = retrie::trie_pattern(&tlds);
                 let s = pyunicode::RE_SPACE_CLASS;
                 // `Blacklist(tlds, match_substrings=True).compiled.match(text)`: IGNORECASE,
@@ -300,6 +370,7 @@ impl StepKind {
                 let url_re = Regex::new(&url_pat(r"\b"))?;
                 let ipv4_re = Regex::new(&ipv4_pat(r"\b"))?;
                 let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
+                let url_checked = tlds_split && url_re_ascii_b.captures_len() == 5;
                 let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
@@ -312,6 +383,7 @@ impl StepKind {
                     url_re_ascii_b,
                     ipv4_re_ascii_b,
                     nonascii_word: Regex::new(NONASCII_WORD)?,
+                    url_checked,
                 }
             }
             "newline_removal_modifier" => {
@@ -538,16 +610,23 @@ impl StepKind {
             url_re_ascii_b,
             ipv4_re_ascii_b,
             nonascii_word,
+            url_checked,
         } = self
         {
             let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
-            let (url_re, ipv4_re) = if ascii_b {
+            let (url_re_fast, ipv4_re) = if ascii_b {
                 (url_re_ascii_b, ipv4_re_ascii_b)
             } else {
                 (url_re, ipv4_re)
             };
             if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
-                if let std::borrow::Cow::Owned(t) = url_re.replace_all(&page.text, "") {
+                if !ascii_b && fast && *url_checked && !dot_before_non_ascii(&page.text) {
+                    if let Some(t) =
+                        remove_url_matches(&page.text, url_re_ascii_b, url_re, nonascii_word)
+                    {
+                        page.text = t;
+                    }
+                } else if let std::borrow::Cow::Owned(t) = url_re_fast.replace_all(&page.text, "") {
                     page.text = t;
                 }
             }
