@@ -13,6 +13,72 @@ use serde_yaml::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+/// A character outside ASCII that Unicode `\w` (hence Unicode `\b`) counts as a word
+/// character. On text without one, Unicode and ASCII `\b` agree everywhere: each side of a
+/// position is then either ASCII (classified alike) or a non-word character for both.
+pub const NONASCII_WORD: &str = r"[\w&&[^\x00-\x7F]]";
+
+/// A `.` followed by a character outside ASCII (where a TLD in another script could follow).
+fn dot_before_non_ascii(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'.' && w[1] >= 0x80)
+}
+
+/// `uni_re.replace_all(text, "")` (`None`: nothing removed), found with `ascii_re`, the same
+/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a non-ASCII
+/// character.
+///
+/// The TLD follows a literal `.`, so only TLDs starting with an ASCII character can match here,
+/// and those end with an ASCII letter or digit (checked when the step is built). The `\b` comes
+/// right after the TLD, so Unicode `\b` there implies ASCII `\b` (the next character is then no
+/// word character at all): every path `ascii_re` rejects, `uni_re` rejects too. So when the first match of `ascii_re` has a `\b`
+/// whose next character is not a non-ASCII word character (both `\b` agree there), it is
+/// `uni_re`'s first match as well; otherwise `uni_re` searches again from the same place.
+fn remove_url_matches(
+    text: &str,
+    ascii_re: &Regex,
+    uni_re: &Regex,
+    nonascii_word: &Regex,
+) -> Option<String> {
+    let mut locs = ascii_re.capture_locations();
+    let mut out = String::new();
+    let (mut last, mut pos, mut found) = (0, 0, false);
+    while pos <= text.len() {
+        let Some(m) = ascii_re.captures_read_at(&mut locs, text, pos) else {
+            break;
+        };
+        let faces_word = locs.get(3).is_some_and(|(_, tld_end)| {
+            text[tld_end..].chars().next().is_some_and(|c| {
+                !c.is_ascii() && nonascii_word.is_match(c.encode_utf8(&mut [0; 4]))
+            })
+        });
+        let (start, end) = if faces_word {
+            match uni_re.find_at(text, pos) {
+                Some(u) => (u.start(), u.end()),
+                None => break,
+            }
+        } else {
+            (m.start(), m.end())
+        };
+        if start == end {
+            // The pattern cannot match empty text; were it to, replace_all's own stepping over
+            // empty matches applies.
+            return match uni_re.replace_all(text, "") {
+                std::borrow::Cow::Owned(t) => Some(t),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+        }
+        out.push_str(&text[last..start]);
+        (last, pos, found) = (end, end, true);
+    }
+    if !found {
+        return None;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
 /// What a step did to a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -155,6 +221,18 @@ pub enum StepKind {
         /// without a candidate skip the slow search (same result: no match either way).
         url_hint: Regex,
         ipv4_hint: Regex,
+        /// `url_re` / `ipv4_re` with ASCII `\b` (`(?-u:\b)`), which the lazy DFA runs on any
+        /// text. Used only on pages without a non-ASCII word character ([`NONASCII_WORD`]):
+        /// there both `\b` agree at every position, since a character that is not ASCII is then
+        /// a non-word character for both (tested on random and real texts).
+        url_re_ascii_b: Regex,
+        ipv4_re_ascii_b: Regex,
+        nonascii_word: Regex,
+        /// Every TLD ends in an ASCII letter or digit or starts with a non-ASCII character, and
+        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a non-ASCII
+        /// character `url_re_ascii_b` finds the matches and only those whose `\b` faces a
+        /// non-ASCII word character are searched again with `url_re` ([`remove_url_matches`]).
+        url_checked: bool,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -266,21 +344,34 @@ impl StepKind {
                     .string("tlds_filepath")?
                     .unwrap_or_else(|| "baselines/mappers/iana_tlds.txt".to_string());
                 let text = assets.read_dclm_text(&path)?;
-                let tlds: Vec<String> = pyunicode::splitlines(&text)
-                    .iter()
-                    .map(|t| retrie::py_re_escape(t))
-                    .collect();
+                let raw = pyunicode::splitlines(&text);
+                // The IANA list has ASCII TLDs and 169 in other scripts (`测试`); see
+                // `remove_url_matches` for why the ends and starts matter.
+                let tlds_split = raw.iter().all(|t| {
+                    t.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+                        || t.chars().next().is_some_and(|c| !c.is_ascii())
+                });
+                let tlds: Vec<String> = raw.iter().map(|t| retrie::py_re_escape(t)).collect();
                 let trie = retrie::trie_pattern(&tlds);
                 let s = pyunicode::RE_SPACE_CLASS;
                 // `Blacklist(tlds, match_substrings=True).compiled.match(text)`: IGNORECASE,
                 // anchored at the start of the text only.
                 let tld_gate = Regex::new(&format!(r"\A(?i:{trie})"))?;
-                let url_re = Regex::new(&format!(
-                    r"{s}{{0,10}}(?:((https?|ftp)://))?[-a-zA-Z0-9@:%._\+~#=]{{1,256}}\.({trie})\b([-a-zA-Z0-9()@:%_\+.~#?&//=]*)"
-                ))?;
-                let ipv4_re = Regex::new(&format!(
-                    r"{s}{{0,10}}\b((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
-                ))?;
+                let url_pat = |b: &str| {
+                    format!(
+                        r"{s}{{0,10}}(?:((https?|ftp)://))?[-a-zA-Z0-9@:%._\+~#=]{{1,256}}\.({trie}){b}([-a-zA-Z0-9()@:%_\+.~#?&//=]*)"
+                    )
+                };
+                let ipv4_pat = |b: &str| {
+                    format!(
+                        r"{s}{{0,10}}{b}((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
+                    )
+                };
+                let url_re = Regex::new(&url_pat(r"\b"))?;
+                let ipv4_re = Regex::new(&ipv4_pat(r"\b"))?;
+                let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
+                let url_checked = tlds_split && url_re_ascii_b.captures_len() == 5;
+                let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
@@ -289,6 +380,10 @@ impl StepKind {
                     ipv4_re,
                     url_hint,
                     ipv4_hint,
+                    url_re_ascii_b,
+                    ipv4_re_ascii_b,
+                    nonascii_word: Regex::new(NONASCII_WORD)?,
+                    url_checked,
                 }
             }
             "newline_removal_modifier" => {
@@ -503,6 +598,46 @@ impl StepKind {
         Ok(kind)
     }
 
+    /// `url_removal_modifier` on `page.text` (no-op for other steps); `fast`: allow the ASCII-`\b`
+    /// patterns where they are exact (false only in tests, which compare both).
+    pub fn remove_urls(&self, page: &mut Page, fast: bool) {
+        if let StepKind::UrlRemoval {
+            tld_gate,
+            url_re,
+            ipv4_re,
+            url_hint,
+            ipv4_hint,
+            url_re_ascii_b,
+            ipv4_re_ascii_b,
+            nonascii_word,
+            url_checked,
+        } = self
+        {
+            let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
+            let (url_re_fast, ipv4_re) = if ascii_b {
+                (url_re_ascii_b, ipv4_re_ascii_b)
+            } else {
+                (url_re, ipv4_re)
+            };
+            if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
+                if !ascii_b && fast && *url_checked && !dot_before_non_ascii(&page.text) {
+                    if let Some(t) =
+                        remove_url_matches(&page.text, url_re_ascii_b, url_re, nonascii_word)
+                    {
+                        page.text = t;
+                    }
+                } else if let std::borrow::Cow::Owned(t) = url_re_fast.replace_all(&page.text, "") {
+                    page.text = t;
+                }
+            }
+            if ipv4_hint.is_match(&page.text) {
+                if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
+                    page.text = t;
+                }
+            }
+        }
+    }
+
     /// Runs the step on `page`.
     pub fn apply(&self, page: &mut Page) -> Verdict {
         use Verdict::*;
@@ -551,23 +686,8 @@ impl StepKind {
                     }
                 }
             }
-            StepKind::UrlRemoval {
-                tld_gate,
-                url_re,
-                ipv4_re,
-                url_hint,
-                ipv4_hint,
-            } => {
-                if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
-                    if let std::borrow::Cow::Owned(t) = url_re.replace_all(&page.text, "") {
-                        page.text = t;
-                    }
-                }
-                if ipv4_hint.is_match(&page.text) {
-                    if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
-                        page.text = t;
-                    }
-                }
+            StepKind::UrlRemoval { .. } => {
+                self.remove_urls(page, true);
                 keep(!page.text.is_empty())
             }
             StepKind::NewlineRemoval(max) => {

@@ -41,6 +41,75 @@ pub fn uniseg_words(text: &str) -> impl Iterator<Item = &str> {
     text.split_word_bounds().filter(|w| first_char_alnum(w))
 }
 
+/// Calls `f` with each of [`uniseg_words`], in order, segmenting ASCII lines with
+/// [`ascii_uniseg_words`] (the UAX #29 tables are most of the cost of the repetition filter).
+///
+/// Splitting after each `\n` keeps the segmentation: UAX #29 always breaks after LF (WB3a, which
+/// comes before the WB4 rule that lets Extend/Format characters attach across). A test compares
+/// this with [`uniseg_words`] on random mixed text and on the real texts.
+pub fn for_each_uniseg_word<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
+    for line in text.split_inclusive('\n') {
+        if line.is_ascii() {
+            ascii_uniseg_words(line, &mut f);
+        } else {
+            uniseg_words(line).for_each(&mut f);
+        }
+    }
+}
+
+/// A letter, digit or `_`: the ASCII characters of the UAX #29 word classes ALetter, Numeric and
+/// ExtendNumLet, which always join each other (WB5, WB8–WB10, WB13a, WB13b).
+#[inline]
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// [`uniseg_words`] of ASCII text. In ASCII, UAX #29 has no Extend/Format/ZWJ, Hebrew, Katakana or
+/// regional-indicator characters, so a segment starting with a letter or digit (the only ones
+/// `isalnum` keeps) runs over letters, digits and `_`, and over one of `:` `.` `'` between two
+/// letters (WB6/WB7: MidLetter, MidNumLet, Single_Quote) or one of `,` `;` `.` `'` between two digits
+/// (WB11/WB12: MidNum, MidNumLet, Single_Quote). Every other segment (spaces, CR LF, punctuation)
+/// starts with a character that is not alphanumeric and joins no following letter or digit; a
+/// segment starting with `_` is skipped whole.
+pub fn ascii_uniseg_words<'a>(text: &'a str, f: &mut impl FnMut(&'a str)) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let first = b[i];
+        if !is_word_byte(first) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut prev = first;
+        i += 1;
+        while i < n {
+            let c = b[i];
+            if is_word_byte(c) {
+                prev = c;
+                i += 1;
+                continue;
+            }
+            let Some(&next) = b.get(i + 1) else { break };
+            let letters = prev.is_ascii_alphabetic()
+                && next.is_ascii_alphabetic()
+                && matches!(c, b':' | b'.' | b'\'');
+            let digits = prev.is_ascii_digit()
+                && next.is_ascii_digit()
+                && matches!(c, b',' | b';' | b'.' | b'\'');
+            if !(letters || digits) {
+                break;
+            }
+            prev = next;
+            i += 2;
+        }
+        if first != b'_' {
+            f(&text[start..i]);
+        }
+    }
+}
+
 /// `split_paragraphs(text, paragraph_end=sep, remove_empty=True)`: `re.split(sep, text)` with a
 /// literal separator, each piece `strip()`ped, empty pieces dropped.
 pub fn split_paragraphs<'a>(text: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> {
@@ -52,6 +121,96 @@ pub fn split_paragraphs<'a>(text: &'a str, sep: &'a str) -> impl Iterator<Item =
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn fast(text: &str) -> Vec<&str> {
+        let mut v = Vec::new();
+        for_each_uniseg_word(text, |w| v.push(w));
+        v
+    }
+
+    /// The characters whose word-break classes matter (ASCII and not), and a few plain ones.
+    const CHARS: &[char] = &[
+        'a',
+        'Z',
+        'q',
+        '0',
+        '7',
+        '_',
+        '.',
+        ',',
+        ';',
+        ':',
+        '\'',
+        '"',
+        ' ',
+        ' ',
+        '\t',
+        '\r',
+        '\n',
+        '\x0b',
+        '\x0c',
+        '-',
+        '!',
+        '#',
+        '\u{85}',
+        '\u{a0}',
+        '\u{e9}',
+        '\u{301}',
+        '\u{200d}',
+        '\u{200b}',
+        '\u{2019}',
+        '\u{2018}',
+        '\u{5d0}',
+        '\u{30a2}',
+        '\u{1f1e6}',
+        '\u{1f600}',
+        '\u{ff10}',
+        '\u{2028}',
+        '\u{3000}',
+        '\u{b7}',
+        '\u{fe13}',
+        '\u{ad}',
+        '\u{661}',
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn ascii_fast_path_equals_unicode_segmentation(
+            s in prop::collection::vec(prop::sample::select(&CHARS[..20]), 0..40)
+        ) {
+            let s: String = s.into_iter().collect();
+            let mut v = Vec::new();
+            ascii_uniseg_words(&s, &mut |w| v.push(w));
+            prop_assert_eq!(v, uniseg_words(&s).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn line_wise_segmentation_equals_unicode_segmentation(
+            s in prop::collection::vec(prop::sample::select(CHARS), 0..60)
+        ) {
+            let s: String = s.into_iter().collect();
+            prop_assert_eq!(fast(&s), uniseg_words(&s).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn line_wise_segmentation_on_any_text(s in "\\PC{0,80}") {
+            prop_assert_eq!(fast(&s), uniseg_words(&s).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn ascii_words_follow_wb6_to_wb12() {
+        assert_eq!(
+            fast("can't a.b 3.14 1,000;5 x:y a.1 1.a _ab a_b 9_ e.g.\r\nnext"),
+            [
+                "can't", "a.b", "3.14", "1,000;5", "x:y", "a", "1", "1", "a", "a_b", "9_", "e.g",
+                "next"
+            ]
+        );
+    }
 
     #[test]
     fn fasttext_word_count_keeps_alnum_words() {

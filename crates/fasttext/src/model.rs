@@ -107,6 +107,26 @@ impl Matrix {
         let _ = i;
     }
 
+    /// The dense matrix whose row `i` is what [`Matrix::add_row_to`] adds for row `i` of this
+    /// quantized one (`None` if it is dense or would hold more than `max_floats` floats).
+    fn dequantized(&self, max_floats: usize) -> Option<Matrix> {
+        let Matrix::Quant { pq, .. } = self else {
+            return None;
+        };
+        let (rows, cols) = (self.rows(), pq.dim);
+        if rows.checked_mul(cols)? > max_floats {
+            return None;
+        }
+        let mut data = vec![0.0f32; rows * cols];
+        for (i, row) in data.chunks_exact_mut(cols.max(1)).enumerate() {
+            // +0 + alpha * centroid is the product, except that a -0 product becomes +0: adding
+            // either to the hidden vector gives the same bits, since a sum that starts at +0
+            // never becomes -0 (that needs -0 + -0).
+            self.add_row_to(row, i);
+        }
+        Some(Matrix::Dense { cols, data })
+    }
+
     /// `Vector::addRow(A, i)`: `x += A[i]` (quantized: `alpha * centroid`).
     fn add_row_to(&self, x: &mut [f32], i: usize) {
         match self {
@@ -184,7 +204,9 @@ pub struct FastText {
     nwords: i32,
     /// `pruneidx_size_` (-1: not pruned) and the map.
     pruneidx_size: i64,
-    pruneidx: HashMap<i32, i32>,
+    /// Looked up for every character n-gram of an out-of-vocabulary word (lid.176.ftz: 42,765
+    /// entries, most n-grams absent): FxHash, not SipHash.
+    pruneidx: HashMap<i32, i32, rustc_hash::FxBuildHasher>,
     input: Matrix,
     output: Matrix,
     tree: Vec<TreeNode>,
@@ -442,12 +464,15 @@ fn read_matrix<R: BufRead>(r: &mut Reader<R>, quant: bool) -> Result<Matrix> {
 /// fastText's `Dictionary::hash`: FNV-1a over bytes sign-extended from `int8_t`.
 #[inline]
 fn ft_hash(s: &[u8]) -> u32 {
-    let mut h: u32 = 2166136261;
-    for &b in s {
-        h ^= b as i8 as i32 as u32;
-        h = h.wrapping_mul(16777619);
-    }
-    h
+    s.iter().fold(FNV_OFFSET, |h, &b| fnv_step(h, b))
+}
+
+const FNV_OFFSET: u32 = 2166136261;
+
+/// One byte of [`ft_hash`].
+#[inline]
+fn fnv_step(h: u32, b: u8) -> u32 {
+    (h ^ b as i8 as i32 as u32).wrapping_mul(16777619)
 }
 
 impl FastText {
@@ -455,20 +480,30 @@ impl FastText {
         let f = std::fs::File::open(path)
             .with_context(|| format!("opening fastText model {}", path.display()))?;
         let len = f.metadata().ok().map(|m| m.len());
-        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len)
+        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len, true)
+            .with_context(|| format!("loading fastText model {}", path.display()))
+    }
+
+    /// Like [`FastText::load`], but a quantized input matrix stays quantized as stored (the
+    /// reference the expanded matrix is tested against; same predictions, slower).
+    pub fn load_as_stored(path: &Path) -> Result<FastText> {
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("opening fastText model {}", path.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        FastText::read(std::io::BufReader::with_capacity(1 << 20, f), len, false)
             .with_context(|| format!("loading fastText model {}", path.display()))
     }
 
     pub fn from_bytes(buf: &[u8]) -> Result<FastText> {
-        FastText::read(buf, Some(buf.len() as u64))
+        FastText::read(buf, Some(buf.len() as u64), true)
     }
 
     /// Reads a model from a stream (e.g. one that also hashes the bytes it passes on).
     pub fn from_reader<R: BufRead>(reader: R) -> Result<FastText> {
-        FastText::read(reader, None)
+        FastText::read(reader, None, true)
     }
 
-    fn read<R: BufRead>(reader: R, len: Option<u64>) -> Result<FastText> {
+    fn read<R: BufRead>(reader: R, len: Option<u64>, dequantize: bool) -> Result<FastText> {
         let mut r = Reader {
             r: reader,
             pos: 0,
@@ -554,7 +589,7 @@ impl FastText {
             labels.len() == nlabels as usize && (size - nlabels) == nwords,
             "fastText dictionary: {size} entries, {nwords} words, {nlabels} labels do not add up"
         );
-        let mut pruneidx = HashMap::new();
+        let mut pruneidx = HashMap::default();
         for _ in 0..pruneidx_size.max(0) {
             let a = r.i32()?;
             let b = r.i32()?;
@@ -612,6 +647,15 @@ impl FastText {
             ft.output.rows()
         );
         ft.check_shapes()?;
+        // A small quantized input matrix (lid.176.ftz: 50,000 rows of 16) is expanded once into
+        // the f32 rows `add_row_to` would build on every use: each element is the same f32
+        // product `alpha * centroid`, added in the same order, so the sums are bit-identical,
+        // and a row costs 16 additions instead of 8 code and centroid look-ups.
+        if dequantize {
+            if let Some(dense) = ft.input.dequantized(DEQUANTIZE_MAX_FLOATS) {
+                ft.input = dense;
+            }
+        }
         if ft.args.loss == Loss::Hs {
             ft.tree = build_tree(&label_counts)?;
         }
@@ -674,8 +718,37 @@ impl FastText {
         self.labels.len()
     }
 
-    /// `Dictionary::computeSubwords`.
+    /// `Dictionary::computeSubwords`. FNV-1a is a left fold over the bytes, so the hash of each
+    /// n-gram extends the hash of the (n-1)-gram starting at the same character instead of
+    /// hashing a copied n-gram (a test compares this with the copy-and-hash form).
     fn compute_subwords(&self, word: &[u8], out: &mut Vec<i32>) {
+        let (minn, maxn) = (self.args.minn as usize, self.args.maxn.max(0) as usize);
+        let bucket = self.args.bucket as u32;
+        for i in 0..word.len() {
+            if word[i] & 0xC0 == 0x80 {
+                continue;
+            }
+            let mut h = FNV_OFFSET;
+            let mut j = i;
+            let mut n = 1;
+            while j < word.len() && n <= maxn {
+                h = fnv_step(h, word[j]);
+                j += 1;
+                while j < word.len() && word[j] & 0xC0 == 0x80 {
+                    h = fnv_step(h, word[j]);
+                    j += 1;
+                }
+                if n >= minn && !(n == 1 && (i == 0 || j == word.len())) {
+                    self.push_hash(out, (h % bucket) as i32);
+                }
+                n += 1;
+            }
+        }
+    }
+
+    /// [`FastText::compute_subwords`] as fastText writes it: copy each n-gram, then hash it.
+    #[cfg(test)]
+    fn compute_subwords_copying(&self, word: &[u8], out: &mut Vec<i32>) {
         let (minn, maxn) = (self.args.minn as usize, self.args.maxn.max(0) as usize);
         let mut ngram = Vec::new();
         for i in 0..word.len() {
@@ -704,27 +777,67 @@ impl FastText {
     /// Subword ids of a word missing from the dictionary (`computeSubwords("<" + word + ">")`),
     /// through a per-thread cache: they depend only on the word and the model, and the same
     /// out-of-vocabulary words recur from page to page (language ID spent most of its time
-    /// hashing their character n-grams).
-    fn oov_subwords(&self, word: &[u8], ids: &mut Vec<i32>) {
+    /// hashing their character n-grams). `hash` is the word's [`ft_hash`].
+    ///
+    /// Short words with few ids (lid.176.ftz keeps 0–2 of a word's n-grams) live in one 64-byte
+    /// slot each, found by `hash` without rehashing the word: a lookup is one cache line instead
+    /// of a slot, a boxed key and boxed ids (three cache misses, most of the cost before).
+    fn oov_subwords(&self, word: &[u8], hash: u32, ids: &mut Vec<i32>) {
         if word.len() > OOV_CACHE_MAX_WORD {
             self.compute_oov_subwords(word, ids);
             return;
         }
         OOV_CACHE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if cache.0 != self.instance {
-                *cache = (self.instance, HashMap::default());
+            if cache.instance != self.instance {
+                *cache = OovCache::new(self.instance);
             }
-            if let Some(sub) = cache.1.get(word) {
+            let key = (word.len() <= SLOT_KEY).then(|| {
+                let mut k = [0u8; SLOT_KEY];
+                k[..word.len()].copy_from_slice(word);
+                k
+            });
+            if let Some(key) = &key {
+                let len = word.len() as u8;
+                let hit = cache.small.find(spread(hash), |s| {
+                    s.hash == hash && s.key_len == len && s.key == *key
+                });
+                if let Some(s) = hit {
+                    ids.extend_from_slice(&s.ids[..s.nids as usize]);
+                    return;
+                }
+            }
+            if let Some(sub) = cache.large.get(word) {
                 ids.extend_from_slice(sub);
                 return;
             }
             let start = ids.len();
             self.compute_oov_subwords(word, ids);
-            if cache.1.len() >= OOV_CACHE_MAX_ENTRIES {
-                cache.1.clear();
+            let new = &ids[start..];
+            match key {
+                Some(key) if new.len() <= SLOT_IDS => {
+                    if cache.small.len() >= OOV_CACHE_MAX_ENTRIES {
+                        cache.small.clear();
+                    }
+                    let mut slot = OovSlot {
+                        hash,
+                        key_len: word.len() as u8,
+                        nids: new.len() as u8,
+                        key,
+                        ids: [0; SLOT_IDS],
+                    };
+                    slot.ids[..new.len()].copy_from_slice(new);
+                    cache
+                        .small
+                        .insert_unique(spread(hash), slot, |s| spread(s.hash));
+                }
+                _ => {
+                    if cache.large.len() >= OOV_CACHE_MAX_ENTRIES {
+                        cache.large.clear();
+                    }
+                    cache.large.insert(word.into(), new.into());
+                }
             }
-            cache.1.insert(word.into(), ids[start..].into());
         });
     }
 
@@ -775,7 +888,7 @@ impl FastText {
                 None => {
                     if !tok.starts_with(LABEL_PREFIX) {
                         if tok != EOS {
-                            self.oov_subwords(b, ids);
+                            self.oov_subwords(b, h, ids);
                         }
                         hashes.push(h);
                     }
@@ -922,19 +1035,57 @@ impl FastText {
 }
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+/// Quantized input matrices up to this many floats (64 MiB) are expanded at load.
+const DEQUANTIZE_MAX_FLOATS: usize = 16 << 20;
 /// Longer words are rare and rarely repeat: not cached.
 const OOV_CACHE_MAX_WORD: usize = 64;
 /// A thread's cache is cleared at this many words (bounds memory on odd inputs).
 const OOV_CACHE_MAX_ENTRIES: usize = 1 << 16;
 
-type OovCache = (
-    u64,
-    HashMap<Box<[u8]>, Box<[i32]>, rustc_hash::FxBuildHasher>,
-);
+/// Key bytes and ids held in an [`OovSlot`] (the slot is 64 bytes, one cache line).
+const SLOT_KEY: usize = 26;
+const SLOT_IDS: usize = 8;
+
+/// A cached out-of-vocabulary word (zero-padded key) and its subword ids.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct OovSlot {
+    hash: u32,
+    key_len: u8,
+    nids: u8,
+    key: [u8; SLOT_KEY],
+    ids: [i32; SLOT_IDS],
+}
+
+const _: () = assert!(std::mem::size_of::<OovSlot>() == 64);
+
+/// Spreads a 32-bit [`ft_hash`] over the 64 bits the table takes its bucket and tag from.
+#[inline]
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// One thread's cache of out-of-vocabulary subword ids, for the model `instance`.
+struct OovCache {
+    instance: u64,
+    /// Words of at most [`SLOT_KEY`] bytes with at most [`SLOT_IDS`] ids.
+    small: hashbrown::HashTable<OovSlot>,
+    /// The other words up to [`OOV_CACHE_MAX_WORD`] bytes.
+    large: HashMap<Box<[u8]>, Box<[i32]>, rustc_hash::FxBuildHasher>,
+}
+
+impl OovCache {
+    fn new(instance: u64) -> OovCache {
+        OovCache {
+            instance,
+            small: hashbrown::HashTable::new(),
+            large: HashMap::default(),
+        }
+    }
+}
 
 thread_local! {
-    /// (model instance it belongs to, word → subword ids).
-    static OOV_CACHE: RefCell<OovCache> = RefCell::new((0, HashMap::default()));
+    static OOV_CACHE: RefCell<OovCache> = RefCell::new(OovCache::new(0));
 }
 
 /// The smallest score kept (the front of fastText's min-heap).
@@ -1013,6 +1164,96 @@ fn build_tree(counts: &[i64]) -> Result<Vec<TreeNode>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A model with only what `compute_subwords` reads: n-gram sizes, buckets, pruning.
+    fn toy(minn: i32, maxn: i32, bucket: i32, pruned: &[(i32, i32)]) -> FastText {
+        let empty = || Matrix::Dense {
+            cols: 0,
+            data: vec![],
+        };
+        FastText {
+            instance: 0,
+            args: Args {
+                dim: 1,
+                word_ngrams: 1,
+                loss: Loss::Softmax,
+                bucket,
+                minn,
+                maxn,
+            },
+            words: vec![],
+            word_table: WordTable::new(&[]),
+            is_label: vec![],
+            subwords: vec![],
+            labels: vec![],
+            nwords: 10,
+            pruneidx_size: if pruned.is_empty() {
+                -1
+            } else {
+                pruned.len() as i64
+            },
+            pruneidx: pruned.iter().copied().collect(),
+            input: empty(),
+            output: empty(),
+            tree: vec![],
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// The cache hands back what computing gives, for words in either table (short words
+        /// with few ids, words with many ids, long words) and for words met again.
+        #[test]
+        fn cached_oov_subwords_equal_computed_ones(
+            words in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'c', 0xC3, 0xA9]), 0..40),
+                1..12,
+            ),
+            bucket in 1i32..400,
+            prune in any::<bool>(),
+        ) {
+            let pruned: Vec<(i32, i32)> = if prune {
+                (0..bucket).step_by(7).map(|b| (b, b)).collect()
+            } else {
+                vec![]
+            };
+            let mut m = toy(2, 4, bucket, &pruned);
+            m.instance = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+            for w in words.iter().chain(&words) {
+                let (mut cached, mut computed) = (vec![-1], vec![-1]);
+                m.oov_subwords(w, ft_hash(w), &mut cached);
+                m.compute_oov_subwords(w, &mut computed);
+                prop_assert_eq!(cached, computed);
+            }
+        }
+
+        /// Incremental n-gram hashing equals hashing each copied n-gram, on UTF-8 and on broken
+        /// byte strings, with and without pruned buckets.
+        #[test]
+        fn incremental_subword_hashes_equal_copied_ones(
+            word in prop::collection::vec(
+                prop::sample::select(vec![b'<', b'>', b'a', b'z', 0xC3, 0xA9, 0xE4, 0xB8, 0x80, 0xF0, 0x9F]),
+                0..24,
+            ),
+            minn in 0i32..4,
+            span in 0i32..5,
+            bucket in 1i32..50,
+            prune in any::<bool>(),
+        ) {
+            let pruned: Vec<(i32, i32)> = if prune {
+                (0..bucket).step_by(3).map(|b| (b, b / 2)).collect()
+            } else {
+                vec![]
+            };
+            let m = toy(minn, minn + span, bucket, &pruned);
+            let (mut fast, mut slow) = (vec![], vec![]);
+            m.compute_subwords(&word, &mut fast);
+            m.compute_subwords_copying(&word, &mut slow);
+            prop_assert_eq!(fast, slow);
+        }
+    }
 
     #[test]
     fn hash_is_fnv1a_with_signed_bytes() {
