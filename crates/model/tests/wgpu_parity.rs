@@ -861,3 +861,29 @@ fn assert_only_shipped_autotune(test: &str) {
         );
     }
 }
+
+/// `gpu::seed_autotune_dir` on a persistent folder: the shipped lines come first and win over an
+/// earlier line for the same key; a line for another key is kept; a second seeding changes nothing.
+/// (No Vulkan device needed.)
+#[test]
+fn wgpu_seed_autotune_dir_merges() {
+    use lmrepro_model::gpu::{seed_autotune_dir, AUTOTUNE_SUBDIR, SHIPPED_AUTOTUNE};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join(AUTOTUNE_SUBDIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (name, shipped) = SHIPPED_AUTOTUNE[0];
+    let first: serde_json::Value = serde_json::from_str(shipped.lines().next().unwrap()).unwrap();
+    let mut stale = first.clone();
+    stale["value"]["fastest_index"] = 999.into();
+    let mut foreign = first.clone();
+    foreign["key"]["key"]["definition"]["m"] = 4096.into();
+    std::fs::write(dir.join(name), format!("{stale}\n{foreign}\n")).unwrap();
+    seed_autotune_dir(root.path()).unwrap();
+    let merged = std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(merged, format!("{shipped}{foreign}\n"));
+    seed_autotune_dir(root.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), merged);
+    for (other, text) in &SHIPPED_AUTOTUNE[1..] {
+        assert_eq!(&std::fs::read_to_string(dir.join(other)).unwrap(), text);
+    }
+}
