@@ -1,17 +1,20 @@
 //! lmrepro-model's wgpu parity tests (`crates/model/tests/wgpu_parity.rs`) on a Vulkan device —
 //! Mesa's software llvmpipe where there is no GPU (Debian package `mesa-vulkan-drivers`, which
-//! `.ci/run` installs when missing). Part of `cargo xtask test` (hence of `.ci/run`);
-//! `cargo xtask gpu-test` runs them alone.
+//! `.ci/run` installs when missing).
 //!
-//! They are a separate cargo invocation because `cargo test --workspace` builds lmrepro-model
-//! without its `wgpu` feature; only the one test binary is built and run, so the feature adds a
-//! single link and no second copy of the other test binaries. cubecl keeps its autotune results in
-//! `crates/model/target/` (its default: `target/` beside the nearest `Cargo.toml`), so a second run
-//! skips autotuning.
+//! `cargo xtask test` runs them inside its one `cargo test --workspace` invocation, by adding
+//! `--features lmrepro-model/wgpu` when a Vulkan driver is present ([`workspace_features`]): one
+//! build with unified features, so burn, serde and the crates above them compile once. A separate
+//! `cargo test -p lmrepro-model --features wgpu` would compile a second copy of them (254 extra
+//! units against 118; docs/gpu.md, "Cost"). `cargo xtask gpu-test` runs the suite alone.
+//!
+//! The kernels the suite runs do not depend on earlier runs or on timing: lmrepro-model gives
+//! cubecl a fresh autotune folder seeded with the winners it ships (`crates/model/autotune/`), and
+//! the suite fails if cubecl had to time anything else.
 //!
 //! Without a Vulkan driver (no loader `libvulkan.so.1` or no ICD manifest) the suite is not even
-//! built: `test` prints a `skip:` line, an error under `LMREPRO_REQUIRE_ALL=1`. With a driver but
-//! no usable adapter, the tests themselves print `skip:` (and fail under `LMREPRO_REQUIRE_ALL=1`).
+//! built: a `skip:` line, an error under `LMREPRO_REQUIRE_ALL=1`. With a driver but no usable
+//! adapter, the tests themselves print `skip:` (and fail under `LMREPRO_REQUIRE_ALL=1`).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -64,19 +67,35 @@ pub fn missing_vulkan() -> Option<String> {
     (!named && !manifest).then(|| "no Vulkan driver (no ICD manifest in vulkan/icd.d)".into())
 }
 
-/// `cargo test -p lmrepro-model --features wgpu --test wgpu_parity`, or a `skip:` line (an error
-/// under `LMREPRO_REQUIRE_ALL=1`) when this machine has no Vulkan driver.
+/// The `skip:` line for a machine without a Vulkan driver, or an error under
+/// `LMREPRO_REQUIRE_ALL=1`.
+fn skip_or_fail(why: &str) -> Result<()> {
+    let line = format!(
+        "skip: wgpu parity tests ({why}; on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` \
+         gives the software device llvmpipe, as .ci/run does)"
+    );
+    if std::env::var_os("LMREPRO_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        bail!("{line} (LMREPRO_REQUIRE_ALL=1)");
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// What `cargo xtask test` adds to its `cargo test --workspace`: `--features lmrepro-model/wgpu`
+/// (the parity suite, in the same build) when this machine has a Vulkan driver; nothing, after a
+/// `skip:` line, when it has none (an error under `LMREPRO_REQUIRE_ALL=1`).
+pub fn workspace_features() -> Result<Vec<String>> {
+    match missing_vulkan() {
+        Some(why) => skip_or_fail(&why).map(|()| Vec::new()),
+        None => Ok(vec!["--features".into(), "lmrepro-model/wgpu".into()]),
+    }
+}
+
+/// `cargo xtask gpu-test`: `cargo test -p lmrepro-model --features wgpu --test wgpu_parity`, or
+/// the `skip:` line when this machine has no Vulkan driver.
 pub fn wgpu_tests(root: &Path) -> Result<()> {
     if let Some(why) = missing_vulkan() {
-        let line = format!(
-            "skip: wgpu parity tests ({why}; on Debian/Ubuntu `apt-get install mesa-vulkan-drivers` \
-             gives the software device llvmpipe, as .ci/run does)"
-        );
-        if std::env::var_os("LMREPRO_REQUIRE_ALL").is_some_and(|v| v == "1") {
-            bail!("{line} (LMREPRO_REQUIRE_ALL=1)");
-        }
-        println!("{line}");
-        return Ok(());
+        return skip_or_fail(&why);
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = std::time::Instant::now();

@@ -3,15 +3,15 @@
 //! - `reproduce ARGS`: regenerate `results/<recipe>/` (release build of the `lmrepro` CLI, then
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
-//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite,
-//!   the Python package's tests and `bench --smoke`.
+//! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite
+//!   (with `--features lmrepro-model/wgpu` where a Vulkan driver exists: the wgpu parity tests,
+//!   `gpu.rs`), the Python package's tests and `bench --smoke`.
 //! - `bench [name...]`: ours against the pinned peers on the same inputs and cores, ratio table
 //!   and one JSON line per measurement in `benchmarks/results/` ([`bench`]); `test` runs its
 //!   `--smoke` mode.
 //! - `kill-anywhere [--points N] [--seeds S...]`: the kill -9 / resume tests of every stage with
 //!   many kill points (benchmark-style; `kill.rs`).
-//! - `gpu-test`: the wgpu parity tests on a Vulkan device (`gpu.rs`; not part of `test`: their
-//!   result depends on which kernels cubecl's autotune picks, see docs/gpu.md).
+//! - `gpu-test`: only the wgpu parity tests on a Vulkan device (`gpu.rs`; `test` runs them too).
 //! - `ci`: what `.ci/run` runs: formatting, clippy, then `test`.
 //! - `ray-setup`: the Ray engine's virtualenv (`.venv-ray/`, pinned `python/requirements-ray.txt`,
 //!   and `python/requirements-s3.txt`: moto's S3 server for the object-store test).
@@ -70,7 +70,7 @@ enum Cmd {
     /// Only the Python package's pytest suite (what `test` runs after the Rust tests).
     PyTest,
     /// Only lmrepro-model's wgpu parity tests on a Vulkan device (Mesa's llvmpipe without a GPU:
-    /// `apt-get install mesa-vulkan-drivers`); not part of `test` (docs/gpu.md).
+    /// `apt-get install mesa-vulkan-drivers`); `test` runs them too (docs/gpu.md).
     GpuTest,
     /// Ours vs the pinned peers (DCLM mappers, `tokenizers`, DCLM bff, datatrove, fastText,
     /// resiliparse): alternating rounds on the same cores, JSONL + ratio table in
@@ -349,10 +349,13 @@ fn default_mirror() {
 }
 
 /// README command 2 (`test`, also the end of `ci`): the pinned test inputs, the workspace tests
-/// (`rest` passed to cargo), the object-store test, the Python package's tests, `bench --smoke`.
+/// (`rest` passed to cargo; with the wgpu parity suite where a Vulkan driver exists), the
+/// object-store test, the Python package's tests, `bench --smoke`.
 fn test_suite(root: &std::path::Path, rest: &[String]) -> Result<()> {
     fetch(&[])?;
-    cargo(&["test", "--workspace"], rest)?;
+    let mut args = gpu::workspace_features()?;
+    args.extend(rest.iter().cloned());
+    cargo(&["test", "--workspace"], &args)?;
     cargo(OBJECT_STORE_TEST, rest)?;
     py::test(root)?;
     bench_smoke(root)
