@@ -231,7 +231,21 @@ fn collapse(text: &str, lowercase: bool) -> Option<String> {
     // one space when this is false (trailing space removed at the end).
     let mut gap = true;
     let mut i = 0;
+    let blocks = collapse_blocks_available();
     while i < bytes.len() {
+        #[cfg(target_arch = "x86_64")]
+        if blocks {
+            out.reserve(bytes.len() - i + 64);
+            // SAFETY: the CPU has the features (`collapse_blocks_available`).
+            (i, gap) = unsafe { collapse_blocks_avx512(bytes, i, act, &mut out, gap) };
+        }
+        // Where the blocks stopped (a digit or non-ASCII byte within the next 64, or the last
+        // bytes), the byte loop takes over up to that byte; without them, to the end.
+        let limit = if blocks {
+            bytes.len().min(i + 64)
+        } else {
+            bytes.len()
+        };
         // Fast loop over ASCII letters and separators (almost all of the text): at most one
         // output byte per input byte.
         out.reserve(bytes.len() - i);
@@ -240,7 +254,7 @@ fn collapse(text: &str, lowercase: bool) -> Option<String> {
         // Branch-free per byte (word boundaries come every few bytes: a branch on letter vs
         // separator mispredicted at each): the byte is always stored, and the output advances
         // unless it is a separator following a separator (or the start).
-        while i < bytes.len() {
+        while i < limit {
             let a = act[bytes[i] as usize];
             if a == ACT_SLOW {
                 break;
@@ -255,6 +269,10 @@ fn collapse(text: &str, lowercase: bool) -> Option<String> {
         unsafe { out.set_len(out.len() + o) };
         if i == bytes.len() {
             break;
+        }
+        if act[bytes[i] as usize] != ACT_SLOW {
+            // The byte loop stopped at its limit: back to the blocks.
+            continue;
         }
         // A digit or a non-ASCII character.
         let c = text[i..].chars().next().expect("a char at a char boundary");
@@ -290,6 +308,65 @@ fn collapse(text: &str, lowercase: bool) -> Option<String> {
         out.pop();
     }
     Some(String::from_utf8(out).expect("whole characters were copied"))
+}
+
+/// Whether [`collapse_blocks_avx512`] can run here.
+fn collapse_blocks_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vbmi")
+            && is_x86_feature_detected!("avx512vbmi2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`collapse`]'s byte loop 64 bytes at a time, from byte `i` with the loop's `gap`, for as
+/// long as a whole block holds only ASCII letters and separators; returns where it stopped and
+/// the `gap` there. Same bytes as the loop: each byte's action is the table's (`vpermi2b`
+/// looks up all 64 in the 128-entry ASCII half of `act`), and a byte is kept unless it is a
+/// separator after a separator (`sep & (sep << 1 | gap)`), which `vpcompressb` packs. Needs
+/// `out` to have room for 64 bytes past its length (it stores a whole register and keeps the
+/// packed bytes). Why: the byte loop was ~5 % of the run at ~8 instructions a byte.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+unsafe fn collapse_blocks_avx512(
+    bytes: &[u8],
+    mut i: usize,
+    act: &[u8; 256],
+    out: &mut Vec<u8>,
+    mut gap: bool,
+) -> (usize, bool) {
+    use std::arch::x86_64::*;
+    let table_lo = _mm512_loadu_si512(act[..64].as_ptr().cast());
+    let table_hi = _mm512_loadu_si512(act[64..128].as_ptr().cast());
+    let space = _mm512_set1_epi8(ACT_SEPARATOR as i8);
+    while i + 64 <= bytes.len() {
+        let v = _mm512_loadu_si512(bytes[i..i + 64].as_ptr().cast());
+        // act[v & 127]; non-ASCII bytes and the slow actions both have the top bit set.
+        let a = _mm512_permutex2var_epi8(table_lo, v, table_hi);
+        if _mm512_movepi8_mask(v) | _mm512_movepi8_mask(a) != 0 {
+            break;
+        }
+        let sep = _mm512_cmpeq_epi8_mask(a, space);
+        let keep = !(sep & (sep << 1 | gap as u64));
+        out.reserve(64);
+        let len = out.len();
+        // SAFETY: `reserve` made room for the 64 bytes stored; the first `count_ones(keep)`
+        // of them are the packed bytes kept.
+        _mm512_storeu_si512(
+            out.as_mut_ptr().add(len).cast(),
+            _mm512_maskz_compress_epi8(keep, a),
+        );
+        out.set_len(len + keep.count_ones() as usize);
+        gap = sep >> 63 != 0;
+        i += 64;
+    }
+    (i, gap)
 }
 
 /// NFD without `\p{Mn}`, then `strip` (the reference's steps 5–6), run by run.
@@ -418,8 +495,104 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
     let bytes = buf.as_bytes();
     spans
         .windows(n)
-        .map(|w| xxhash_rust::xxh64::xxh64(&bytes[w[0].0 as usize..w[n - 1].1 as usize], 0))
+        .map(|w| shingle_hash(bytes, w[0].0 as usize, w[n - 1].1 as usize))
         .collect()
+}
+
+/// `xxh64(&bytes[start..end], 0)`: [`xxh64_below_64`] where 64 bytes from `start` are in
+/// `bytes` and the shingle is shorter than 64 bytes (all but the last few of a document and the
+/// rare very long ones), else the library's function.
+#[inline(always)]
+fn shingle_hash(bytes: &[u8], start: usize, end: usize) -> u64 {
+    match bytes.get(start..start + 64) {
+        Some(block) if end - start < 64 => {
+            xxh64_below_64(block.try_into().expect("64 bytes"), end - start)
+        }
+        _ => xxhash_rust::xxh64::xxh64(&bytes[start..end], 0),
+    }
+}
+
+const XXH_P1: u64 = 0x9E37_79B1_85EB_CA87;
+const XXH_P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const XXH_P3: u64 = 0x1656_67B1_9E37_79F9;
+const XXH_P4: u64 = 0x85EB_CA77_C2B2_AE63;
+const XXH_P5: u64 = 0x27D4_EB2F_1656_67C5;
+
+#[inline(always)]
+fn xxh_round(acc: u64, input: u64) -> u64 {
+    acc.wrapping_add(input.wrapping_mul(XXH_P2))
+        .rotate_left(31)
+        .wrapping_mul(XXH_P1)
+}
+
+#[inline(always)]
+fn xxh_merge(acc: u64, v: u64) -> u64 {
+    (acc ^ xxh_round(0, v))
+        .wrapping_mul(XXH_P1)
+        .wrapping_add(XXH_P4)
+}
+
+/// XXH64 (seed 0) of the first `len < 64` bytes of `block`, the same value as
+/// `xxhash_rust::xxh64::xxh64(&block[..len], 0)` (proptest `short_xxh64_equals_the_library`).
+///
+/// Why not the library's function: a 5-word shingle is ~28 bytes, and the number of 8-byte,
+/// 4-byte and 1-byte steps of the tail changes from one shingle to the next at random, so the
+/// library's loops mispredicted a branch or two per shingle (~13 % of all samples went to
+/// `xxh64`). Here every tail step is computed and kept or dropped by a select, reading past
+/// `len` inside the 64-byte block (the discarded steps' bytes), so only the rarely taken
+/// `len ≥ 32` (one 32-byte stripe, ~13 % of the shingles of the Gutenberg books) branches.
+#[inline(always)]
+fn xxh64_below_64(block: &[u8; 64], len: usize) -> u64 {
+    debug_assert!(len < 64);
+    // The masks keep each read inside the block (the positions are already that small) so the
+    // compiler drops the bounds checks.
+    let rd64 = |i: usize| u64::from_le_bytes(block[i & 56..(i & 56) + 8].try_into().unwrap());
+    let rd32 = |i: usize| u32::from_le_bytes(block[i & 60..(i & 60) + 4].try_into().unwrap());
+    let mut h = if len >= 32 {
+        let v1 = xxh_round(XXH_P1.wrapping_add(XXH_P2), rd64(0));
+        let v2 = xxh_round(XXH_P2, rd64(8));
+        let v3 = xxh_round(0, rd64(16));
+        let v4 = xxh_round(0u64.wrapping_sub(XXH_P1), rd64(24));
+        let mut h = v1
+            .rotate_left(1)
+            .wrapping_add(v2.rotate_left(7))
+            .wrapping_add(v3.rotate_left(12))
+            .wrapping_add(v4.rotate_left(18));
+        for v in [v1, v2, v3, v4] {
+            h = xxh_merge(h, v);
+        }
+        h
+    } else {
+        XXH_P5
+    };
+    h = h.wrapping_add(len as u64);
+    // The tail: `t` bytes from `o`, in 8-byte, then 4-byte, then 1-byte steps.
+    let (o, t) = (len & 32, len & 31);
+    for k in 0..3 {
+        let next = (h ^ xxh_round(0, rd64(o + 8 * k)))
+            .rotate_left(27)
+            .wrapping_mul(XXH_P1)
+            .wrapping_add(XXH_P4);
+        h = if t >= 8 * (k + 1) { next } else { h };
+    }
+    let q = o + (t & 24);
+    let next = (h ^ (rd32(q) as u64).wrapping_mul(XXH_P1))
+        .rotate_left(23)
+        .wrapping_mul(XXH_P2)
+        .wrapping_add(XXH_P3);
+    h = if t & 4 != 0 { next } else { h };
+    let q = q + (t & 4);
+    for j in 0..3 {
+        let next = (h ^ (block[(q + j) & 63] as u64).wrapping_mul(XXH_P5))
+            .rotate_left(11)
+            .wrapping_mul(XXH_P1);
+        h = if j < (t & 3) { next } else { h };
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(XXH_P2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(XXH_P3);
+    h ^ (h >> 32)
 }
 
 /// Calls `f` with the position of each space in `b`, in order. Words are a few bytes long, so
@@ -510,10 +683,80 @@ fn min_hashes_body(sh: &[u64], a: &[u64], b: &[u64], out: &mut [u64]) {
     }
 }
 
+/// The AVX-512 kernel, written with intrinsics: left to itself the compiler vectorised
+/// [`min_hashes_body`] across shingles and spilled the 16 lanes' minima to the stack. Here
+/// each pass keeps [`AVX512_REGS`] registers of lanes in registers and broadcasts one shingle
+/// at a time, and the reduction is lazy. With `v = s·a + b` (wrapping), `r = (v & p) + (v >> 61)`
+/// lies in `[0, p + 7]` and equals `v mod p` unless `r ≥ p`; the kernel keeps the minimum of
+/// `f = r − p` (wrapping), computed as `(v >> 61) − (!v & p)` (since `(v & p) − p = −(!v & p)`):
+/// three operations like `r` itself, but ordered so that one minimum does two jobs. Every
+/// fully reduced value (`r < p`) maps to `[2^64 − p, 2^64)`, in order, and every `r ≥ p` to
+/// `[0, 8)`. So a lane's minimum `m ≥ 2^64 − p` means no value needed the final subtraction
+/// and the answer is `m + p`; a smaller `m` (astronomically rare: a product's low 61 bits
+/// within 7 of all ones) sends the lane to an exact recomputation with [`mod_mersenne`]. Per 8
+/// lanes and shingle: multiply (3 µops), add, andn, shift, subtract, min = 8 vector µops,
+/// against 10 for a full reduction and a minimum.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn min_hashes_avx512(sh: &[u64], a: &[u64], b: &[u64], out: &mut [u64]) {
-    min_hashes_body(sh, a, b, out)
+    let mut done = 0;
+    while a.len() - done >= 8 * AVX512_REGS {
+        min_hashes_avx512_pass::<AVX512_REGS>(sh, a, b, out, done);
+        done += 8 * AVX512_REGS;
+    }
+    while done < a.len() {
+        min_hashes_avx512_pass::<1>(sh, a, b, out, done);
+        done += 8;
+    }
+}
+
+/// Registers of 8 lanes per pass of [`min_hashes_avx512`]: 7 minima, 7 `a`, 7 `b` and the
+/// temporaries stay within the 32 vector registers, and 112 = 2 × 56 (datatrove's 14 × 8) is two passes.
+#[cfg(target_arch = "x86_64")]
+const AVX512_REGS: usize = 7;
+
+/// Lanes `from .. from + 8G` of [`min_hashes_avx512`] (`a.len() ≥ from + 8G`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn min_hashes_avx512_pass<const G: usize>(
+    sh: &[u64],
+    a: &[u64],
+    b: &[u64],
+    out: &mut [u64],
+    from: usize,
+) {
+    use std::arch::x86_64::*;
+    let (a, b) = (&a[from..from + 8 * G], &b[from..from + 8 * G]);
+    let load = |v: &[u64], g: usize| _mm512_loadu_si512(v[8 * g..8 * g + 8].as_ptr().cast());
+    let av: [__m512i; G] = std::array::from_fn(|g| load(a, g));
+    let bv: [__m512i; G] = std::array::from_fn(|g| load(b, g));
+    let p = _mm512_set1_epi64(MERSENNE_PRIME as i64);
+    let mut lo = [_mm512_set1_epi64(-1); G];
+    for &s in sh {
+        let sv = _mm512_set1_epi64(s as i64);
+        for g in 0..G {
+            let v = _mm512_add_epi64(_mm512_mullo_epi64(sv, av[g]), bv[g]);
+            // (v >> 61) − (!v & p) = r − p, wrapping.
+            let f = _mm512_sub_epi64(_mm512_srli_epi64::<61>(v), _mm512_andnot_si512(v, p));
+            lo[g] = _mm512_min_epu64(lo[g], f);
+        }
+    }
+    for (g, v) in lo.iter().enumerate() {
+        let mut m = [0u64; 8];
+        _mm512_storeu_si512(m.as_mut_ptr().cast(), *v);
+        for (k, (o, &m)) in out[from + 8 * g..][..8].iter_mut().zip(&m).enumerate() {
+            let j = 8 * g + k;
+            *o = if m >= MERSENNE_PRIME.wrapping_neg() {
+                m.wrapping_add(MERSENNE_PRIME)
+            } else {
+                // Some value of this lane was not fully reduced: redo the lane exactly.
+                sh.iter()
+                    .map(|&s| mod_mersenne(s.wrapping_mul(a[j]).wrapping_add(b[j])))
+                    .min()
+                    .unwrap_or(u64::MAX)
+            };
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -719,6 +962,141 @@ impl SigReader {
     }
 }
 
+/// Appends `serde_json::to_writer(d)`'s bytes (proptest `doc_writer_equals_serde_json`).
+/// Why not serde_json itself: its string escaping looks up every byte of a book's text in a
+/// table, one at a time (~4 % of the run); [`write_json_str`] skips 16 plain bytes at a time.
+/// Everything but strings at the top level (numbers, nested values) is still serde_json's.
+fn write_doc(out: &mut Vec<u8>, d: &Doc) {
+    out.push(b'{');
+    for (i, (k, v)) in d.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, k);
+        out.push(b':');
+        match v {
+            serde_json::Value::String(s) => write_json_str(out, s),
+            v => serde_json::to_writer(&mut *out, v).expect("serialising a JSON value cannot fail"),
+        }
+    }
+    out.push(b'}');
+}
+
+/// `s` as serde_json writes a string: quoted; `"` and `\` escaped with a backslash; the
+/// control characters below 0x20 as `\b \t \n \f \r` or `\u00xx` (lowercase hex); every other
+/// character (DEL and non-ASCII included) as its UTF-8 bytes.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    let mut i = 0;
+    // 16 bytes at a time, every escape of the block handled from its bit mask: a book's text
+    // has a newline or a quote every few dozen bytes, so a copy call per run of plain bytes
+    // (serde_json's way) or a new scan after each escape cost more than the scan itself.
+    while i + 16 <= b.len() {
+        let block: &[u8; 16] = b[i..i + 16].try_into().unwrap();
+        let mut m = escape_mask(block);
+        // Fixed-size 16-byte copies from `tmp` (no copy call of a variable length).
+        let mut tmp = [0u8; 32];
+        tmp[..16].copy_from_slice(block);
+        out.reserve(112);
+        let base = out.len();
+        let mut o = 0;
+        let mut from = 0;
+        // SAFETY: `reserve` made room for 112 bytes after `base`. Before each write `o` is at
+        // most 6 bytes per byte of the block consumed (`from ≤ 16`), so `o ≤ 96`, and a write
+        // covers at most 16 bytes from `o`: inside the room. Reads stay in `tmp` (`from + 16 ≤
+        // 32`) and `esc` (8 bytes). The `o` bytes kept have all been written.
+        unsafe {
+            let dst = out.as_mut_ptr().add(base);
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                // Plain bytes `from..j`, then the escape of byte `j`.
+                std::ptr::copy_nonoverlapping(tmp.as_ptr().add(from), dst.add(o), 16);
+                o += j - from;
+                let (esc, n) = escape_of(block[j]);
+                std::ptr::copy_nonoverlapping(esc.as_ptr(), dst.add(o), 8);
+                o += n;
+                from = j + 1;
+                m &= m - 1;
+            }
+            std::ptr::copy_nonoverlapping(tmp.as_ptr().add(from), dst.add(o), 16);
+            o += 16 - from;
+            out.set_len(base + o);
+        }
+        i += 16;
+    }
+    for &c in &b[i..] {
+        if needs_escape(c) {
+            let (esc, n) = escape_of(c);
+            out.extend_from_slice(&esc[..n]);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'"');
+}
+
+/// serde_json's escape of a byte that [`needs_escape`], padded to 8 bytes, and its length.
+#[inline(always)]
+fn escape_of(c: u8) -> ([u8; 8], usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let two = |e: u8| ([b'\\', e, 0, 0, 0, 0, 0, 0], 2);
+    match c {
+        b'"' => two(b'"'),
+        b'\\' => two(b'\\'),
+        b'\x08' => two(b'b'),
+        b'\t' => two(b't'),
+        b'\n' => two(b'n'),
+        b'\x0c' => two(b'f'),
+        b'\r' => two(b'r'),
+        _ => (
+            [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 15) as usize],
+                0,
+                0,
+            ],
+            6,
+        ),
+    }
+}
+
+#[inline(always)]
+fn needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// Bit `j` set where `block[j]` needs escaping in a JSON string.
+#[inline(always)]
+fn escape_mask(block: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of x86_64; the load reads the 16 bytes of `block`.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr() as *const __m128i);
+            // Unsigned `c ≤ 0x1f` as `min(c, 0x1f) == c`.
+            let ctrl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(ctrl, _mm_or_si128(quote, backslash))) as u32
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut m = 0;
+        for (j, &c) in block.iter().enumerate() {
+            m |= (needs_escape(c) as u32) << j;
+        }
+        m
+    }
+}
+
 /// A file's well-formed documents in order, each serialised as the filter step writes an
 /// untouched document (`serde_json::to_vec` of the parsed document, without the newline): what
 /// [`run`] keeps from the signature pass so that the filter step need not read and parse the file
@@ -801,7 +1179,7 @@ fn signatures_of_file(
                 // line was copied a dozen times.
                 let t = text(d).len();
                 let mut bytes = Vec::with_capacity(t + t / 16 + 4096);
-                serde_json::to_writer(&mut bytes, d).expect("serialising a JSON value cannot fail");
+                write_doc(&mut bytes, d);
                 bytes
             } else {
                 Vec::new()
@@ -1302,8 +1680,7 @@ impl MinhashJob {
                         Some(&(cid, size, false)) => tag_cluster_member(&mut d, cid, size),
                         None => {}
                     }
-                    serde_json::to_writer(&mut jsonl, &d)
-                        .expect("serialising a JSON value cannot fail");
+                    write_doc(&mut jsonl, &d);
                     jsonl.push(b'\n');
                     kept += 1;
                 }
@@ -1636,6 +2013,12 @@ mod tests {
     /// punctuation, number separators, non-ASCII digits (Arabic-Indic, fullwidth), punctuation
     /// and whitespace outside ASCII, letters with decompositions, combining marks (Mn and Mc),
     /// final sigma, the Kelvin sign, dotted capital I, control characters.
+    fn long_text() -> impl Strategy<Value = String> {
+        let run = "[a-zA-Z ,.;:!?'\"\n\t-]{0,200}";
+        prop::collection::vec(prop_oneof![run.boxed(), tricky_text().boxed()], 0..8)
+            .prop_map(|parts| parts.concat())
+    }
+
     fn tricky_text() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
             "a",
@@ -1734,6 +2117,14 @@ mod tests {
             prop_assert_eq!(simplify_text(&t), reference::simplify_text(&t));
         }
 
+        /// Texts long enough for the 64-byte blocks of `collapse`: long ASCII runs (the
+        /// blocks) with the tricky pieces (digits, non-ASCII: the byte loop) between them.
+        #[test]
+        fn fast_simplify_equals_reference_on_long_texts(t in long_text()) {
+            prop_assert_eq!(simplify_text(&t), reference::simplify_text(&t));
+            prop_assert_eq!(shingles(&t, 5), reference::shingles(&t, 5));
+        }
+
         #[test]
         fn fast_shingles_equal_reference(t in tricky_text(), n in 1usize..7) {
             let simplified = simplify_text(&t);
@@ -1753,6 +2144,118 @@ mod tests {
                 prop_assert_eq!(&signature_with(simd, &sh, &a, &b), &want, "{:?}", simd);
             }
         }
+    }
+
+    proptest! {
+        #[test]
+        fn short_xxh64_equals_the_library(
+            block in prop::collection::vec(any::<u8>(), 64),
+            len in 0usize..64,
+        ) {
+            let block: [u8; 64] = block.try_into().unwrap();
+            prop_assert_eq!(
+                xxh64_below_64(&block, len),
+                xxhash_rust::xxh64::xxh64(&block[..len], 0)
+            );
+        }
+
+        #[test]
+        fn shingle_hash_equals_the_library(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            start in 0usize..200,
+            len in 0usize..120,
+        ) {
+            let start = start.min(bytes.len());
+            let end = (start + len).min(bytes.len());
+            prop_assert_eq!(
+                shingle_hash(&bytes, start, end),
+                xxhash_rust::xxh64::xxh64(&bytes[start..end], 0)
+            );
+        }
+
+        #[test]
+        fn doc_writer_equals_serde_json(doc in json_doc()) {
+            let mut ours = Vec::new();
+            write_doc(&mut ours, &doc);
+            prop_assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&doc).unwrap()
+            );
+        }
+
+        /// Lanes where some product needs the final subtraction (`(v & p) + (v >> 61) ≥ p`)
+        /// among ordinary ones: the AVX-512 kernel's recomputation path.
+        #[test]
+        fn unreduced_products_are_recomputed(
+            sh in prop::collection::vec(any::<u64>(), 1..50),
+            wraps in prop::collection::vec((0u64..8, 0u64..8), 0..4),
+            num in 1usize..40,
+        ) {
+            let (mut a, mut b) = parameters(7, num);
+            // Lane 0 is the identity: shingles `hi·2^61 + p − 1 − k` with `hi + … ≥ p`.
+            a[0] = 1;
+            b[0] = 0;
+            let mut sh = sh;
+            for (hi, k) in wraps {
+                sh.push((hi << 61) | (MERSENNE_PRIME - k));
+            }
+            let want = reference::signature(&sh, &a, &b);
+            for simd in Simd::available() {
+                prop_assert_eq!(&signature_with(simd, &sh, &a, &b), &want, "{:?}", simd);
+            }
+        }
+    }
+
+    #[test]
+    fn strings_of_escapes_only_are_written_like_serde_json() {
+        // Whole 16-byte blocks of 6-byte escapes (the most a block can grow), and mixtures.
+        for s in [
+            "\u{1}".repeat(40),
+            "\"\\\n\r\t\u{8}\u{c}\u{1f}".repeat(9),
+            format!("{}é{}", "\u{0}".repeat(17), "a\"".repeat(20)),
+        ] {
+            let mut ours = Vec::new();
+            write_json_str(&mut ours, &s);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn every_length_below_64_hashes_like_the_library() {
+        let block: [u8; 64] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
+        for len in 0..64 {
+            assert_eq!(
+                xxh64_below_64(&block, len),
+                xxhash_rust::xxh64::xxh64(&block[..len], 0),
+                "length {len}"
+            );
+        }
+    }
+
+    /// Documents with strings full of what JSON escapes (quotes, backslashes, every control
+    /// character, DEL, non-ASCII) at the top level and nested, numbers, booleans and nulls.
+    fn json_doc() -> impl Strategy<Value = Doc> {
+        let text = "[a-z \"\\\\\u{0}-\u{1f}\u{7f}é€😀]{0,80}";
+        let leaf = prop_oneof![
+            text.prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+        ];
+        let value = leaf.prop_recursive(2, 12, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(text, inner, 0..3)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        });
+        prop::collection::btree_map(text, value, 0..5).prop_map(|m| m.into_iter().collect())
     }
 
     #[test]
