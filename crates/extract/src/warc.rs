@@ -240,7 +240,9 @@ impl<R: Read> BufRead for Counting<R> {
 
 enum GzState<R: Read> {
     Between(Counting<R>),
-    InMember(flate2::bufread::GzDecoder<Counting<R>>),
+    // Boxed: zlib-rs's decoder state is large next to the other variants (clippy large_enum_variant);
+    // one allocation per gzip member.
+    InMember(Box<flate2::bufread::GzDecoder<Counting<R>>>),
     Done,
 }
 
@@ -282,7 +284,7 @@ impl<R: Read + Send> Decoded for Gzip<R> {
                     }
                     self.current_member = raw.pos;
                     self.members.push_back((self.out_pos, raw.pos));
-                    self.state = GzState::InMember(flate2::bufread::GzDecoder::new(raw));
+                    self.state = GzState::InMember(Box::new(flate2::bufread::GzDecoder::new(raw)));
                 }
                 GzState::InMember(mut dec) => match dec.read(buf) {
                     Ok(0) if !buf.is_empty() => {
@@ -315,7 +317,7 @@ impl<R: Read + Send> Decoded for Gzip<R> {
 
     fn recover(&mut self, _decoded_pos: u64) -> Option<u64> {
         let mut raw = match std::mem::replace(&mut self.state, GzState::Done) {
-            GzState::InMember(dec) => dec.into_inner(),
+            GzState::InMember(dec) => (*dec).into_inner(),
             GzState::Between(raw) => raw,
             GzState::Done => return None,
         };
