@@ -12,8 +12,8 @@
 //!   [`crate::quality::aeb_score`].
 
 use crate::inputs::input_path;
-use crate::pipeline::{extract_warc, Doc, DocError, Options};
-use crate::quality::{aeb_score, load_aeb_truth};
+use crate::pipeline::{Doc, DocError, Options};
+use crate::quality::{aeb_score, extract_input, load_aeb_truth};
 use crate::score::AebMetrics;
 use anyhow::{Context, Result};
 use lmrepro_data::Resolver;
@@ -169,17 +169,22 @@ fn warc_source_files(path: &Path) -> Result<Vec<String>> {
 /// The trafilatura-set score of `opts` on the pinned inputs.
 pub fn eval_trafilatura(resolver: &Resolver, opts: &Options) -> Result<SnippetEval> {
     let data = load_evaldata(&input_path(resolver, "crawl/trafilatura-evaldata.json")?)?;
-    let warc = input_path(resolver, "crawl/trafilatura-testpages.warc.gz")?;
-    let docs = extract_warc(&warc, opts)?.collect_par();
-    Ok(snippet_eval(&data, &docs, &warc_source_files(&warc)?))
+    let name = "crawl/trafilatura-testpages.warc.gz";
+    let docs = extract_input(resolver, name, opts)?;
+    Ok(snippet_eval(
+        &data,
+        &docs,
+        &warc_source_files(&input_path(resolver, name)?)?,
+    ))
 }
 
 /// The AEB score of `opts` on the pinned inputs (all 181 pages).
 pub fn eval_aeb(resolver: &Resolver, opts: &Options) -> Result<AebMetrics> {
     let truth = load_aeb_truth(resolver)?;
-    let warc = input_path(resolver, "crawl/scrapinghub-aeb.warc.gz")?;
-    let docs = extract_warc(&warc, opts)?.collect_par();
-    aeb_score(&truth, &docs)
+    aeb_score(
+        &truth,
+        &extract_input(resolver, "crawl/scrapinghub-aeb.warc.gz", opts)?,
+    )
 }
 
 #[cfg(test)]
