@@ -4,7 +4,10 @@
 //! - `extract_eval score <trafilatura|aeb> PREDICTIONS.jsonl`: score texts made elsewhere (the
 //!   peers of `benchmarks/extract/quality.sh`), lines `{"key": <X-Source-Path file name>,
 //!   "text": <text or null>}`; a page without a line is an empty prediction (AEB) or no result
-//!   (trafilatura set).
+//!   (trafilatura set);
+//! - `extract_eval pair REFERENCE.jsonl PREDICTIONS.jsonl`: the AEB shingle scores of one
+//!   extractor's texts against another's (quality-mode development on the tuning WARC: how much of
+//!   trafilatura's text ours has, and how much more; never against AEB's gold).
 use anyhow::Context;
 use lmrepro_extract::eval::{eval_aeb, eval_trafilatura, load_evaldata, SnippetCounts};
 use lmrepro_extract::inputs::input_path;
@@ -56,6 +59,22 @@ fn main() -> anyhow::Result<()> {
             serde_json::json!({"counts": c, "precision": p, "recall": rc, "accuracy": a, "f1": f1})
         };
         println!("{json}");
+        return Ok(());
+    }
+    if args.first().map(String::as_str) == Some("pair") {
+        let reference = read_predictions(args.get(1).context("reference file")?)?;
+        let pred = read_predictions(args.get(2).context("predictions file")?)?;
+        let mut keys: Vec<&String> = reference.keys().collect();
+        keys.sort();
+        let texts: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| {
+                let r = reference[*k].clone().unwrap_or_default();
+                (r, pred.get(*k).cloned().flatten().unwrap_or_default())
+            })
+            .collect();
+        let m = aeb_metrics(texts.iter().map(|(t, p)| (t.as_str(), p.as_str())));
+        println!("{}", serde_json::to_value(m)?);
         return Ok(());
     }
     let mut opts = Options::default();
