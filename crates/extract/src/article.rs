@@ -16,13 +16,15 @@
 //!    and its 4 nearest ancestors (÷1, ÷1, ÷2, ÷6, ÷9), weight candidates by tag and class/id,
 //!    scale by `1 - link density`; the best candidate (climbing to a parent that scores ≥ 0.75 of
 //!    it; or the `articleBody` element when there is one with enough text) is the root, and its
-//!    siblings join when they score alike.
+//!    siblings join when they score alike; then paragraphs of the article region outside the
+//!    roots that no boilerplate rule drops join as roots of their own (`with_orphans`: split
+//!    article bodies, lead paragraphs in a header block).
 //! 3. `Writer`: text of the roots in document order with one line per block; boilerplate
 //!    blocks inside the roots (navigation, share bars, bylines, captions, comments, link lists)
 //!    are left out.
 //! 4. Repeated short lines are dropped (menus and share bars printed twice), and a result
 //!    shorter than [`MIN_ARTICLE_CHARS`] falls back to the faithful `main_content` extraction
-//!    (without comment sections) when that one is longer.
+//!    (without comment sections) when that one is more than [`FALLBACK_RATIO`] times longer.
 //!
 //! Deterministic: no hashing of pointers, ties broken by document order.
 
