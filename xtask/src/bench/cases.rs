@@ -7,7 +7,7 @@
 //! | heuristics | `lmrepro crawl filter` | DCLM's mappers (`run_peer.py heuristics`) | kept docs, digest of kept texts |
 //! | tokenize | `lmrepro crawl tokenize` | `tokenizers` `encode_batch` | tokens (ours = peer's + one EOS per doc) |
 //! | bff | `lmrepro crawl dedup bff` | DCLM's `bff` | docs out, removed text bytes (tolerance: DCLM is unseeded) |
-//! | minhash | `lmrepro crawl dedup minhash` | datatrove 0.10.1 | duplicate pairs (set), removed docs |
+//! | minhash | `lmrepro crawl dedup minhash` | datatrove 0.10.1 (all four steps) | duplicate pairs (set), removed docs, docs and text bytes written |
 //! | fasttext | `lmrepro crawl quality predict` | fasttext-wheel `predict` | every score, max abs difference ≤ 1e-6 |
 //! | extract | `lmrepro crawl extract` | resiliparse 2.0.1 + FastWARC | docs, digest of texts |
 
@@ -526,11 +526,20 @@ pub fn peer(
         "minhash" => {
             // The datatrove driver of the conformance work (punkt-free word tokenizer, see
             // benchmarks/curate/README.md), 5-grams, 14 × 8, 64-bit hashes, workers=1; the copy
-            // in benchmarks/peers/ also accepts a run without duplicates.
+            // in benchmarks/peers/ also accepts a run without duplicates. `--filter` adds
+            // datatrove's fourth step (reader → `MinhashDedupFilter` → zstd-3 `JsonlWriter`),
+            // so that both sides do the same job: ours writes the deduplicated shards too.
             let dt = s(&ctx
                 .root
                 .join("benchmarks/curate/scripts/datatrove_minhash.py"));
-            let mut args = vec![dt, s(out), "5".into(), "14".into(), "8".into()];
+            let mut args = vec![
+                dt,
+                "--filter".into(),
+                s(out),
+                "5".into(),
+                "14".into(),
+                "8".into(),
+            ];
             args.extend(files);
             py("datatrove 0.10.1", args)
         }
@@ -606,8 +615,9 @@ pub fn summarize_ours(name: &str, out: &Path) -> Result<Value> {
         "minhash" => {
             let st = read_json(&out.join("stats.json"))?;
             let pairs = read_pairs(&out.join("_state/dups"))?;
+            let (docs, bytes) = count_docs(&jsonl_files(out)?)?;
             json!({"docs_removed": st["minhash"]["docs_removed"], "pairs": pairs.len(),
-                   "pairs_digest": pairs_digest(&pairs)})
+                   "pairs_digest": pairs_digest(&pairs), "docs_out": docs, "text_bytes_out": bytes})
         }
         "fasttext" => {
             let mut scores = Vec::new();
@@ -658,7 +668,16 @@ pub fn summarize_peer(name: &str, out: &Path, stdout: &Path) -> Result<Value> {
                 pairs.insert(norm_pair([q[0], q[1], q[2], q[3]]));
             }
             let removed = res["removed"].as_array().map_or(0, Vec::len);
-            json!({"docs_removed": removed, "pairs": pairs.len(), "pairs_digest": pairs_digest(&pairs)})
+            // The filter step's output (its writer leaves out a file that keeps nothing).
+            let deduped = out.join("deduped");
+            let files = if deduped.is_dir() {
+                jsonl_files(&deduped)?
+            } else {
+                vec![]
+            };
+            let (docs, bytes) = count_docs(&files)?;
+            json!({"docs_removed": removed, "pairs": pairs.len(), "pairs_digest": pairs_digest(&pairs),
+                   "docs_out": docs, "text_bytes_out": bytes})
         }
         "fasttext" => {
             let file = out.join("scores.txt");
