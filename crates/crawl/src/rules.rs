@@ -632,7 +632,7 @@ pub fn word_length_modifier_split(text: &str, max: usize) -> Option<String> {
 pub fn within_page_dedup(text: &str, sep: &str, normalize: bool) -> String {
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
-    for piece in text.split(sep) {
+    for piece in words::split_literal(text, sep) {
         let norm = if normalize {
             pyunicode::strip(piece).to_lowercase()
         } else {

@@ -865,7 +865,7 @@ fn split_count(text: &str, sep: &str, remove_empty: bool) -> usize {
     if remove_empty {
         crate::words::split_paragraphs(text, sep).count()
     } else {
-        text.split(sep).count()
+        crate::words::split_literal(text, sep).count()
     }
 }
 

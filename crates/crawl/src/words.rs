@@ -113,9 +113,61 @@ pub fn ascii_uniseg_words<'a>(text: &'a str, f: &mut impl FnMut(&'a str)) {
 /// `split_paragraphs(text, paragraph_end=sep, remove_empty=True)`: `re.split(sep, text)` with a
 /// literal separator, each piece `strip()`ped, empty pieces dropped.
 pub fn split_paragraphs<'a>(text: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> {
-    text.split(sep)
+    split_literal(text, sep)
         .map(pyunicode::strip)
         .filter(|p| !p.is_empty())
+}
+
+/// `text.split(sep)` (`str.split(sep)` / `re.split` of a literal): the same pieces, found with
+/// memchr (one byte) or memchr's SIMD substring search. `str::split` with a `&str` pattern runs
+/// the two-way searcher even for `"\n"`: 6 % of the heuristics' instructions.
+pub fn split_literal<'a>(text: &'a str, sep: &'a str) -> LiteralSplit<'a> {
+    if sep.is_empty() {
+        // Splits between characters; rare enough for the standard library's version.
+        LiteralSplit::Empty(text.split(sep))
+    } else {
+        LiteralSplit::Sep {
+            rest: Some(text),
+            sep,
+        }
+    }
+}
+
+/// The iterator of [`split_literal`].
+pub enum LiteralSplit<'a> {
+    /// Non-empty separator; `rest` is `None` once the last piece is out.
+    Sep { rest: Option<&'a str>, sep: &'a str },
+    Empty(std::str::Split<'a, &'a str>),
+}
+
+impl<'a> Iterator for LiteralSplit<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            LiteralSplit::Sep { rest, sep } => {
+                let r = (*rest)?;
+                let s = sep.as_bytes();
+                let hit = match s {
+                    [b] => memchr::memchr(*b, r.as_bytes()),
+                    _ => memchr::memmem::find(r.as_bytes(), s),
+                };
+                match hit {
+                    // A match of a whole UTF-8 string starts and ends on character boundaries.
+                    Some(i) => {
+                        *rest = Some(&r[i + s.len()..]);
+                        Some(&r[..i])
+                    }
+                    None => {
+                        *rest = None;
+                        Some(r)
+                    }
+                }
+            }
+            LiteralSplit::Empty(it) => it.next(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +245,16 @@ mod tests {
         ) {
             let s: String = s.into_iter().collect();
             prop_assert_eq!(fast(&s), uniseg_words(&s).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn split_literal_equals_str_split(
+            s in "[a\n\r é.…\u{2029}]{0,60}",
+            sep in prop::sample::select(vec!["\n", "\n\n", ".", "…", "a.", "é", "", "\r\n", "xyz"]),
+        ) {
+            let fast: Vec<&str> = split_literal(&s, sep).collect();
+            let slow: Vec<&str> = s.split(sep).collect();
+            prop_assert_eq!(fast, slow);
         }
 
         #[test]
