@@ -18,16 +18,23 @@ use std::sync::Arc;
 /// position is then either ASCII (classified alike) or a non-word character for both.
 pub const NONASCII_WORD: &str = r"[\w&&[^\x00-\x7F]]";
 
-/// A `.` followed by a character outside ASCII (where a TLD in another script could follow).
-fn dot_before_non_ascii(text: &str) -> bool {
-    text.as_bytes()
-        .windows(2)
-        .any(|w| w[0] == b'.' && w[1] >= 0x80)
+/// A `.` followed by a character that starts a TLD in another script (`tld_starts`, sorted): only
+/// there can `url_re` match such a TLD. Curly quotes after a full stop (`."`) are common in web
+/// text and start no TLD; testing any non-ASCII character sent those pages to the slow search.
+fn dot_before_tld_start(text: &str, tld_starts: &[char]) -> bool {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'.', b).any(|i| {
+        b.get(i + 1).is_some_and(|&n| n >= 0x80)
+            && text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| tld_starts.binary_search(&c).is_ok())
+    })
 }
 
 /// `uni_re.replace_all(text, "")` (`None`: nothing removed), found with `ascii_re`, the same
-/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a non-ASCII
-/// character.
+/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a character that
+/// starts a TLD in another script.
 ///
 /// The TLD follows a literal `.`, so only TLDs starting with an ASCII character can match here,
 /// and those end with an ASCII letter or digit (checked when the step is built). The `\b` comes
@@ -229,10 +236,13 @@ pub enum StepKind {
         ipv4_re_ascii_b: Regex,
         nonascii_word: Regex,
         /// Every TLD ends in an ASCII letter or digit or starts with a non-ASCII character, and
-        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a non-ASCII
-        /// character `url_re_ascii_b` finds the matches and only those whose `\b` faces a
+        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a character of
+        /// `tld_starts` `url_re_ascii_b` finds the matches and only those whose `\b` faces a
         /// non-ASCII word character are searched again with `url_re` ([`remove_url_matches`]).
         url_checked: bool,
+        /// The first characters of the TLDs that start with a non-ASCII character, sorted
+        /// (`url_re` is case-sensitive).
+        tld_starts: Vec<char>,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -351,6 +361,12 @@ impl StepKind {
                     t.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
                         || t.chars().next().is_some_and(|c| !c.is_ascii())
                 });
+                let mut tld_starts: Vec<char> = raw
+                    .iter()
+                    .filter_map(|t| t.chars().next().filter(|c| !c.is_ascii()))
+                    .collect();
+                tld_starts.sort_unstable();
+                tld_starts.dedup();
                 let tlds: Vec<String> = raw.iter().map(|t| retrie::py_re_escape(t)).collect();
                 let trie = retrie::trie_pattern(&tlds);
                 let s = pyunicode::RE_SPACE_CLASS;
@@ -384,6 +400,7 @@ impl StepKind {
                     ipv4_re_ascii_b,
                     nonascii_word: Regex::new(NONASCII_WORD)?,
                     url_checked,
+                    tld_starts,
                 }
             }
             "newline_removal_modifier" => {
@@ -611,6 +628,7 @@ impl StepKind {
             ipv4_re_ascii_b,
             nonascii_word,
             url_checked,
+            tld_starts,
         } = self
         {
             let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
@@ -620,7 +638,8 @@ impl StepKind {
                 (url_re, ipv4_re)
             };
             if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
-                if !ascii_b && fast && *url_checked && !dot_before_non_ascii(&page.text) {
+                if !ascii_b && fast && *url_checked && !dot_before_tld_start(&page.text, tld_starts)
+                {
                     if let Some(t) =
                         remove_url_matches(&page.text, url_re_ascii_b, url_re, nonascii_word)
                     {
