@@ -45,7 +45,7 @@ fn dot_before_tld_start(text: &str, tld_starts: &[char]) -> bool {
 fn remove_url_matches(
     text: &str,
     ascii_re: &Regex,
-    uni_re: &Regex,
+    uni_re: &UnicodeTwin,
     nonascii_word: &Regex,
 ) -> Option<String> {
     let mut locs = ascii_re.capture_locations();
@@ -61,7 +61,7 @@ fn remove_url_matches(
             })
         });
         let (start, end) = if faces_word {
-            match uni_re.find_at(text, pos) {
+            match uni_re.get().find_at(text, pos) {
                 Some(u) => (u.start(), u.end()),
                 None => break,
             }
@@ -71,7 +71,7 @@ fn remove_url_matches(
         if start == end {
             // The pattern cannot match empty text; were it to, replace_all's own stepping over
             // empty matches applies.
-            return match uni_re.replace_all(text, "") {
+            return match uni_re.get().replace_all(text, "") {
                 std::borrow::Cow::Owned(t) => Some(t),
                 std::borrow::Cow::Borrowed(_) => None,
             };
@@ -86,7 +86,31 @@ fn remove_url_matches(
     Some(out)
 }
 
-/// What a step did to a page.
+/// A URL-step pattern with Unicode `\b`, compiled on first use: most pages never need it (see
+/// `remove_urls`), and compiling the patterns over the 1,591-TLD trie was most of the process
+/// start-up. It is built only after its twin with ASCII `\b` (`(?-u:\b)`), the same pattern but
+/// for the flavour of `\b`, has compiled: both have the same syntax and the same number of NFA
+/// states (a `\b` is one look-around state either way), so this one compiles too.
+pub struct UnicodeTwin {
+    pattern: String,
+    re: std::sync::OnceLock<Regex>,
+}
+
+impl UnicodeTwin {
+    fn new(pattern: String) -> UnicodeTwin {
+        UnicodeTwin {
+            pattern,
+            re: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &Regex {
+        self.re.get_or_init(|| {
+            Regex::new(&self.pattern).expect("compiles: its ASCII-\\b twin compiled at build")
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// The page goes on (possibly modified).
@@ -220,8 +244,8 @@ pub enum StepKind {
     },
     UrlRemoval {
         tld_gate: Regex,
-        url_re: Regex,
-        ipv4_re: Regex,
+        url_re: UnicodeTwin,
+        ipv4_re: UnicodeTwin,
         /// Necessary conditions for a match of `url_re` / `ipv4_re`: the core of each pattern
         /// without `\b` and the optional prefix, which every match contains. Unicode `\b` keeps
         /// the full patterns off the lazy DFA on non-ASCII text; these stay on it, so pages
@@ -383,11 +407,11 @@ impl StepKind {
                         r"{s}{{0,10}}{b}((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
                     )
                 };
-                let url_re = Regex::new(&url_pat(r"\b"))?;
-                let ipv4_re = Regex::new(&ipv4_pat(r"\b"))?;
                 let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
+                let url_re = UnicodeTwin::new(url_pat(r"\b"));
                 let url_checked = tlds_split && url_re_ascii_b.captures_len() == 5;
                 let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
+                let ipv4_re = UnicodeTwin::new(ipv4_pat(r"\b"));
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
@@ -617,7 +641,7 @@ impl StepKind {
 
     /// `url_removal_modifier` on `page.text` (no-op for other steps); `fast`: allow the ASCII-`\b`
     /// patterns where they are exact (false only in tests, which compare both).
-    pub fn remove_urls(&self, page: &mut Page, fast: bool) {
+    pub fn remove_urls<'a>(&'a self, page: &mut Page, fast: bool) {
         if let StepKind::UrlRemoval {
             tld_gate,
             url_re,
@@ -632,11 +656,9 @@ impl StepKind {
         } = self
         {
             let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
-            let (url_re_fast, ipv4_re) = if ascii_b {
-                (url_re_ascii_b, ipv4_re_ascii_b)
-            } else {
-                (url_re, ipv4_re)
-            };
+            // The Unicode-`\b` patterns are compiled only when a page needs them.
+            let pick =
+                |ascii: &'a Regex, uni: &'a UnicodeTwin| if ascii_b { ascii } else { uni.get() };
             if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
                 if !ascii_b && fast && *url_checked && !dot_before_tld_start(&page.text, tld_starts)
                 {
@@ -645,12 +667,16 @@ impl StepKind {
                     {
                         page.text = t;
                     }
-                } else if let std::borrow::Cow::Owned(t) = url_re_fast.replace_all(&page.text, "") {
+                } else if let std::borrow::Cow::Owned(t) =
+                    pick(url_re_ascii_b, url_re).replace_all(&page.text, "")
+                {
                     page.text = t;
                 }
             }
             if ipv4_hint.is_match(&page.text) {
-                if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
+                if let std::borrow::Cow::Owned(t) =
+                    pick(ipv4_re_ascii_b, ipv4_re).replace_all(&page.text, "")
+                {
                     page.text = t;
                 }
             }
