@@ -244,8 +244,9 @@ pub enum StepKind {
     },
     UrlRemoval {
         tld_gate: Regex,
-        url_re: UnicodeTwin,
-        ipv4_re: UnicodeTwin,
+        // Boxed: a twin holds its pattern and a slot for the compiled regex.
+        url_re: Box<UnicodeTwin>,
+        ipv4_re: Box<UnicodeTwin>,
         /// Necessary conditions for a match of `url_re` / `ipv4_re`: the core of each pattern
         /// without `\b` and the optional prefix, which every match contains. Unicode `\b` keeps
         /// the full patterns off the lazy DFA on non-ASCII text; these stay on it, so pages
@@ -408,10 +409,10 @@ impl StepKind {
                     )
                 };
                 let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
-                let url_re = UnicodeTwin::new(url_pat(r"\b"));
+                let url_re = Box::new(UnicodeTwin::new(url_pat(r"\b")));
                 let url_checked = tlds_split && url_re_ascii_b.captures_len() == 5;
                 let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
-                let ipv4_re = UnicodeTwin::new(ipv4_pat(r"\b"));
+                let ipv4_re = Box::new(UnicodeTwin::new(ipv4_pat(r"\b")));
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
