@@ -18,16 +18,23 @@ use std::sync::Arc;
 /// position is then either ASCII (classified alike) or a non-word character for both.
 pub const NONASCII_WORD: &str = r"[\w&&[^\x00-\x7F]]";
 
-/// A `.` followed by a character outside ASCII (where a TLD in another script could follow).
-fn dot_before_non_ascii(text: &str) -> bool {
-    text.as_bytes()
-        .windows(2)
-        .any(|w| w[0] == b'.' && w[1] >= 0x80)
+/// A `.` followed by a character that starts a TLD in another script (`tld_starts`, sorted): only
+/// there can `url_re` match such a TLD. Curly quotes after a full stop (`."`) are common in web
+/// text and start no TLD; testing any non-ASCII character sent those pages to the slow search.
+fn dot_before_tld_start(text: &str, tld_starts: &[char]) -> bool {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'.', b).any(|i| {
+        b.get(i + 1).is_some_and(|&n| n >= 0x80)
+            && text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| tld_starts.binary_search(&c).is_ok())
+    })
 }
 
 /// `uni_re.replace_all(text, "")` (`None`: nothing removed), found with `ascii_re`, the same
-/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a non-ASCII
-/// character.
+/// pattern with ASCII `\b`, whose group 3 is the TLD; `text` has no `.` before a character that
+/// starts a TLD in another script.
 ///
 /// The TLD follows a literal `.`, so only TLDs starting with an ASCII character can match here,
 /// and those end with an ASCII letter or digit (checked when the step is built). The `\b` comes
@@ -38,7 +45,7 @@ fn dot_before_non_ascii(text: &str) -> bool {
 fn remove_url_matches(
     text: &str,
     ascii_re: &Regex,
-    uni_re: &Regex,
+    uni_re: &UnicodeTwin,
     nonascii_word: &Regex,
 ) -> Option<String> {
     let mut locs = ascii_re.capture_locations();
@@ -54,7 +61,7 @@ fn remove_url_matches(
             })
         });
         let (start, end) = if faces_word {
-            match uni_re.find_at(text, pos) {
+            match uni_re.get().find_at(text, pos) {
                 Some(u) => (u.start(), u.end()),
                 None => break,
             }
@@ -64,7 +71,7 @@ fn remove_url_matches(
         if start == end {
             // The pattern cannot match empty text; were it to, replace_all's own stepping over
             // empty matches applies.
-            return match uni_re.replace_all(text, "") {
+            return match uni_re.get().replace_all(text, "") {
                 std::borrow::Cow::Owned(t) => Some(t),
                 std::borrow::Cow::Borrowed(_) => None,
             };
@@ -79,7 +86,31 @@ fn remove_url_matches(
     Some(out)
 }
 
-/// What a step did to a page.
+/// A URL-step pattern with Unicode `\b`, compiled on first use: most pages never need it (see
+/// `remove_urls`), and compiling the patterns over the 1,591-TLD trie was most of the process
+/// start-up. It is built only after its twin with ASCII `\b` (`(?-u:\b)`), the same pattern but
+/// for the flavour of `\b`, has compiled: both have the same syntax and the same number of NFA
+/// states (a `\b` is one look-around state either way), so this one compiles too.
+pub struct UnicodeTwin {
+    pattern: String,
+    re: std::sync::OnceLock<Regex>,
+}
+
+impl UnicodeTwin {
+    fn new(pattern: String) -> UnicodeTwin {
+        UnicodeTwin {
+            pattern,
+            re: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &Regex {
+        self.re.get_or_init(|| {
+            Regex::new(&self.pattern).expect("compiles: its ASCII-\\b twin compiled at build")
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// The page goes on (possibly modified).
@@ -213,8 +244,9 @@ pub enum StepKind {
     },
     UrlRemoval {
         tld_gate: Regex,
-        url_re: Regex,
-        ipv4_re: Regex,
+        // Boxed: a twin holds its pattern and a slot for the compiled regex.
+        url_re: Box<UnicodeTwin>,
+        ipv4_re: Box<UnicodeTwin>,
         /// Necessary conditions for a match of `url_re` / `ipv4_re`: the core of each pattern
         /// without `\b` and the optional prefix, which every match contains. Unicode `\b` keeps
         /// the full patterns off the lazy DFA on non-ASCII text; these stay on it, so pages
@@ -229,10 +261,13 @@ pub enum StepKind {
         ipv4_re_ascii_b: Regex,
         nonascii_word: Regex,
         /// Every TLD ends in an ASCII letter or digit or starts with a non-ASCII character, and
-        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a non-ASCII
-        /// character `url_re_ascii_b` finds the matches and only those whose `\b` faces a
+        /// `url_re`'s group 3 is the TLD: then on pages without a `.` before a character of
+        /// `tld_starts` `url_re_ascii_b` finds the matches and only those whose `\b` faces a
         /// non-ASCII word character are searched again with `url_re` ([`remove_url_matches`]).
         url_checked: bool,
+        /// The first characters of the TLDs that start with a non-ASCII character, sorted
+        /// (`url_re` is case-sensitive).
+        tld_starts: Vec<char>,
     },
     NewlineRemoval(usize),
     DetectLang {
@@ -351,6 +386,12 @@ impl StepKind {
                     t.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
                         || t.chars().next().is_some_and(|c| !c.is_ascii())
                 });
+                let mut tld_starts: Vec<char> = raw
+                    .iter()
+                    .filter_map(|t| t.chars().next().filter(|c| !c.is_ascii()))
+                    .collect();
+                tld_starts.sort_unstable();
+                tld_starts.dedup();
                 let tlds: Vec<String> = raw.iter().map(|t| retrie::py_re_escape(t)).collect();
                 let trie = retrie::trie_pattern(&tlds);
                 let s = pyunicode::RE_SPACE_CLASS;
@@ -367,11 +408,11 @@ impl StepKind {
                         r"{s}{{0,10}}{b}((https?|ftp)://)?(?:[0-2]?[0-9]{{1,2}}\.){{3}}[0-2]?[0-9]{{1,2}}[-a-zA-Z0-9()@:%_\+.~#?&//=]*"
                     )
                 };
-                let url_re = Regex::new(&url_pat(r"\b"))?;
-                let ipv4_re = Regex::new(&ipv4_pat(r"\b"))?;
                 let url_re_ascii_b = Regex::new(&url_pat(r"(?-u:\b)"))?;
+                let url_re = Box::new(UnicodeTwin::new(url_pat(r"\b")));
                 let url_checked = tlds_split && url_re_ascii_b.captures_len() == 5;
                 let ipv4_re_ascii_b = Regex::new(&ipv4_pat(r"(?-u:\b)"))?;
+                let ipv4_re = Box::new(UnicodeTwin::new(ipv4_pat(r"\b")));
                 let url_hint = Regex::new(&format!(r"[-a-zA-Z0-9@:%._\+~#=]\.(?:{trie})"))?;
                 let ipv4_hint = Regex::new(r"(?:[0-2]?[0-9]{1,2}\.){3}[0-2]?[0-9]{1,2}")?;
                 StepKind::UrlRemoval {
@@ -384,6 +425,7 @@ impl StepKind {
                     ipv4_re_ascii_b,
                     nonascii_word: Regex::new(NONASCII_WORD)?,
                     url_checked,
+                    tld_starts,
                 }
             }
             "newline_removal_modifier" => {
@@ -600,7 +642,7 @@ impl StepKind {
 
     /// `url_removal_modifier` on `page.text` (no-op for other steps); `fast`: allow the ASCII-`\b`
     /// patterns where they are exact (false only in tests, which compare both).
-    pub fn remove_urls(&self, page: &mut Page, fast: bool) {
+    pub fn remove_urls<'a>(&'a self, page: &mut Page, fast: bool) {
         if let StepKind::UrlRemoval {
             tld_gate,
             url_re,
@@ -611,27 +653,31 @@ impl StepKind {
             ipv4_re_ascii_b,
             nonascii_word,
             url_checked,
+            tld_starts,
         } = self
         {
             let ascii_b = fast && (page.text.is_ascii() || !nonascii_word.is_match(&page.text));
-            let (url_re_fast, ipv4_re) = if ascii_b {
-                (url_re_ascii_b, ipv4_re_ascii_b)
-            } else {
-                (url_re, ipv4_re)
-            };
+            // The Unicode-`\b` patterns are compiled only when a page needs them.
+            let pick =
+                |ascii: &'a Regex, uni: &'a UnicodeTwin| if ascii_b { ascii } else { uni.get() };
             if tld_gate.is_match(&page.text) && url_hint.is_match(&page.text) {
-                if !ascii_b && fast && *url_checked && !dot_before_non_ascii(&page.text) {
+                if !ascii_b && fast && *url_checked && !dot_before_tld_start(&page.text, tld_starts)
+                {
                     if let Some(t) =
                         remove_url_matches(&page.text, url_re_ascii_b, url_re, nonascii_word)
                     {
                         page.text = t;
                     }
-                } else if let std::borrow::Cow::Owned(t) = url_re_fast.replace_all(&page.text, "") {
+                } else if let std::borrow::Cow::Owned(t) =
+                    pick(url_re_ascii_b, url_re).replace_all(&page.text, "")
+                {
                     page.text = t;
                 }
             }
             if ipv4_hint.is_match(&page.text) {
-                if let std::borrow::Cow::Owned(t) = ipv4_re.replace_all(&page.text, "") {
+                if let std::borrow::Cow::Owned(t) =
+                    pick(ipv4_re_ascii_b, ipv4_re).replace_all(&page.text, "")
+                {
                     page.text = t;
                 }
             }
@@ -865,7 +911,7 @@ fn split_count(text: &str, sep: &str, remove_empty: bool) -> usize {
     if remove_empty {
         crate::words::split_paragraphs(text, sep).count()
     } else {
-        text.split(sep).count()
+        crate::words::split_literal(text, sep).count()
     }
 }
 

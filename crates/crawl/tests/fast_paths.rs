@@ -80,6 +80,10 @@ const PIECES: &[&str] = &[
     ".co\u{301}",
     ".org\u{661}",
     ".net\u{2019}",
+    // A TLD in another script after `.`, and a character that starts one elsewhere.
+    ".\u{4e2d}\u{56fd}",
+    "\u{4e2d}\u{56fd}",
+    ".\u{201d}",
 ];
 
 /// First pieces: DCLM removes URLs only from pages that start with a TLD (`tld_gate`).
