@@ -426,31 +426,48 @@ fn join_strip(lines: &[&str]) -> Option<String> {
 /// `uppercase_ratio_line_modifier`: drops lines whose `isupper()` share exceeds `max`; keeps
 /// empty lines; ends with `.strip()`.
 pub fn uppercase_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
-    char_ratio_line_modifier(text, max, pyunicode::is_upper)
+    char_ratio_line_modifier(text, max, |b| b.is_ascii_uppercase(), pyunicode::is_upper)
 }
 
 /// `numeric_ratio_line_modifier`: as above with `isdigit()`.
 pub fn numeric_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
-    char_ratio_line_modifier(text, max, pyunicode::is_digit)
+    char_ratio_line_modifier(text, max, |b| b.is_ascii_digit(), pyunicode::is_digit)
 }
 
 /// Keeps empty lines and lines whose share of characters with `pred` is at most `max`
-/// (characters counted as Python counts `len(line)`: code points).
-fn char_ratio_line_modifier(text: &str, max: f64, pred: fn(char) -> bool) -> Option<String> {
-    let lines: Vec<&str> = text
-        .split('\n')
-        .filter(|l| {
-            if l.is_empty() {
-                return true;
-            }
-            let (mut n, mut hits) = (0usize, 0usize);
-            for c in l.chars() {
-                n += 1;
-                hits += pred(c) as usize;
-            }
+/// (characters counted as Python counts `len(line)`: code points). `ascii` is `pred` on ASCII
+/// bytes: an all-ASCII line (most of them) is counted byte by byte, without decoding, and both
+/// predicates are generic parameters so they inline (a `fn` pointer cost a call per character).
+/// When no line goes, the result is `text.strip()` without re-joining the lines.
+fn char_ratio_line_modifier(
+    text: &str,
+    max: f64,
+    ascii: impl Fn(u8) -> bool,
+    pred: impl Fn(char) -> bool,
+) -> Option<String> {
+    let mut lines: Vec<&str> = Vec::new();
+    let mut dropped = false;
+    for l in text.split('\n') {
+        let keep = l.is_empty() || {
+            let (n, hits) = if l.is_ascii() {
+                (l.len(), l.bytes().filter(|&b| ascii(b)).count())
+            } else {
+                l.chars()
+                    .fold((0usize, 0usize), |(n, h), c| (n + 1, h + pred(c) as usize))
+            };
             hits as f64 / n as f64 <= max
-        })
-        .collect();
+        };
+        if keep {
+            lines.push(l);
+        } else {
+            dropped = true;
+        }
+    }
+    if !dropped {
+        // `'\n'.join(text.split('\n')) == text`.
+        let s = pyunicode::strip(text);
+        return (!s.is_empty()).then(|| s.to_string());
+    }
     join_strip(&lines)
 }
 
@@ -727,6 +744,47 @@ mod tests {
                 }
             }
             prop_assert_eq!(ngram_repetition(&seq, &lens), ngram_repetition_naive(&seq, &lens));
+        }
+    }
+
+    /// The line-ratio modifiers the direct way (every character through the `char` predicate,
+    /// lines always re-joined): the reference for [`char_ratio_line_modifier`]'s fast paths.
+    fn char_ratio_naive(text: &str, max: f64, pred: fn(char) -> bool) -> Option<String> {
+        let lines: Vec<&str> = text
+            .split('\n')
+            .filter(|l| {
+                l.is_empty() || {
+                    let n = l.chars().count();
+                    let hits = l.chars().filter(|&c| pred(c)).count();
+                    hits as f64 / n as f64 <= max
+                }
+            })
+            .collect();
+        join_strip(&lines)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+        /// ASCII and non-ASCII lines (upper/lower case, digits in several scripts, Unicode
+        /// spaces that `strip` removes), thresholds on both sides of typical shares.
+        #[test]
+        fn char_ratio_fast_paths_equal_the_direct_count(
+            s in prop::collection::vec(prop::sample::select(vec![
+                'a', 'B', 'Z', '7', ' ', '\n', '\n', '.', '\u{00C9}', '\u{00E9}', '\u{0663}',
+                '\u{0394}', '\u{00A0}', '\u{3000}', '\u{FF11}', '\u{2160}', '\t',
+            ]), 0..80),
+            max in prop::sample::select(vec![0.0, 0.1, 0.25, 0.5, 0.999, 1.0]),
+        ) {
+            let s: String = s.into_iter().collect();
+            prop_assert_eq!(
+                uppercase_ratio_line_modifier(&s, max),
+                char_ratio_naive(&s, max, pyunicode::is_upper)
+            );
+            prop_assert_eq!(
+                numeric_ratio_line_modifier(&s, max),
+                char_ratio_naive(&s, max, pyunicode::is_digit)
+            );
         }
     }
 
