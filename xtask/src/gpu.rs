@@ -3,10 +3,14 @@
 //! `.ci/run` installs when missing).
 //!
 //! `cargo xtask test` runs them inside its one `cargo test --workspace` invocation, by adding
-//! `--features lmrepro-model/wgpu` when a Vulkan driver is present ([`workspace_features`]): one
-//! build with unified features, so burn, serde and the crates above them compile once. A separate
-//! `cargo test -p lmrepro-model --features wgpu` would compile a second copy of them (254 extra
-//! units against 118; docs/gpu.md, "Cost"). `cargo xtask gpu-test` runs the suite alone.
+//! `--features lmrepro-model/wgpu-device` when a Vulkan driver is present ([`workspace_features`]):
+//! one build with unified features, so burn, serde and the crates above them compile once. A
+//! separate `cargo test -p lmrepro-model --features wgpu` would compile a second copy of them (254
+//! extra units against 118; docs/gpu.md, "Cost"). `wgpu-device`, not `wgpu`: the suite
+//! instantiates burn's autodiff over wgpu itself, and the trainer's wgpu path in the library (the
+//! full `wgpu` feature) would add the build's costliest codegen unit twice, to the rlib and to its
+//! unit-test binary, both on the critical path of every crate above lmrepro-model.
+//! `cargo xtask gpu-test` runs the suite alone.
 //!
 //! The kernels the suite runs do not depend on earlier runs or on timing: lmrepro-model gives
 //! cubecl a fresh autotune folder seeded with the winners it ships (`crates/model/autotune/`), and
@@ -81,17 +85,20 @@ fn skip_or_fail(why: &str) -> Result<()> {
     Ok(())
 }
 
-/// What `cargo xtask test` adds to its `cargo test --workspace`: `--features lmrepro-model/wgpu`
+/// What `cargo xtask test` adds to its `cargo test --workspace`: `--features lmrepro-model/wgpu-device`
 /// (the parity suite, in the same build) when this machine has a Vulkan driver; nothing, after a
 /// `skip:` line, when it has none (an error under `LMREPRO_REQUIRE_ALL=1`).
 pub fn workspace_features() -> Result<Vec<String>> {
     match missing_vulkan() {
         Some(why) => skip_or_fail(&why).map(|()| Vec::new()),
-        None => Ok(vec!["--features".into(), "lmrepro-model/wgpu".into()]),
+        None => Ok(vec![
+            "--features".into(),
+            "lmrepro-model/wgpu-device".into(),
+        ]),
     }
 }
 
-/// `cargo xtask gpu-test`: `cargo test -p lmrepro-model --features wgpu --test wgpu_parity`, or
+/// `cargo xtask gpu-test`: `cargo test -p lmrepro-model --features wgpu-device --test wgpu_parity`, or
 /// the `skip:` line when this machine has no Vulkan driver.
 pub fn wgpu_tests(root: &Path) -> Result<()> {
     if let Some(why) = missing_vulkan() {
@@ -106,12 +113,12 @@ pub fn wgpu_tests(root: &Path) -> Result<()> {
             "-p",
             "lmrepro-model",
             "--features",
-            "wgpu",
+            "wgpu-device",
             "--test",
             "wgpu_parity",
         ])
         .status()
-        .with_context(|| format!("running {cargo} test -p lmrepro-model --features wgpu"))?;
+        .with_context(|| format!("running {cargo} test -p lmrepro-model --features wgpu-device"))?;
     if !status.success() {
         bail!("the wgpu parity tests failed ({status})");
     }

@@ -4,7 +4,7 @@
 //!   `lmrepro reproduce ARGS`; the arguments are the CLI's, passed through unchanged).
 //! - `fetch [recipe...]`: resolve (cache → mirror → download) and verify every pinned input.
 //! - `test`: fetch the pinned test inputs (fails loudly if one is missing), then run the test suite
-//!   (with `--features lmrepro-model/wgpu` where a Vulkan driver exists: the wgpu parity tests,
+//!   (with `--features lmrepro-model/wgpu-device` where a Vulkan driver exists: the wgpu parity tests,
 //!   `gpu.rs`), the Python package's tests and `bench --smoke`.
 //! - `bench [name...]`: ours against the pinned peers on the same inputs and cores, ratio table
 //!   and one JSON line per measurement in `benchmarks/results/` ([`bench`]); `test` runs its

@@ -5,7 +5,7 @@
 //! with an error) go through [`wgpu_vulkan`] instead, which asks for a Vulkan adapter once per
 //! process and turns the panic into an error.
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "wgpu-device")]
 pub use wgpu_impl::*;
 
 // cubecl's persistent autotune cache (its winners per kernel key) would by default live in
@@ -14,7 +14,7 @@ pub use wgpu_impl::*;
 // (docs/gpu.md, "The wrong kernel"), so [`wgpu_vulkan`] points cubecl at a folder of our choosing
 // and seeds it with the winners this crate ships (`crates/model/autotune/`), before the first kernel.
 
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "wgpu-device")]
 mod wgpu_impl {
     use burn_cubecl::cubecl::config::{cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
     use burn_wgpu::{graphics::Vulkan, init_setup, RuntimeOptions, WgpuDevice};

@@ -2,7 +2,7 @@
 //! (ALiBi) and GPT-2 options: forward logits, loss, every parameter's gradient, a few optimizer
 //! steps, and checkpoints that cross between the two.
 //!
-//! Runs with `cargo test -p lmrepro-model --features wgpu`. Without a GPU, Mesa's software Vulkan
+//! Runs with `cargo test -p lmrepro-model --features wgpu-device` (or `wgpu`, which includes it). Without a GPU, Mesa's software Vulkan
 //! device (llvmpipe, Debian package `mesa-vulkan-drivers`, installed by `.ci/run`) is a real
 //! Vulkan implementation: the same WGSL → SPIR-V kernels, autotuned matmuls and reductions as on a
 //! GPU, executed by LLVM on the CPU. Without any Vulkan adapter every test prints a `skip:` line,
@@ -53,7 +53,7 @@
 //!   stores f32; the test compares bytes), and the next step on the other backend matches the
 //!   next step on the original within the step tolerance above.
 
-#![cfg(feature = "wgpu")]
+#![cfg(feature = "wgpu-device")]
 
 use burn::tensor::{DType, Int, Tensor, TensorData};
 use burn_autodiff::Autodiff;
@@ -741,7 +741,7 @@ fn wgpu_matmul_double_unit_wrong_at_k24() {
 
 /// For the upstream report: the four unit kernels at k = 8 … 48 (which k the double-buffered
 /// ones get wrong). About a minute on llvmpipe; run by hand:
-/// `cargo test -p lmrepro-model --features wgpu --test wgpu_parity wgpu_matmul_unit_kernels_k_sweep -- --ignored --nocapture`.
+/// `cargo test -p lmrepro-model --features wgpu-device --test wgpu_parity wgpu_matmul_unit_kernels_k_sweep -- --ignored --nocapture`.
 #[test]
 #[ignore = "diagnostic sweep for docs/gpu.md; run by hand"]
 fn wgpu_matmul_unit_kernels_k_sweep() {
