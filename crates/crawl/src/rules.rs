@@ -410,6 +410,27 @@ pub fn word_removal_ratio_filter(
 
 // ---------------------------------------------------------------- modifiers
 
+/// `'\n'.join(l for l in text.split('\n') if keep(l)).strip()`, `None` when empty: the line
+/// filters' shared shape. When every line stays the result is `text.strip()`, without collecting
+/// and re-joining the lines (most pages lose no line to any one filter).
+fn keep_lines_strip(text: &str, mut keep: impl FnMut(&str) -> bool) -> Option<String> {
+    let mut lines: Vec<&str> = Vec::new();
+    let mut dropped = false;
+    for l in text.split('\n') {
+        if keep(l) {
+            lines.push(l);
+        } else {
+            dropped = true;
+        }
+    }
+    if !dropped {
+        // `'\n'.join(text.split('\n')) == text`.
+        let s = pyunicode::strip(text);
+        return (!s.is_empty()).then(|| s.to_string());
+    }
+    join_strip(&lines)
+}
+
 /// `'\n'.join(lines).strip()`, `None` when empty (DCLM returns `[]`).
 fn join_strip(lines: &[&str]) -> Option<String> {
     let j = lines.join("\n");
@@ -438,17 +459,14 @@ pub fn numeric_ratio_line_modifier(text: &str, max: f64) -> Option<String> {
 /// (characters counted as Python counts `len(line)`: code points). `ascii` is `pred` on ASCII
 /// bytes: an all-ASCII line (most of them) is counted byte by byte, without decoding, and both
 /// predicates are generic parameters so they inline (a `fn` pointer cost a call per character).
-/// When no line goes, the result is `text.strip()` without re-joining the lines.
 fn char_ratio_line_modifier(
     text: &str,
     max: f64,
     ascii: impl Fn(u8) -> bool,
     pred: impl Fn(char) -> bool,
 ) -> Option<String> {
-    let mut lines: Vec<&str> = Vec::new();
-    let mut dropped = false;
-    for l in text.split('\n') {
-        let keep = l.is_empty() || {
+    keep_lines_strip(text, |l| {
+        l.is_empty() || {
             let (n, hits) = if l.is_ascii() {
                 (l.len(), l.bytes().filter(|&b| ascii(b)).count())
             } else {
@@ -456,19 +474,8 @@ fn char_ratio_line_modifier(
                     .fold((0usize, 0usize), |(n, h), c| (n + 1, h + pred(c) as usize))
             };
             hits as f64 / n as f64 <= max
-        };
-        if keep {
-            lines.push(l);
-        } else {
-            dropped = true;
         }
-    }
-    if !dropped {
-        // `'\n'.join(text.split('\n')) == text`.
-        let s = pyunicode::strip(text);
-        return (!s.is_empty()).then(|| s.to_string());
-    }
-    join_strip(&lines)
+    })
 }
 
 /// `counter_line_modifier`'s regex, on `line.lower()`; `\s` widened to Python's whitespace.
@@ -482,17 +489,13 @@ pub fn counter_regex() -> Regex {
 
 /// `counter_line_modifier`: drops lines like `12 likes`; ends with `.strip()`.
 pub fn counter_line_modifier(text: &str, re: &Regex) -> Option<String> {
-    let lines: Vec<&str> = text
-        .split('\n')
-        .filter(|l| {
-            // Cheap exact pre-check: the regex needs a digit (`\d`) and one of the ASCII keywords.
-            if !l.chars().any(|c| c.is_numeric()) {
-                return true;
-            }
-            !re.is_match(&l.to_lowercase())
-        })
-        .collect();
-    join_strip(&lines)
+    keep_lines_strip(text, |l| {
+        // Cheap exact pre-check: the regex needs a digit (`\d`) and one of the ASCII keywords.
+        if !l.chars().any(|c| c.is_numeric()) {
+            return true;
+        }
+        !re.is_match(&l.to_lowercase())
+    })
 }
 
 /// `line_length_modifier`: keeps lines with `min <= len(line.split()) <= max` and empty lines;

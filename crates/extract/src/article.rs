@@ -14,8 +14,8 @@
 //!    hidden elements) are cut off here.
 //! 2. `choose_roots`: score "paragraphs" (blocks with own text), add the score to the paragraph
 //!    and its 4 nearest ancestors (÷1, ÷1, ÷2, ÷6, ÷9), weight candidates by tag and class/id,
-//!    scale by `1 - link density`; the best candidate (climbing to a parent that scores ≥ 0.75 of
-//!    it; or the `articleBody` element when there is one with enough text) is the root, and its
+//!    scale by `1 - link density`; the best candidate (climbing to a parent that scores at least
+//!    as high, `CLIMB_SHARE`; or the `articleBody` element when there is one with enough text) is the root, and its
 //!    siblings join when they score alike; then paragraphs of the article region outside the
 //!    roots that no boilerplate rule drops join as roots of their own (`with_orphans`: split
 //!    article bodies, lead paragraphs in a header block).
