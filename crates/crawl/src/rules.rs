@@ -162,8 +162,8 @@ pub fn massive_web_repetition(text: &str, skip_paragraph: bool) -> Option<&'stat
     // Intern words as ids so n-grams hash as small integer slices (exact counts, no hash of
     // strings per n-gram).
     // Sized for short words up front: growing the map rehashed every word id several times.
-    let mut ids: HashMap<&str, u32, StrHash> =
-        HashMap::with_capacity_and_hasher(text.len() / 16, StrHash::default());
+    let mut ids: HashMap<&str, u32, FxBuild> =
+        HashMap::with_capacity_and_hasher(text.len() / 16, FxBuild::default());
     let mut seq: Vec<u32> = Vec::with_capacity(text.len() / 4);
     let mut id_len: Vec<usize> = Vec::new();
     words::for_each_uniseg_word(text, |w| {
@@ -259,50 +259,9 @@ fn ngram_repetition(seq: &[u32], lens: &[usize]) -> Option<&'static str> {
 /// The id of an n-gram known to occur once (not interned).
 const UNIQUE: u32 = u32::MAX;
 
-/// A small multiplicative hasher (FxHash) for interned ids: counting is exact (HashMap compares
-/// keys); only speed depends on the hash.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Fx {
-    #[inline]
-    fn add(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-pub(crate) type FxBuild = std::hash::BuildHasherDefault<Fx>;
-
-/// The hasher of words and lines: rustc-hash reads a string 8 bytes at a time (no per-chunk
-/// copy as in [`Fx::write`]). Counting is exact either way (the map compares keys).
-type StrHash = rustc_hash::FxBuildHasher;
+/// The hasher of interned ids, words and lines (rustc-hash's FxHash: a multiply per 8 bytes).
+/// Counting is exact whatever the hash (the maps compare keys); only speed depends on it.
+type FxBuild = rustc_hash::FxBuildHasher;
 
 #[derive(Clone)]
 struct SegStats {
@@ -315,7 +274,7 @@ struct SegStats {
 
 impl SegStats {
     fn new(text: &str, sep: &str) -> SegStats {
-        let mut counts: HashMap<&str, usize, StrHash> = HashMap::default();
+        let mut counts: HashMap<&str, usize, FxBuild> = HashMap::default();
         let (mut n, mut total) = (0, 0);
         for s in words::split_paragraphs(text, sep) {
             n += 1;
