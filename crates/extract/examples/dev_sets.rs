@@ -16,10 +16,11 @@
 //! With `--set1`, the tuning set of the first two sessions (trafilatura's snippets on the mirror's
 //! test-page WARC, strict UTF-8) is scored too, so that one command gives all three figures.
 //! `--per-page FILE` writes one TSV line per page (set, name, precision, recall) for diagnosis;
-//! `--show NAME` prints the extraction and the label text of one page.
+//! `--show NAME` prints the extraction and the label text of one page; `--dump FILE` writes every
+//! extraction (`{"key", "text"}` lines, the `--pred` format).
 //!
 //! Usage: dev_sets PAGES.jsonl [--mode quality|faithful] [--pred FILE] [--set1]
-//!        [--per-page FILE] [--show NAME]
+//!        [--per-page FILE] [--show NAME] [--dump FILE]
 use anyhow::Context;
 use lmrepro_extract::article::extract_article;
 use lmrepro_extract::dom::{Dom, Kind, NodeId, Tag};
@@ -110,8 +111,14 @@ fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let pages_path = args.first().cloned().context("PAGES.jsonl")?;
     args.remove(0);
-    let (mut mode, mut pred, mut set1, mut per_page, mut show) =
-        ("quality".to_string(), None, false, None, None);
+    let (mut mode, mut pred, mut set1, mut per_page, mut show, mut dump) = (
+        "quality".to_string(),
+        None,
+        false,
+        None,
+        None,
+        None::<String>,
+    );
     while let Some(a) = args.first().cloned() {
         args.remove(0);
         match a.as_str() {
@@ -120,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             "--pred" => pred = Some(read_pred(&args.remove(0))?),
             "--per-page" => per_page = Some(args.remove(0)),
             "--show" => show = Some(args.remove(0)),
+            "--dump" => dump = Some(args.remove(0)),
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -142,6 +150,13 @@ fn main() -> anyhow::Result<()> {
             None => extract_article(&Dom::parse(&p.html)),
         })
         .collect();
+    if let Some(path) = &dump {
+        let mut f = std::fs::File::create(path).with_context(|| path.clone())?;
+        for (p, text) in pages.iter().zip(&texts) {
+            let key = format!("{}/{}", p.set, p.name);
+            writeln!(f, "{}", serde_json::json!({"key": key, "text": text}))?;
+        }
+    }
     let mut sets: BTreeMap<&str, SetScore> = BTreeMap::new();
     let mut tsv = String::new();
     for (p, text) in pages.iter().zip(&texts) {
