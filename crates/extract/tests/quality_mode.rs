@@ -15,27 +15,29 @@ fn quality(decoding: Decoding) -> Options {
 }
 
 /// Tuning set, strict UTF-8 (DCLM's decoding: the 27 non-UTF-8 pages count as empty results)
-/// and with charset decoding (all 990 pages). Measured: F1 0.9045 / 0.9151 (before the orphan
-/// pass, the climbing share 1.0, the 2000/3× fallback and the `<h1>` rule: 0.8863 / 0.8966).
+/// and with charset decoding (all 990 pages). Measured: F1 0.9058 / 0.9163 (third session:
+/// teaser cards, datelines, gap filling, the headline rule; second session 0.9045 / 0.9151;
+/// first session 0.8863 / 0.8966).
 #[test]
 fn trafilatura_snippets_floor() {
     let r = resolver();
     let strict = eval_trafilatura(&r, &quality(Decoding::StrictUtf8)).unwrap();
     eprintln!("quality, strict-utf8: {strict:?}");
     assert_eq!((strict.pages, strict.skipped, strict.missing), (990, 27, 0));
-    assert!(strict.f1 >= 0.901, "{}", strict.f1);
+    assert!(strict.f1 >= 0.905, "{}", strict.f1);
     let charset = eval_trafilatura(&r, &quality(Decoding::Charset)).unwrap();
     eprintln!("quality, charset: {charset:?}");
     assert_eq!(charset.skipped, 0);
-    assert!(charset.f1 >= 0.912, "{}", charset.f1);
-    assert!(charset.precision >= 0.903, "{}", charset.precision);
+    assert!(charset.f1 >= 0.915, "{}", charset.f1);
+    assert!(charset.precision >= 0.906, "{}", charset.precision);
 }
 
-/// Test set (never tuned on): measured F1 0.9591 (previous version 0.9521; faithful mode 0.8982).
+/// Test set (never tuned on): measured F1 0.9602 (third session; second 0.9591, first 0.9521;
+/// faithful mode 0.8982).
 #[test]
 fn aeb_floor() {
     let m = eval_aeb(&resolver(), &quality(Decoding::StrictUtf8)).unwrap();
     eprintln!("quality AEB: {m:?}");
     assert_eq!(m.documents, 181);
-    assert!(m.f1 >= 0.956, "AEB F1 {}", m.f1);
+    assert!(m.f1 >= 0.959, "AEB F1 {}", m.f1);
 }
