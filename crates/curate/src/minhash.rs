@@ -448,15 +448,15 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
         rebuilt = simplified.split_whitespace().collect::<Vec<_>>().join(" ");
         &rebuilt
     };
-    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(words_of.len() / 4);
+    let mut spans: Vec<[u32; 2]> = Vec::with_capacity(words_of.len() / 4);
     // `words_of` copied up to `copied`, with a space inserted at every split so far.
     let mut split_copy: Option<(String, usize)> = None;
     // Spaces inserted so far (the copy's length minus the bytes of `words_of` copied).
     let mut shift = 0usize;
-    let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<(u32, u32)>| {
+    let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<[u32; 2]>| {
         // Only words of 5 or 6 bytes can split: the others skip the comparisons.
         if !matches!(e - s, 5 | 6) {
-            spans.push(((s + shift) as u32, (e + shift) as u32));
+            spans.push([(s + shift) as u32, (e + shift) as u32]);
             return;
         }
         match contraction_split(&words_of[s..e], followed) {
@@ -466,11 +466,11 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
                 b.push_str(&words_of[*c..s + k]);
                 b.push(' ');
                 *c = s + k;
-                spans.push(((s + shift) as u32, (s + k + shift) as u32));
-                spans.push(((s + k + shift + 1) as u32, (e + shift + 1) as u32));
+                spans.push([(s + shift) as u32, (s + k + shift) as u32]);
+                spans.push([(s + k + shift + 1) as u32, (e + shift + 1) as u32]);
                 shift += 1;
             }
-            None => spans.push(((s + shift) as u32, (e + shift) as u32)),
+            None => spans.push([(s + shift) as u32, (e + shift) as u32]),
         }
     };
     let b = words_of.as_bytes();
@@ -492,11 +492,204 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
     if n == 0 || spans.len() < n {
         return Vec::new();
     }
-    let bytes = buf.as_bytes();
-    spans
-        .windows(n)
-        .map(|w| shingle_hash(bytes, w[0].0 as usize, w[n - 1].1 as usize))
-        .collect()
+    shingle_hashes(buf.as_bytes(), &spans, n)
+}
+
+/// `xxh64` of every n-gram of `spans` (word spans `[start, end)` in `bytes`, in order): 8
+/// shingles at a time in AVX-512 ([`xxh64_groups_avx512`]) where the CPU has it, else one at a
+/// time ([`shingle_hash`]). Same values either way (`shingle_hashes_equal_the_library`).
+fn shingle_hashes(bytes: &[u8], spans: &[[u32; 2]], n: usize) -> Vec<u64> {
+    shingle_hashes_with(Simd::best(), bytes, spans, n)
+}
+
+/// [`shingle_hashes`] with the instruction set chosen (one of [`Simd::available`]; only
+/// [`Simd::Avx512`] differs from the scalar code).
+fn shingle_hashes_with(simd: Simd, bytes: &[u8], spans: &[[u32; 2]], n: usize) -> Vec<u64> {
+    assert!(n > 0);
+    let count = (spans.len() + 1).saturating_sub(n);
+    let mut out = Vec::with_capacity(count);
+    let one = |i: usize| shingle_hash(bytes, spans[i][0] as usize, spans[i + n - 1][1] as usize);
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx512 {
+        assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"));
+        let store = |out: &mut Vec<u64>, h: &[std::arch::x86_64::__m512i]| {
+            let at = out.len();
+            out.resize(at + 8 * h.len(), 0);
+            for (u, h) in h.iter().enumerate() {
+                // SAFETY: SSE2/AVX-512F stores 64 bytes into the 8 entries just added.
+                unsafe {
+                    std::arch::x86_64::_mm512_storeu_si512(
+                        out[at + 8 * u..].as_mut_ptr().cast(),
+                        *h,
+                    )
+                };
+            }
+        };
+        // Two groups at a time, their steps interleaved: one group's chain of dependent
+        // multiplies (~15 cycles each) is too long for the out-of-order window alone.
+        while i + 8 <= count {
+            // SAFETY (both calls): the CPU has the features (checked above); `i + 8G ≤ count`.
+            if i + 16 <= count {
+                if let Some(h) = unsafe { xxh64_groups_avx512::<2>(bytes, spans, n, i) } {
+                    store(&mut out, &h);
+                    i += 16;
+                    continue;
+                }
+            }
+            match unsafe { xxh64_groups_avx512::<1>(bytes, spans, n, i) } {
+                Some(h) => store(&mut out, &h),
+                None => out.extend((i..i + 8).map(one)),
+            }
+            i += 8;
+        }
+    }
+    let _ = simd;
+    out.extend((i..count).map(one));
+    out
+}
+
+/// The hashes of the `8G` shingles from `i` (`i + 8G ≤ spans.len() + 1 − n`) in AVX-512, or
+/// `None` when one is 64 bytes or longer or has fewer than 64 bytes from its start in `bytes`.
+/// Why: scalar xxh64 was ~10 % of the run at ~36 cycles a shingle, bound by its instruction
+/// count (four shingles interleaved in scalar code were no faster).
+///
+/// Per lane this is [`xxh64_below_64`]'s branch-free sequence: the state after the first
+/// 32-byte stripe (scalar, for the ~13 % of shingles of ≥ 32 bytes, whose tail then starts at
+/// `o = 32`), three 8-byte steps, one 4-byte step and three 1-byte steps, each kept or not by
+/// a mask from the lane's tail length `t = len & 31`, then the avalanche. Each lane's 32 bytes
+/// from `o` are loaded and transposed into four vectors of 8-byte words; the word after the
+/// kept 8-byte steps holds the 4-byte step's bytes and then the 1-byte steps' (shifted out one
+/// by one). Every read stays inside the 64 bytes from the shingle's start.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+#[inline]
+unsafe fn xxh64_groups_avx512<const G: usize>(
+    bytes: &[u8],
+    spans: &[[u32; 2]],
+    n: usize,
+    i: usize,
+) -> Option<[std::arch::x86_64::__m512i; G]> {
+    use std::arch::x86_64::*;
+    let set = |c: u64| _mm512_set1_epi64(c as i64);
+    let mul = |a: __m512i, c: u64| _mm512_mullo_epi64(a, set(c));
+    let last = i + 8 * G - 1;
+    assert!(last + n <= spans.len());
+    if spans[last][0] as usize + 64 > bytes.len() {
+        return None;
+    }
+    let mut h = [_mm512_setzero_si512(); G];
+    let mut t = [_mm512_setzero_si512(); G];
+    let mut w = [[_mm512_setzero_si512(); 4]; G];
+    for u in 0..G {
+        let from = i + 8 * u;
+        // A `[u32; 2]` span is one u64 lane: start in the low half, end in the high half.
+        let first = _mm512_loadu_si512(spans[from..from + 8].as_ptr().cast());
+        let lasts = _mm512_loadu_si512(spans[from + n - 1..from + n + 7].as_ptr().cast());
+        let start = _mm512_and_si512(first, set(0xffff_ffff));
+        let len = _mm512_sub_epi64(_mm512_srli_epi64::<32>(lasts), start);
+        if _mm512_cmpge_epu64_mask(len, set(64)) != 0 {
+            return None;
+        }
+        t[u] = _mm512_and_si512(len, set(31));
+        let mut init = [0u64; 8];
+        _mm512_storeu_si512(init.as_mut_ptr().cast(), _mm512_add_epi64(len, set(XXH_P5)));
+        let mut long = _mm512_cmpge_epu64_mask(len, set(32));
+        while long != 0 {
+            let k = long.trailing_zeros() as usize;
+            let s = spans[from + k][0] as usize;
+            let l = (spans[from + k + n - 1][1] as usize - s) as u64;
+            init[k] = xxh64_stripe(bytes[s..s + 64].try_into().unwrap()).wrapping_add(l);
+            long &= long - 1;
+        }
+        h[u] = _mm512_loadu_si512(init.as_ptr().cast());
+        // Each lane's 32 bytes from its tail (start + (len & 32)), transposed: `w[u][j]` holds
+        // the lanes' 8-byte words `j`. Loads and shuffles rather than gathers, which are slow
+        // microcode on CPUs with the gather-data-sampling mitigation.
+        let mut at = [0u64; 8];
+        _mm512_storeu_si512(
+            at.as_mut_ptr().cast(),
+            _mm512_add_epi64(start, _mm512_and_si512(len, set(32))),
+        );
+        let mut half = [_mm256_setzero_si256(); 8];
+        for (half, &at) in half.iter_mut().zip(&at) {
+            let at = at as usize;
+            *half = _mm256_loadu_si256(bytes[at..at + 32].as_ptr().cast());
+        }
+        // Lanes (0|2), (1|3), (4|6), (5|7) per 256-bit half: after the 64-bit unpacks and
+        // the 128-bit shuffles below the words come out in lane order.
+        let z0 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[0]), half[2]);
+        let z1 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[1]), half[3]);
+        let z2 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[4]), half[6]);
+        let z3 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[5]), half[7]);
+        let (a, b) = (_mm512_unpacklo_epi64(z0, z1), _mm512_unpackhi_epi64(z0, z1));
+        let (c, d) = (_mm512_unpacklo_epi64(z2, z3), _mm512_unpackhi_epi64(z2, z3));
+        w[u] = [
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(a, c),
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(b, d),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(a, c),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(b, d),
+        ];
+    }
+    let mut rest: [__m512i; G] = std::array::from_fn(|u| w[u][0]);
+    for j in 0..3 {
+        for u in 0..G {
+            let r = mul(_mm512_rol_epi64::<31>(mul(w[u][j], XXH_P2)), XXH_P1);
+            let next = _mm512_add_epi64(
+                mul(_mm512_rol_epi64::<27>(_mm512_xor_si512(h[u], r)), XXH_P1),
+                set(XXH_P4),
+            );
+            let keep = _mm512_cmpge_epu64_mask(t[u], set(8 * (j as u64 + 1)));
+            h[u] = _mm512_mask_mov_epi64(h[u], keep, next);
+            // The word after the kept 8-byte steps holds the 4- and 1-byte steps' bytes.
+            rest[u] = _mm512_mask_mov_epi64(rest[u], keep, w[u][j + 1]);
+        }
+    }
+    for u in 0..G {
+        let four = _mm512_test_epi64_mask(t[u], set(4));
+        let x = mul(_mm512_and_si512(rest[u], set(0xffff_ffff)), XXH_P1);
+        let next = _mm512_add_epi64(
+            mul(_mm512_rol_epi64::<23>(_mm512_xor_si512(h[u], x)), XXH_P2),
+            set(XXH_P3),
+        );
+        h[u] = _mm512_mask_mov_epi64(h[u], four, next);
+        rest[u] = _mm512_mask_mov_epi64(rest[u], four, _mm512_srli_epi64::<32>(rest[u]));
+    }
+    let ones = t.map(|t| _mm512_and_si512(t, set(3)));
+    for j in 0..3u64 {
+        for u in 0..G {
+            let x = mul(_mm512_and_si512(rest[u], set(0xff)), XXH_P5);
+            let next = mul(_mm512_rol_epi64::<11>(_mm512_xor_si512(h[u], x)), XXH_P1);
+            h[u] = _mm512_mask_mov_epi64(h[u], _mm512_cmpgt_epu64_mask(ones[u], set(j)), next);
+            rest[u] = _mm512_srli_epi64::<8>(rest[u]);
+        }
+    }
+    for h in &mut h {
+        *h = mul(_mm512_xor_si512(*h, _mm512_srli_epi64::<33>(*h)), XXH_P2);
+    }
+    for h in &mut h {
+        *h = mul(_mm512_xor_si512(*h, _mm512_srli_epi64::<29>(*h)), XXH_P3);
+    }
+    Some(h.map(|h| _mm512_xor_si512(h, _mm512_srli_epi64::<32>(h))))
+}
+
+/// XXH64's state after the first 32-byte stripe of `block` (seed 0), merged.
+#[inline(always)]
+fn xxh64_stripe(block: &[u8; 64]) -> u64 {
+    let rd64 = |i: usize| u64::from_le_bytes(block[i..i + 8].try_into().unwrap());
+    let v1 = xxh_round(XXH_P1.wrapping_add(XXH_P2), rd64(0));
+    let v2 = xxh_round(XXH_P2, rd64(8));
+    let v3 = xxh_round(0, rd64(16));
+    let v4 = xxh_round(0u64.wrapping_sub(XXH_P1), rd64(24));
+    let mut h = v1
+        .rotate_left(1)
+        .wrapping_add(v2.rotate_left(7))
+        .wrapping_add(v3.rotate_left(12))
+        .wrapping_add(v4.rotate_left(18));
+    for v in [v1, v2, v3, v4] {
+        h = xxh_merge(h, v);
+    }
+    h
 }
 
 /// `xxh64(&bytes[start..end], 0)`: [`xxh64_below_64`] where 64 bytes from `start` are in
@@ -549,19 +742,7 @@ fn xxh64_below_64(block: &[u8; 64], len: usize) -> u64 {
     let rd64 = |i: usize| u64::from_le_bytes(block[i & 56..(i & 56) + 8].try_into().unwrap());
     let rd32 = |i: usize| u32::from_le_bytes(block[i & 60..(i & 60) + 4].try_into().unwrap());
     let mut h = if len >= 32 {
-        let v1 = xxh_round(XXH_P1.wrapping_add(XXH_P2), rd64(0));
-        let v2 = xxh_round(XXH_P2, rd64(8));
-        let v3 = xxh_round(0, rd64(16));
-        let v4 = xxh_round(0u64.wrapping_sub(XXH_P1), rd64(24));
-        let mut h = v1
-            .rotate_left(1)
-            .wrapping_add(v2.rotate_left(7))
-            .wrapping_add(v3.rotate_left(12))
-            .wrapping_add(v4.rotate_left(18));
-        for v in [v1, v2, v3, v4] {
-            h = xxh_merge(h, v);
-        }
-        h
+        xxh64_stripe(block)
     } else {
         XXH_P5
     };
@@ -2261,6 +2442,44 @@ mod tests {
                 xxh64_below_64(&block, len),
                 xxhash_rust::xxh64::xxh64(&block[..len], 0)
             );
+        }
+
+        /// Every n-gram of random word spans (words of 0–80 bytes, gaps of 1–3, so groups
+        /// with shingles of ≥ 32 and ≥ 64 bytes and groups near the buffer's end) hashed by
+        /// every instruction set like the library hashes the n-gram's bytes.
+        #[test]
+        fn shingle_hashes_equal_the_library(
+            words in prop::collection::vec((0u32..80, 1u32..4), 0..120),
+            short in any::<bool>(),
+            n in 1usize..8,
+            fill in any::<u64>(),
+        ) {
+            let mut spans = Vec::new();
+            let mut at = 0u32;
+            for (len, gap) in words {
+                // Mostly short words, as in text, unless `short` is false.
+                let len = if short { len % 9 } else { len };
+                spans.push([at, at + len]);
+                at += len + gap;
+            }
+            let mut state = fill | 1;
+            let bytes: Vec<u8> = (0..at)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let want: Vec<u64> = (0..(spans.len() + 1).saturating_sub(n))
+                .map(|i| {
+                    let (s, e) = (spans[i][0] as usize, spans[i + n - 1][1] as usize);
+                    xxhash_rust::xxh64::xxh64(&bytes[s..e], 0)
+                })
+                .collect();
+            for simd in Simd::available() {
+                prop_assert_eq!(&shingle_hashes_with(simd, &bytes, &spans, n), &want, "{:?}", simd);
+            }
         }
 
         #[test]
