@@ -226,7 +226,9 @@ fn ascii_actions(lowercase: bool) -> &'static [u8; 256] {
 fn collapse(text: &str, lowercase: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let act = ascii_actions(lowercase);
-    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 8);
+    // Room for the blocks' 64-byte stores from the start: a `reserve` past the capacity would
+    // `realloc`, which copies the whole (still empty) allocation of a book's size.
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 64);
     // The last byte written is a separating space, or nothing was written: a separator writes
     // one space when this is false (trailing space removed at the end).
     let mut gap = true;
@@ -403,7 +405,16 @@ fn nfd_without_marks(s: &str) -> (String, bool) {
 
 /// NLTK's Treebank contraction splits that survive `simplify_text` (no apostrophe needed):
 /// the split position, for a word that is followed by another word or not.
+#[inline]
 fn contraction_split(word: &str, followed: bool) -> Option<usize> {
+    // Most words of 5 or 6 bytes start with another letter: one test instead of five
+    // comparisons (`| 0x20` maps only `G`/`g`, `L`/`l`, `W`/`w`, `C`/`c` to these).
+    if !matches!(
+        word.as_bytes().first().map(|b| b | 0x20),
+        Some(b'g' | b'l' | b'w' | b'c')
+    ) {
+        return None;
+    }
     // The words are lowercase already, but the reference lowercases again: only ASCII letters
     // can lowercase into these ASCII words (the Kelvin sign gives `k`, which none contains).
     let is = |w: &str| word.eq_ignore_ascii_case(w);
@@ -513,40 +524,57 @@ fn shingle_hashes_with(simd: Simd, bytes: &[u8], spans: &[[u32; 2]], n: usize) -
     #[cfg(target_arch = "x86_64")]
     if simd == Simd::Avx512 {
         assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"));
-        let store = |out: &mut Vec<u64>, h: &[std::arch::x86_64::__m512i]| {
-            let at = out.len();
-            out.resize(at + 8 * h.len(), 0);
-            for (u, h) in h.iter().enumerate() {
-                // SAFETY: SSE2/AVX-512F stores 64 bytes into the 8 entries just added.
-                unsafe {
-                    std::arch::x86_64::_mm512_storeu_si512(
-                        out[at + 8 * u..].as_mut_ptr().cast(),
-                        *h,
-                    )
-                };
-            }
-        };
-        // Two groups at a time, their steps interleaved: one group's chain of dependent
-        // multiplies (~15 cycles each) is too long for the out-of-order window alone.
-        while i + 8 <= count {
-            // SAFETY (both calls): the CPU has the features (checked above); `i + 8G ≤ count`.
-            if i + 16 <= count {
-                if let Some(h) = unsafe { xxh64_groups_avx512::<2>(bytes, spans, n, i) } {
-                    store(&mut out, &h);
-                    i += 16;
-                    continue;
-                }
-            }
-            match unsafe { xxh64_groups_avx512::<1>(bytes, spans, n, i) } {
-                Some(h) => store(&mut out, &h),
-                None => out.extend((i..i + 8).map(one)),
-            }
-            i += 8;
-        }
+        // SAFETY: the CPU has the features (checked above).
+        i = unsafe { shingle_hashes_avx512(bytes, spans, n, &mut out) };
     }
     let _ = simd;
     out.extend((i..count).map(one));
     out
+}
+
+/// The AVX-512 part of [`shingle_hashes_with`]: appends the hashes of the first shingles to
+/// `out`, 8 at a time ([`xxh64_groups_avx512`], or [`shingle_hash`] for a group it declines),
+/// and returns how many it hashed (all but the last `count % 8`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn shingle_hashes_avx512(
+    bytes: &[u8],
+    spans: &[[u32; 2]],
+    n: usize,
+    out: &mut Vec<u64>,
+) -> usize {
+    use std::arch::x86_64::*;
+    let count = (spans.len() + 1).saturating_sub(n);
+    let store = |out: &mut Vec<u64>, h: &[__m512i]| {
+        let at = out.len();
+        out.resize(at + 8 * h.len(), 0);
+        for (u, h) in h.iter().enumerate() {
+            // SAFETY: the 64 bytes stored are the 8 entries just added.
+            unsafe { _mm512_storeu_si512(out[at + 8 * u..][..8].as_mut_ptr().cast(), *h) };
+        }
+    };
+    let mut i = 0;
+    // Two groups at a time, their steps interleaved: one group's chain of dependent
+    // multiplies (~15 cycles each) is too long for the out-of-order window alone.
+    while i + 8 <= count {
+        if i + 16 <= count {
+            if let Some(h) = xxh64_groups_avx512::<2>(bytes, spans, n, i) {
+                store(out, &h);
+                i += 16;
+                continue;
+            }
+        }
+        match xxh64_groups_avx512::<1>(bytes, spans, n, i) {
+            Some(h) => store(out, &h),
+            None => {
+                out.extend((i..i + 8).map(|i| {
+                    shingle_hash(bytes, spans[i][0] as usize, spans[i + n - 1][1] as usize)
+                }))
+            }
+        }
+        i += 8;
+    }
+    i
 }
 
 /// The hashes of the `8G` shingles from `i` (`i + 8G ≤ spans.len() + 1 − n`) in AVX-512, or
