@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -543,42 +543,38 @@ unsafe fn shingle_hashes_avx512(
     n: usize,
     out: &mut Vec<u64>,
 ) -> usize {
-    use std::arch::x86_64::*;
     let count = (spans.len() + 1).saturating_sub(n);
-    let store = |out: &mut Vec<u64>, h: &[__m512i]| {
-        let at = out.len();
-        out.resize(at + 8 * h.len(), 0);
-        for (u, h) in h.iter().enumerate() {
-            // SAFETY: the 64 bytes stored are the 8 entries just added.
-            unsafe { _mm512_storeu_si512(out[at + 8 * u..][..8].as_mut_ptr().cast(), *h) };
-        }
-    };
     let mut i = 0;
     // Two groups at a time, their steps interleaved: one group's chain of dependent
     // multiplies (~15 cycles each) is too long for the out-of-order window alone.
     while i + 8 <= count {
-        if i + 16 <= count {
-            if let Some(h) = xxh64_groups_avx512::<2>(bytes, spans, n, i) {
-                store(out, &h);
-                i += 16;
-                continue;
-            }
+        out.reserve(16);
+        let at = out.len();
+        // SAFETY (both calls): `reserve` made room for the 16 hashes a call may store.
+        if i + 16 <= count && xxh64_groups_avx512::<2>(bytes, spans, n, i, out.as_mut_ptr().add(at))
+        {
+            out.set_len(at + 16);
+            i += 16;
+            continue;
         }
-        match xxh64_groups_avx512::<1>(bytes, spans, n, i) {
-            Some(h) => store(out, &h),
-            None => {
-                out.extend((i..i + 8).map(|i| {
+        if xxh64_groups_avx512::<1>(bytes, spans, n, i, out.as_mut_ptr().add(at)) {
+            out.set_len(at + 8);
+        } else {
+            out.extend(
+                (i..i + 8).map(|i| {
                     shingle_hash(bytes, spans[i][0] as usize, spans[i + n - 1][1] as usize)
-                }))
-            }
+                }),
+            );
         }
         i += 8;
     }
     i
 }
 
-/// The hashes of the `8G` shingles from `i` (`i + 8G ≤ spans.len() + 1 − n`) in AVX-512, or
-/// `None` when one is 64 bytes or longer or has fewer than 64 bytes from its start in `bytes`.
+/// The hashes of the `8G` shingles from `i` (`i + 8G ≤ spans.len() + 1 − n`) in AVX-512,
+/// stored at `dst` (room for `8G` values); `false` (nothing stored) when one of them is 64
+/// bytes or longer or has fewer than 64 bytes from its start in `bytes`. Not inlined: inlined
+/// twice into its caller (`G` = 2 and 1) its registers spilled.
 /// Why: scalar xxh64 was ~10 % of the run at ~36 cycles a shingle, bound by its instruction
 /// count (four shingles interleaved in scalar code were no faster).
 ///
@@ -591,20 +587,21 @@ unsafe fn shingle_hashes_avx512(
 /// by one). Every read stays inside the 64 bytes from the shingle's start.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
-#[inline]
+#[inline(never)]
 unsafe fn xxh64_groups_avx512<const G: usize>(
     bytes: &[u8],
     spans: &[[u32; 2]],
     n: usize,
     i: usize,
-) -> Option<[std::arch::x86_64::__m512i; G]> {
+    dst: *mut u64,
+) -> bool {
     use std::arch::x86_64::*;
     let set = |c: u64| _mm512_set1_epi64(c as i64);
     let mul = |a: __m512i, c: u64| _mm512_mullo_epi64(a, set(c));
     let last = i + 8 * G - 1;
     assert!(last + n <= spans.len());
     if spans[last][0] as usize + 64 > bytes.len() {
-        return None;
+        return false;
     }
     let mut h = [_mm512_setzero_si512(); G];
     let mut t = [_mm512_setzero_si512(); G];
@@ -617,7 +614,7 @@ unsafe fn xxh64_groups_avx512<const G: usize>(
         let start = _mm512_and_si512(first, set(0xffff_ffff));
         let len = _mm512_sub_epi64(_mm512_srli_epi64::<32>(lasts), start);
         if _mm512_cmpge_epu64_mask(len, set(64)) != 0 {
-            return None;
+            return false;
         }
         t[u] = _mm512_and_si512(len, set(31));
         let mut init = [0u64; 8];
@@ -698,7 +695,13 @@ unsafe fn xxh64_groups_avx512<const G: usize>(
     for h in &mut h {
         *h = mul(_mm512_xor_si512(*h, _mm512_srli_epi64::<29>(*h)), XXH_P3);
     }
-    Some(h.map(|h| _mm512_xor_si512(h, _mm512_srli_epi64::<32>(h))))
+    for (u, h) in h.iter().enumerate() {
+        _mm512_storeu_si512(
+            dst.add(8 * u).cast(),
+            _mm512_xor_si512(*h, _mm512_srli_epi64::<32>(*h)),
+        );
+    }
+    true
 }
 
 /// XXH64's state after the first 32-byte stripe of `block` (seed 0), merged.
@@ -1433,29 +1436,71 @@ fn filter_in_place(ser: Serialised, mut edit: impl FnMut(usize, &[u8]) -> Edit) 
 /// always does). Bounded so that the stage still runs on corpora larger than memory.
 const KEEP_FOR_FILTER_BYTES: usize = 1 << 30;
 
-/// [`read_docs`] reading every line into one reused buffer: `BufRead::lines` grows a fresh
-/// `String` for every line, which for books of hundreds of KB meant a dozen reallocations and
-/// copies each (and a whole-file buffer would page-fault in the file's size every time). Same
-/// documents, line numbers, skips and errors as [`read_docs`]
-/// (`line_buffer_reading_equals_read_docs`).
+/// [`read_docs`] parsing every line where it was read: the file's decompressed bytes are read
+/// in large pieces into one buffer and each complete line is parsed in place. Same documents,
+/// line numbers, skips and errors as [`read_docs`] (`line_buffer_reading_equals_read_docs`).
+/// Why: `BufRead::lines` grew a fresh `String` per line (a dozen reallocations for a book),
+/// and `read_until` into a reused buffer still copied every byte once more out of the reader's
+/// buffer; here the reads are at least the reader's 1 MiB capacity, which `BufReader` passes
+/// straight to the decoder, and only a line cut by the end of the buffer is moved (to its
+/// front) before the next read.
 fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize, Doc)>, u64)> {
+    read_file_docs_with(path, on_malformed, 1 << 20)
+}
+
+/// [`read_file_docs`] with at least `min_read` bytes of room for every read (tests use tiny
+/// values so that lines cross the buffer's end).
+fn read_file_docs_with(
+    path: &Path,
+    on_malformed: OnMalformed,
+    min_read: usize,
+) -> Result<(Vec<(usize, Doc)>, u64)> {
     let mut reader = lmrepro_stage::jsonl::open_reader(path)?;
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; 4 * min_read];
+    // Unparsed bytes `buf[start..end]`; no `\n` in `buf[start..scanned]`.
+    let (mut start, mut end, mut scanned) = (0usize, 0usize, 0usize);
+    let mut eof = false;
     let mut docs = Vec::new();
     let mut malformed = 0;
     let mut line_no = 0;
     loop {
-        buf.clear();
-        let read = reader.read_until(b'\n', &mut buf);
-        line_no += 1;
-        let read_error = |e: std::io::Error| {
-            anyhow::Error::new(e).context(format!("{}:{line_no}: read error", path.display()))
+        let line_end = match memchr::memchr(b'\n', &buf[scanned..end]) {
+            Some(j) => scanned + j + 1,
+            None if eof => end,
+            None => {
+                scanned = end;
+                // Make room for a read of `min_read` bytes: move the cut line to the front,
+                // and grow the buffer only when that line alone fills it.
+                if buf.len() - end < min_read {
+                    buf.copy_within(start..end, 0);
+                    (end, scanned, start) = (end - start, end - start, 0);
+                    if buf.len() - end < min_read {
+                        buf.resize(2 * buf.len().max(end + min_read), 0);
+                    }
+                }
+                match reader.read(&mut buf[end..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => end += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "{}:{}: read error",
+                            path.display(),
+                            line_no + 1
+                        )));
+                    }
+                }
+                continue;
+            }
         };
-        if read.map_err(read_error)? == 0 {
+        line_no += 1;
+        if line_end == start {
+            // End of the file: `read_until` read nothing.
             break;
         }
         // `BufRead::lines`: without the `\n`, then without one trailing `\r`.
-        let mut line = &buf[..];
+        let mut line = &buf[start..line_end];
+        (start, scanned) = (line_end, line_end);
         if let [head @ .., b'\n'] = line {
             line = head;
             if let [head @ .., b'\r'] = line {
@@ -1463,10 +1508,11 @@ fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize,
             }
         }
         let line = std::str::from_utf8(line).map_err(|_| {
-            read_error(std::io::Error::new(
+            anyhow::Error::new(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "stream did not contain valid UTF-8",
             ))
+            .context(format!("{}:{line_no}: read error", path.display()))
         })?;
         if line.trim().is_empty() {
             continue;
@@ -2732,6 +2778,8 @@ mod tests {
             ]), 0..8),
             last_newline in any::<bool>(),
             zst in any::<bool>(),
+            truncate in 0usize..4,
+            min_read in 1usize..40,
         ) {
             let dir = tempfile::tempdir().unwrap();
             let mut bytes = lines.join(&b'\n');
@@ -2740,7 +2788,10 @@ mod tests {
             }
             let p = if zst {
                 let p = dir.path().join("f.jsonl.zst");
-                std::fs::write(&p, zstd::bulk::compress(&bytes, 3).unwrap()).unwrap();
+                // A cut frame: a read error where its data ends.
+                let mut z = zstd::bulk::compress(&bytes, 3).unwrap();
+                z.truncate(z.len() - truncate.min(z.len() - 1));
+                std::fs::write(&p, z).unwrap();
                 p
             } else {
                 let p = dir.path().join("f.jsonl");
@@ -2748,7 +2799,7 @@ mod tests {
                 p
             };
             for on in [OnMalformed::Skip, OnMalformed::Error] {
-                let (a, b) = (read_file_docs(&p, on), read_docs(&p, on));
+                let (a, b) = (read_file_docs_with(&p, on, min_read), read_docs(&p, on));
                 match (a, b) {
                     (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
                     (Err(a), Err(b)) => prop_assert_eq!(format!("{a:#}"), format!("{b:#}")),
