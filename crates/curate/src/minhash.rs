@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -226,7 +226,9 @@ fn ascii_actions(lowercase: bool) -> &'static [u8; 256] {
 fn collapse(text: &str, lowercase: bool) -> Option<String> {
     let bytes = text.as_bytes();
     let act = ascii_actions(lowercase);
-    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 8);
+    // Room for the blocks' 64-byte stores from the start: a `reserve` past the capacity would
+    // `realloc`, which copies the whole (still empty) allocation of a book's size.
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + 64);
     // The last byte written is a separating space, or nothing was written: a separator writes
     // one space when this is false (trailing space removed at the end).
     let mut gap = true;
@@ -403,7 +405,16 @@ fn nfd_without_marks(s: &str) -> (String, bool) {
 
 /// NLTK's Treebank contraction splits that survive `simplify_text` (no apostrophe needed):
 /// the split position, for a word that is followed by another word or not.
+#[inline]
 fn contraction_split(word: &str, followed: bool) -> Option<usize> {
+    // Most words of 5 or 6 bytes start with another letter: one test instead of five
+    // comparisons (`| 0x20` maps only `G`/`g`, `L`/`l`, `W`/`w`, `C`/`c` to these).
+    if !matches!(
+        word.as_bytes().first().map(|b| b | 0x20),
+        Some(b'g' | b'l' | b'w' | b'c')
+    ) {
+        return None;
+    }
     // The words are lowercase already, but the reference lowercases again: only ASCII letters
     // can lowercase into these ASCII words (the Kelvin sign gives `k`, which none contains).
     let is = |w: &str| word.eq_ignore_ascii_case(w);
@@ -448,15 +459,15 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
         rebuilt = simplified.split_whitespace().collect::<Vec<_>>().join(" ");
         &rebuilt
     };
-    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(words_of.len() / 4);
+    let mut spans: Vec<[u32; 2]> = Vec::with_capacity(words_of.len() / 4);
     // `words_of` copied up to `copied`, with a space inserted at every split so far.
     let mut split_copy: Option<(String, usize)> = None;
     // Spaces inserted so far (the copy's length minus the bytes of `words_of` copied).
     let mut shift = 0usize;
-    let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<(u32, u32)>| {
+    let mut push_word = |s: usize, e: usize, followed: bool, spans: &mut Vec<[u32; 2]>| {
         // Only words of 5 or 6 bytes can split: the others skip the comparisons.
         if !matches!(e - s, 5 | 6) {
-            spans.push(((s + shift) as u32, (e + shift) as u32));
+            spans.push([(s + shift) as u32, (e + shift) as u32]);
             return;
         }
         match contraction_split(&words_of[s..e], followed) {
@@ -466,11 +477,11 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
                 b.push_str(&words_of[*c..s + k]);
                 b.push(' ');
                 *c = s + k;
-                spans.push(((s + shift) as u32, (s + k + shift) as u32));
-                spans.push(((s + k + shift + 1) as u32, (e + shift + 1) as u32));
+                spans.push([(s + shift) as u32, (s + k + shift) as u32]);
+                spans.push([(s + k + shift + 1) as u32, (e + shift + 1) as u32]);
                 shift += 1;
             }
-            None => spans.push(((s + shift) as u32, (e + shift) as u32)),
+            None => spans.push([(s + shift) as u32, (e + shift) as u32]),
         }
     };
     let b = words_of.as_bytes();
@@ -492,11 +503,224 @@ pub fn shingles(text: &str, n: usize) -> Vec<u64> {
     if n == 0 || spans.len() < n {
         return Vec::new();
     }
-    let bytes = buf.as_bytes();
-    spans
-        .windows(n)
-        .map(|w| shingle_hash(bytes, w[0].0 as usize, w[n - 1].1 as usize))
-        .collect()
+    shingle_hashes(buf.as_bytes(), &spans, n)
+}
+
+/// `xxh64` of every n-gram of `spans` (word spans `[start, end)` in `bytes`, in order): 8
+/// shingles at a time in AVX-512 ([`xxh64_groups_avx512`]) where the CPU has it, else one at a
+/// time ([`shingle_hash`]). Same values either way (`shingle_hashes_equal_the_library`).
+fn shingle_hashes(bytes: &[u8], spans: &[[u32; 2]], n: usize) -> Vec<u64> {
+    shingle_hashes_with(Simd::best(), bytes, spans, n)
+}
+
+/// [`shingle_hashes`] with the instruction set chosen (one of [`Simd::available`]; only
+/// [`Simd::Avx512`] differs from the scalar code).
+fn shingle_hashes_with(simd: Simd, bytes: &[u8], spans: &[[u32; 2]], n: usize) -> Vec<u64> {
+    assert!(n > 0);
+    let count = (spans.len() + 1).saturating_sub(n);
+    let mut out = Vec::with_capacity(count);
+    let one = |i: usize| shingle_hash(bytes, spans[i][0] as usize, spans[i + n - 1][1] as usize);
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx512 {
+        assert!(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq"));
+        // SAFETY: the CPU has the features (checked above).
+        i = unsafe { shingle_hashes_avx512(bytes, spans, n, &mut out) };
+    }
+    let _ = simd;
+    out.extend((i..count).map(one));
+    out
+}
+
+/// The AVX-512 part of [`shingle_hashes_with`]: appends the hashes of the first shingles to
+/// `out`, 8 at a time ([`xxh64_groups_avx512`], or [`shingle_hash`] for a group it declines),
+/// and returns how many it hashed (all but the last `count % 8`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn shingle_hashes_avx512(
+    bytes: &[u8],
+    spans: &[[u32; 2]],
+    n: usize,
+    out: &mut Vec<u64>,
+) -> usize {
+    let count = (spans.len() + 1).saturating_sub(n);
+    let mut i = 0;
+    // Two groups at a time, their steps interleaved: one group's chain of dependent
+    // multiplies (~15 cycles each) is too long for the out-of-order window alone.
+    while i + 8 <= count {
+        out.reserve(16);
+        let at = out.len();
+        // SAFETY (both calls): `reserve` made room for the 16 hashes a call may store.
+        if i + 16 <= count && xxh64_groups_avx512::<2>(bytes, spans, n, i, out.as_mut_ptr().add(at))
+        {
+            out.set_len(at + 16);
+            i += 16;
+            continue;
+        }
+        if xxh64_groups_avx512::<1>(bytes, spans, n, i, out.as_mut_ptr().add(at)) {
+            out.set_len(at + 8);
+        } else {
+            out.extend(
+                (i..i + 8).map(|i| {
+                    shingle_hash(bytes, spans[i][0] as usize, spans[i + n - 1][1] as usize)
+                }),
+            );
+        }
+        i += 8;
+    }
+    i
+}
+
+/// The hashes of the `8G` shingles from `i` (`i + 8G ≤ spans.len() + 1 − n`) in AVX-512,
+/// stored at `dst` (room for `8G` values); `false` (nothing stored) when one of them is 64
+/// bytes or longer or has fewer than 64 bytes from its start in `bytes`. Not inlined: inlined
+/// twice into its caller (`G` = 2 and 1) its registers spilled.
+/// Why: scalar xxh64 was ~10 % of the run at ~36 cycles a shingle, bound by its instruction
+/// count (four shingles interleaved in scalar code were no faster).
+///
+/// Per lane this is [`xxh64_below_64`]'s branch-free sequence: the state after the first
+/// 32-byte stripe (scalar, for the ~13 % of shingles of ≥ 32 bytes, whose tail then starts at
+/// `o = 32`), three 8-byte steps, one 4-byte step and three 1-byte steps, each kept or not by
+/// a mask from the lane's tail length `t = len & 31`, then the avalanche. Each lane's 32 bytes
+/// from `o` are loaded and transposed into four vectors of 8-byte words; the word after the
+/// kept 8-byte steps holds the 4-byte step's bytes and then the 1-byte steps' (shifted out one
+/// by one). Every read stays inside the 64 bytes from the shingle's start.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+#[inline(never)]
+unsafe fn xxh64_groups_avx512<const G: usize>(
+    bytes: &[u8],
+    spans: &[[u32; 2]],
+    n: usize,
+    i: usize,
+    dst: *mut u64,
+) -> bool {
+    use std::arch::x86_64::*;
+    let set = |c: u64| _mm512_set1_epi64(c as i64);
+    let mul = |a: __m512i, c: u64| _mm512_mullo_epi64(a, set(c));
+    let last = i + 8 * G - 1;
+    assert!(last + n <= spans.len());
+    if spans[last][0] as usize + 64 > bytes.len() {
+        return false;
+    }
+    let mut h = [_mm512_setzero_si512(); G];
+    let mut t = [_mm512_setzero_si512(); G];
+    let mut w = [[_mm512_setzero_si512(); 4]; G];
+    for u in 0..G {
+        let from = i + 8 * u;
+        // A `[u32; 2]` span is one u64 lane: start in the low half, end in the high half.
+        let first = _mm512_loadu_si512(spans[from..from + 8].as_ptr().cast());
+        let lasts = _mm512_loadu_si512(spans[from + n - 1..from + n + 7].as_ptr().cast());
+        let start = _mm512_and_si512(first, set(0xffff_ffff));
+        let len = _mm512_sub_epi64(_mm512_srli_epi64::<32>(lasts), start);
+        if _mm512_cmpge_epu64_mask(len, set(64)) != 0 {
+            return false;
+        }
+        t[u] = _mm512_and_si512(len, set(31));
+        let mut init = [0u64; 8];
+        _mm512_storeu_si512(init.as_mut_ptr().cast(), _mm512_add_epi64(len, set(XXH_P5)));
+        let mut long = _mm512_cmpge_epu64_mask(len, set(32));
+        while long != 0 {
+            let k = long.trailing_zeros() as usize;
+            let s = spans[from + k][0] as usize;
+            let l = (spans[from + k + n - 1][1] as usize - s) as u64;
+            init[k] = xxh64_stripe(bytes[s..s + 64].try_into().unwrap()).wrapping_add(l);
+            long &= long - 1;
+        }
+        h[u] = _mm512_loadu_si512(init.as_ptr().cast());
+        // Each lane's 32 bytes from its tail (start + (len & 32)), transposed: `w[u][j]` holds
+        // the lanes' 8-byte words `j`. Loads and shuffles rather than gathers, which are slow
+        // microcode on CPUs with the gather-data-sampling mitigation.
+        let mut at = [0u64; 8];
+        _mm512_storeu_si512(
+            at.as_mut_ptr().cast(),
+            _mm512_add_epi64(start, _mm512_and_si512(len, set(32))),
+        );
+        let mut half = [_mm256_setzero_si256(); 8];
+        for (half, &at) in half.iter_mut().zip(&at) {
+            let at = at as usize;
+            *half = _mm256_loadu_si256(bytes[at..at + 32].as_ptr().cast());
+        }
+        // Lanes (0|2), (1|3), (4|6), (5|7) per 256-bit half: after the 64-bit unpacks and
+        // the 128-bit shuffles below the words come out in lane order.
+        let z0 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[0]), half[2]);
+        let z1 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[1]), half[3]);
+        let z2 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[4]), half[6]);
+        let z3 = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half[5]), half[7]);
+        let (a, b) = (_mm512_unpacklo_epi64(z0, z1), _mm512_unpackhi_epi64(z0, z1));
+        let (c, d) = (_mm512_unpacklo_epi64(z2, z3), _mm512_unpackhi_epi64(z2, z3));
+        w[u] = [
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(a, c),
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(b, d),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(a, c),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(b, d),
+        ];
+    }
+    let mut rest: [__m512i; G] = std::array::from_fn(|u| w[u][0]);
+    for j in 0..3 {
+        for u in 0..G {
+            let r = mul(_mm512_rol_epi64::<31>(mul(w[u][j], XXH_P2)), XXH_P1);
+            let next = _mm512_add_epi64(
+                mul(_mm512_rol_epi64::<27>(_mm512_xor_si512(h[u], r)), XXH_P1),
+                set(XXH_P4),
+            );
+            let keep = _mm512_cmpge_epu64_mask(t[u], set(8 * (j as u64 + 1)));
+            h[u] = _mm512_mask_mov_epi64(h[u], keep, next);
+            // The word after the kept 8-byte steps holds the 4- and 1-byte steps' bytes.
+            rest[u] = _mm512_mask_mov_epi64(rest[u], keep, w[u][j + 1]);
+        }
+    }
+    for u in 0..G {
+        let four = _mm512_test_epi64_mask(t[u], set(4));
+        let x = mul(_mm512_and_si512(rest[u], set(0xffff_ffff)), XXH_P1);
+        let next = _mm512_add_epi64(
+            mul(_mm512_rol_epi64::<23>(_mm512_xor_si512(h[u], x)), XXH_P2),
+            set(XXH_P3),
+        );
+        h[u] = _mm512_mask_mov_epi64(h[u], four, next);
+        rest[u] = _mm512_mask_mov_epi64(rest[u], four, _mm512_srli_epi64::<32>(rest[u]));
+    }
+    let ones = t.map(|t| _mm512_and_si512(t, set(3)));
+    for j in 0..3u64 {
+        for u in 0..G {
+            let x = mul(_mm512_and_si512(rest[u], set(0xff)), XXH_P5);
+            let next = mul(_mm512_rol_epi64::<11>(_mm512_xor_si512(h[u], x)), XXH_P1);
+            h[u] = _mm512_mask_mov_epi64(h[u], _mm512_cmpgt_epu64_mask(ones[u], set(j)), next);
+            rest[u] = _mm512_srli_epi64::<8>(rest[u]);
+        }
+    }
+    for h in &mut h {
+        *h = mul(_mm512_xor_si512(*h, _mm512_srli_epi64::<33>(*h)), XXH_P2);
+    }
+    for h in &mut h {
+        *h = mul(_mm512_xor_si512(*h, _mm512_srli_epi64::<29>(*h)), XXH_P3);
+    }
+    for (u, h) in h.iter().enumerate() {
+        _mm512_storeu_si512(
+            dst.add(8 * u).cast(),
+            _mm512_xor_si512(*h, _mm512_srli_epi64::<32>(*h)),
+        );
+    }
+    true
+}
+
+/// XXH64's state after the first 32-byte stripe of `block` (seed 0), merged.
+#[inline(always)]
+fn xxh64_stripe(block: &[u8; 64]) -> u64 {
+    let rd64 = |i: usize| u64::from_le_bytes(block[i..i + 8].try_into().unwrap());
+    let v1 = xxh_round(XXH_P1.wrapping_add(XXH_P2), rd64(0));
+    let v2 = xxh_round(XXH_P2, rd64(8));
+    let v3 = xxh_round(0, rd64(16));
+    let v4 = xxh_round(0u64.wrapping_sub(XXH_P1), rd64(24));
+    let mut h = v1
+        .rotate_left(1)
+        .wrapping_add(v2.rotate_left(7))
+        .wrapping_add(v3.rotate_left(12))
+        .wrapping_add(v4.rotate_left(18));
+    for v in [v1, v2, v3, v4] {
+        h = xxh_merge(h, v);
+    }
+    h
 }
 
 /// `xxh64(&bytes[start..end], 0)`: [`xxh64_below_64`] where 64 bytes from `start` are in
@@ -549,19 +773,7 @@ fn xxh64_below_64(block: &[u8; 64], len: usize) -> u64 {
     let rd64 = |i: usize| u64::from_le_bytes(block[i & 56..(i & 56) + 8].try_into().unwrap());
     let rd32 = |i: usize| u32::from_le_bytes(block[i & 60..(i & 60) + 4].try_into().unwrap());
     let mut h = if len >= 32 {
-        let v1 = xxh_round(XXH_P1.wrapping_add(XXH_P2), rd64(0));
-        let v2 = xxh_round(XXH_P2, rd64(8));
-        let v3 = xxh_round(0, rd64(16));
-        let v4 = xxh_round(0u64.wrapping_sub(XXH_P1), rd64(24));
-        let mut h = v1
-            .rotate_left(1)
-            .wrapping_add(v2.rotate_left(7))
-            .wrapping_add(v3.rotate_left(12))
-            .wrapping_add(v4.rotate_left(18));
-        for v in [v1, v2, v3, v4] {
-            h = xxh_merge(h, v);
-        }
-        h
+        xxh64_stripe(block)
     } else {
         XXH_P5
     };
@@ -1224,29 +1436,71 @@ fn filter_in_place(ser: Serialised, mut edit: impl FnMut(usize, &[u8]) -> Edit) 
 /// always does). Bounded so that the stage still runs on corpora larger than memory.
 const KEEP_FOR_FILTER_BYTES: usize = 1 << 30;
 
-/// [`read_docs`] reading every line into one reused buffer: `BufRead::lines` grows a fresh
-/// `String` for every line, which for books of hundreds of KB meant a dozen reallocations and
-/// copies each (and a whole-file buffer would page-fault in the file's size every time). Same
-/// documents, line numbers, skips and errors as [`read_docs`]
-/// (`line_buffer_reading_equals_read_docs`).
+/// [`read_docs`] parsing every line where it was read: the file's decompressed bytes are read
+/// in large pieces into one buffer and each complete line is parsed in place. Same documents,
+/// line numbers, skips and errors as [`read_docs`] (`line_buffer_reading_equals_read_docs`).
+/// Why: `BufRead::lines` grew a fresh `String` per line (a dozen reallocations for a book),
+/// and `read_until` into a reused buffer still copied every byte once more out of the reader's
+/// buffer; here the reads are at least the reader's 1 MiB capacity, which `BufReader` passes
+/// straight to the decoder, and only a line cut by the end of the buffer is moved (to its
+/// front) before the next read.
 fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize, Doc)>, u64)> {
+    read_file_docs_with(path, on_malformed, 1 << 20)
+}
+
+/// [`read_file_docs`] with at least `min_read` bytes of room for every read (tests use tiny
+/// values so that lines cross the buffer's end).
+fn read_file_docs_with(
+    path: &Path,
+    on_malformed: OnMalformed,
+    min_read: usize,
+) -> Result<(Vec<(usize, Doc)>, u64)> {
     let mut reader = lmrepro_stage::jsonl::open_reader(path)?;
-    let mut buf = Vec::new();
+    let mut buf = vec![0u8; 4 * min_read];
+    // Unparsed bytes `buf[start..end]`; no `\n` in `buf[start..scanned]`.
+    let (mut start, mut end, mut scanned) = (0usize, 0usize, 0usize);
+    let mut eof = false;
     let mut docs = Vec::new();
     let mut malformed = 0;
     let mut line_no = 0;
     loop {
-        buf.clear();
-        let read = reader.read_until(b'\n', &mut buf);
-        line_no += 1;
-        let read_error = |e: std::io::Error| {
-            anyhow::Error::new(e).context(format!("{}:{line_no}: read error", path.display()))
+        let line_end = match memchr::memchr(b'\n', &buf[scanned..end]) {
+            Some(j) => scanned + j + 1,
+            None if eof => end,
+            None => {
+                scanned = end;
+                // Make room for a read of `min_read` bytes: move the cut line to the front,
+                // and grow the buffer only when that line alone fills it.
+                if buf.len() - end < min_read {
+                    buf.copy_within(start..end, 0);
+                    (end, scanned, start) = (end - start, end - start, 0);
+                    if buf.len() - end < min_read {
+                        buf.resize(2 * buf.len().max(end + min_read), 0);
+                    }
+                }
+                match reader.read(&mut buf[end..]) {
+                    Ok(0) => eof = true,
+                    Ok(n) => end += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "{}:{}: read error",
+                            path.display(),
+                            line_no + 1
+                        )));
+                    }
+                }
+                continue;
+            }
         };
-        if read.map_err(read_error)? == 0 {
+        line_no += 1;
+        if line_end == start {
+            // End of the file: `read_until` read nothing.
             break;
         }
         // `BufRead::lines`: without the `\n`, then without one trailing `\r`.
-        let mut line = &buf[..];
+        let mut line = &buf[start..line_end];
+        (start, scanned) = (line_end, line_end);
         if let [head @ .., b'\n'] = line {
             line = head;
             if let [head @ .., b'\r'] = line {
@@ -1254,15 +1508,16 @@ fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize,
             }
         }
         let line = std::str::from_utf8(line).map_err(|_| {
-            read_error(std::io::Error::new(
+            anyhow::Error::new(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "stream did not contain valid UTF-8",
             ))
+            .context(format!("{}:{line_no}: read error", path.display()))
         })?;
         if line.trim().is_empty() {
             continue;
         }
-        match lmrepro_stage::parse_doc(line) {
+        match parse_flat_doc(line).map_or_else(|| lmrepro_stage::parse_doc(line), Ok) {
             Ok(doc) => docs.push((line_no, doc)),
             Err(e) => match on_malformed {
                 OnMalformed::Error => {
@@ -1273,6 +1528,109 @@ fn read_file_docs(path: &Path, on_malformed: OnMalformed) -> Result<(Vec<(usize,
         }
     }
     Ok((docs, malformed))
+}
+
+/// [`lmrepro_stage::parse_doc`] of a line that is a flat JSON object of strings without
+/// `\u` escapes (every Gutenberg line is), or `None` for any other line (then `parse_doc`
+/// parses it, and gives its errors). The same document when it answers: JSON whitespace, keys
+/// and values unescaped as serde_json does (`\" \\ \/ \b \f \n \r \t`), a repeated key
+/// keeps its last value (serde_json's map), a control character or another escape declines.
+/// Why: serde_json unescapes a string into a scratch buffer that starts empty for every line
+/// and grows by doubling (a dozen `realloc` copies for a book), then copies it into the
+/// `String`; here each string is unescaped once into a `String` of its escaped length
+/// (`flat_doc_parser_equals_serde_json`).
+fn parse_flat_doc(line: &str) -> Option<Doc> {
+    let b = line.as_bytes();
+    let ws = |mut i: usize| {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut doc = Doc::new();
+    loop {
+        i = ws(i + 1);
+        let (key, after) = flat_json_str(line, i)?;
+        i = ws(after);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let (value, after) = flat_json_str(line, ws(i + 1))?;
+        doc.insert(key, serde_json::Value::String(value));
+        i = ws(after);
+        match b.get(i) {
+            Some(b',') => continue,
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    (ws(i + 1) == b.len() && matches!(doc.get("text"), Some(serde_json::Value::String(_))))
+        .then_some(doc)
+}
+
+/// The JSON string starting with the quote at byte `i` of `s`, unescaped, and the position
+/// after its closing quote; `None` for a `\u` escape, an invalid escape, a control character
+/// or no string there (see [`parse_flat_doc`]).
+fn flat_json_str(s: &str, i: usize) -> Option<(String, usize)> {
+    let b = s.as_bytes();
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut i = i + 1;
+    // Keys and short values fit in 256 bytes; a longer string gets room for the rest of the
+    // line once (an unescaped string is never longer than its escaped form).
+    let mut out: Vec<u8> = Vec::with_capacity((b.len() - i).min(256));
+    loop {
+        // The next quote, backslash or control character, 16 bytes at a time.
+        let mut j = i;
+        let special = loop {
+            match b.get(j..j + 16) {
+                Some(block) => {
+                    let m = escape_mask(block.try_into().unwrap());
+                    if m != 0 {
+                        break j + m.trailing_zeros() as usize;
+                    }
+                    j += 16;
+                }
+                None => break j + b[j..].iter().position(|&c| needs_escape(c))?,
+            }
+        };
+        if out.capacity() - out.len() <= special - i {
+            out.reserve_exact(b.len() - i);
+        }
+        out.extend_from_slice(&b[i..special]);
+        match b[special] {
+            b'"' => {
+                // Sized for the rest of the line: give room far past the string back (a
+                // shrink in place, no copy of the text).
+                if out.capacity() > 2 * out.len() + 256 {
+                    out.shrink_to_fit();
+                }
+                // SAFETY: `out` holds runs of the `str` `s` cut at ASCII bytes (quotes,
+                // backslashes) and the ASCII bytes of escapes: valid UTF-8.
+                return Some((unsafe { String::from_utf8_unchecked(out) }, special + 1));
+            }
+            b'\\' => {
+                out.push(match b.get(special + 1)? {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 8,
+                    b'f' => 12,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    _ => return None,
+                });
+                i = special + 2;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Step 1 for one file: per-bucket sorted signature records. Returns (docs, docs with signature,
@@ -2263,6 +2621,92 @@ mod tests {
             );
         }
 
+        /// Lines of flat objects (keys and values with every escape serde_json writes, `\/`,
+        /// raw non-ASCII, repeated keys, JSON whitespace), some with a number, a `\u` escape,
+        /// a raw control character or cut short: whenever the flat parser answers, serde_json
+        /// parses the same document; and it answers for every flat line without `\u`.
+        #[test]
+        fn flat_doc_parser_equals_serde_json(
+            pairs in prop::collection::vec(
+                ("[a-z\"\\\\/\n\t\u{8}\u{c}\r é€]{0,12}", "[a-z\"\\\\/\n\t\r\u{8}\u{c} é€]{0,40}"),
+                0..5,
+            ),
+            text in "[a-z\"\\\\\n é]{0,60}",
+            ws in prop::sample::select(vec!["", " ", "\t", " \r\n "]),
+            slash in any::<bool>(),
+            odd in 0usize..5,
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut members: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}{ws}:{ws}{}", serde_json::to_string(k).unwrap(), serde_json::to_string(v).unwrap()))
+                .collect();
+            members.push(format!("\"text\":{ws}{}", serde_json::to_string(&text).unwrap()));
+            let mut line = format!("{ws}{{{ws}{}{ws}}}{ws}", members.join(&format!("{ws},{ws}")));
+            if slash {
+                line = line.replace('/', "\\/");
+            }
+            let flat = odd == 0 && !line.contains("\\u");
+            match odd {
+                1 => line = line.replacen(':', ": 12.5, \"n\":", 1),
+                2 => line = line.replacen("\"text\"", "\"te\\u0078t\"", 1),
+                3 => line = line.replacen(' ', "\u{1}", 1),
+                4 => {
+                    let mut at = cut.index(line.len() + 1);
+                    while !line.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    line.truncate(at);
+                }
+                _ => {}
+            }
+            let ours = parse_flat_doc(&line);
+            if flat {
+                prop_assert!(ours.is_some(), "declined {:?}", line);
+            }
+            if let Some(d) = ours {
+                prop_assert_eq!(Some(d), lmrepro_stage::parse_doc(&line).ok(), "{:?}", line);
+            }
+        }
+
+        /// Every n-gram of random word spans (words of 0–80 bytes, gaps of 1–3, so groups
+        /// with shingles of ≥ 32 and ≥ 64 bytes and groups near the buffer's end) hashed by
+        /// every instruction set like the library hashes the n-gram's bytes.
+        #[test]
+        fn shingle_hashes_equal_the_library(
+            words in prop::collection::vec((0u32..80, 1u32..4), 0..120),
+            short in any::<bool>(),
+            n in 1usize..8,
+            fill in any::<u64>(),
+        ) {
+            let mut spans = Vec::new();
+            let mut at = 0u32;
+            for (len, gap) in words {
+                // Mostly short words, as in text, unless `short` is false.
+                let len = if short { len % 9 } else { len };
+                spans.push([at, at + len]);
+                at += len + gap;
+            }
+            let mut state = fill | 1;
+            let bytes: Vec<u8> = (0..at)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            let want: Vec<u64> = (0..(spans.len() + 1).saturating_sub(n))
+                .map(|i| {
+                    let (s, e) = (spans[i][0] as usize, spans[i + n - 1][1] as usize);
+                    xxhash_rust::xxh64::xxh64(&bytes[s..e], 0)
+                })
+                .collect();
+            for simd in Simd::available() {
+                prop_assert_eq!(&shingle_hashes_with(simd, &bytes, &spans, n), &want, "{:?}", simd);
+            }
+        }
+
         #[test]
         fn shingle_hash_equals_the_library(
             bytes in prop::collection::vec(any::<u8>(), 0..200),
@@ -2485,6 +2929,8 @@ mod tests {
             ]), 0..8),
             last_newline in any::<bool>(),
             zst in any::<bool>(),
+            truncate in 0usize..4,
+            min_read in 1usize..40,
         ) {
             let dir = tempfile::tempdir().unwrap();
             let mut bytes = lines.join(&b'\n');
@@ -2493,7 +2939,10 @@ mod tests {
             }
             let p = if zst {
                 let p = dir.path().join("f.jsonl.zst");
-                std::fs::write(&p, zstd::bulk::compress(&bytes, 3).unwrap()).unwrap();
+                // A cut frame: a read error where its data ends.
+                let mut z = zstd::bulk::compress(&bytes, 3).unwrap();
+                z.truncate(z.len() - truncate.min(z.len() - 1));
+                std::fs::write(&p, z).unwrap();
                 p
             } else {
                 let p = dir.path().join("f.jsonl");
@@ -2501,7 +2950,7 @@ mod tests {
                 p
             };
             for on in [OnMalformed::Skip, OnMalformed::Error] {
-                let (a, b) = (read_file_docs(&p, on), read_docs(&p, on));
+                let (a, b) = (read_file_docs_with(&p, on, min_read), read_docs(&p, on));
                 match (a, b) {
                     (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
                     (Err(a), Err(b)) => prop_assert_eq!(format!("{a:#}"), format!("{b:#}")),
