@@ -82,21 +82,14 @@ fn label_text(html: &str) -> String {
     out
 }
 
+/// A peer's texts (`--pred`), an empty text where it gave none.
 fn read_pred(path: &str) -> anyhow::Result<HashMap<String, String>> {
-    let f = std::fs::File::open(path).with_context(|| path.to_string())?;
-    let mut out = HashMap::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let v: serde_json::Value =
-            serde_json::from_str(&line?).with_context(|| format!("{path}:{}", i + 1))?;
-        let key = v["key"]
-            .as_str()
-            .with_context(|| format!("{path}:{}: no \"key\"", i + 1))?;
-        out.insert(
-            key.to_string(),
-            v["text"].as_str().unwrap_or_default().to_string(),
-        );
-    }
-    Ok(out)
+    Ok(
+        lmrepro_extract::eval::read_predictions(std::path::Path::new(path))?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
+    )
 }
 
 /// Per-set sums of the page scores.

@@ -9,33 +9,20 @@
 //!   extractor's texts against another's (quality-mode development on the tuning WARC: how much of
 //!   trafilatura's text ours has, and how much more; never against AEB's gold).
 use anyhow::Context;
-use lmrepro_extract::eval::{eval_aeb, eval_trafilatura, load_evaldata, SnippetCounts};
+use lmrepro_extract::eval::{
+    eval_aeb, eval_trafilatura, load_evaldata, read_predictions, SnippetCounts,
+};
 use lmrepro_extract::inputs::input_path;
 use lmrepro_extract::pipeline::{Decoding, Mode, Options};
 use lmrepro_extract::quality::load_aeb_truth;
 use lmrepro_extract::score::aeb_metrics;
-use std::collections::HashMap;
-use std::io::BufRead;
-
-fn read_predictions(path: &str) -> anyhow::Result<HashMap<String, Option<String>>> {
-    let mut out = HashMap::new();
-    let f = std::fs::File::open(path).with_context(|| path.to_string())?;
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let v: serde_json::Value =
-            serde_json::from_str(&line?).with_context(|| format!("{path}:{}", i + 1))?;
-        let key = v["key"]
-            .as_str()
-            .with_context(|| format!("{path}:{}: no \"key\"", i + 1))?;
-        out.insert(key.to_string(), v["text"].as_str().map(str::to_string));
-    }
-    Ok(out)
-}
+use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = lmrepro_data::testing::resolver();
     if args.first().map(String::as_str) == Some("score") {
-        let pred = read_predictions(args.get(2).context("predictions file")?)?;
+        let pred = read_predictions(Path::new(args.get(2).context("predictions file")?))?;
         let json = if args[1] == "aeb" {
             let truth = load_aeb_truth(&r)?;
             let mut keys: Vec<&String> = truth.keys().collect();
@@ -62,8 +49,8 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if args.first().map(String::as_str) == Some("pair") {
-        let reference = read_predictions(args.get(1).context("reference file")?)?;
-        let pred = read_predictions(args.get(2).context("predictions file")?)?;
+        let reference = read_predictions(Path::new(args.get(1).context("reference file")?))?;
+        let pred = read_predictions(Path::new(args.get(2).context("predictions file")?))?;
         let mut keys: Vec<&String> = reference.keys().collect();
         keys.sort();
         let texts: Vec<(String, String)> = keys

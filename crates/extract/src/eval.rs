@@ -20,6 +20,27 @@ use lmrepro_data::Resolver;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+/// Reads a predictions file, one `{"key": ..., "text": ...}` object per line (what the
+/// benchmark scripts and `bench_quality --predictions` write), keyed by `key`; a `null` or
+/// missing `text` is `None` (the extractor gave nothing). A bad line is an error naming the file
+/// and line.
+pub fn read_predictions(path: &Path) -> Result<HashMap<String, Option<String>>> {
+    use std::io::BufRead;
+    let name = path.display();
+    let f = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let mut out = HashMap::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| format!("{name}:{}: read error", i + 1))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&line).with_context(|| format!("{name}:{}: not JSON", i + 1))?;
+        let key = v["key"]
+            .as_str()
+            .with_context(|| format!("{name}:{}: no \"key\"", i + 1))?;
+        out.insert(key.to_string(), v["text"].as_str().map(str::to_string));
+    }
+    Ok(out)
+}
+
 /// One page of trafilatura's evaluation data.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct EvalPage {
@@ -241,5 +262,25 @@ mod tests {
         std::fs::write(&p, r#"{"k": {"with": []}}"#).unwrap();
         let e = format!("{:#}", load_evaldata(&p).unwrap_err());
         assert!(e.contains("evaldata.json") && e.contains("file"), "{e}");
+    }
+
+    #[test]
+    fn predictions_are_read_by_key_and_bad_lines_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pred.jsonl");
+        std::fs::write(
+            &p,
+            "{\"key\": \"a\", \"text\": \"x\"}\n{\"key\": \"b\", \"text\": null}\n",
+        )
+        .unwrap();
+        let m = read_predictions(&p).unwrap();
+        assert_eq!(m["a"].as_deref(), Some("x"));
+        assert_eq!(m["b"], None);
+        std::fs::write(&p, "{\"key\": \"a\", \"text\": \"x\"}\n{\"text\": \"y\"}\n").unwrap();
+        let e = format!("{:#}", read_predictions(&p).unwrap_err());
+        assert!(e.contains("pred.jsonl:2") && e.contains("key"), "{e}");
+        std::fs::write(&p, "not json\n").unwrap();
+        let e = format!("{:#}", read_predictions(&p).unwrap_err());
+        assert!(e.contains("pred.jsonl:1: not JSON"), "{e}");
     }
 }
