@@ -16,6 +16,7 @@
 //! bytes are deterministic (sorted JSON keys, single-threaded zstd at a fixed level).
 
 pub mod doc;
+pub mod flat_json;
 pub mod folder;
 pub mod jsonl;
 pub mod lock;
@@ -25,6 +26,7 @@ pub mod tally;
 pub mod testing;
 
 pub use doc::{parse_doc, read_docs, text, Doc, DocReader, OnMalformed};
+pub use flat_json::{parse_doc_flat_first, parse_flat_doc};
 pub use folder::{build_folder, build_folder_once, read_done, Claim, ShardedStage, DONE_FILE};
 pub use jsonl::{
     create_writer, expand_inputs, open_reader, publish, read_lines, shard_name, shard_names,
