@@ -26,7 +26,7 @@ use lmrepro_extract::article::extract_article;
 use lmrepro_extract::dom::{Dom, Kind, NodeId, Tag};
 use lmrepro_extract::eval::eval_trafilatura;
 use lmrepro_extract::pipeline::{Mode, Options};
-use lmrepro_extract::score::tp_fp_fn;
+use lmrepro_extract::score::page_scores;
 use lmrepro_extract::{extract_plain_text, ExtractOptions};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -161,27 +161,14 @@ fn main() -> anyhow::Result<()> {
         if show.as_deref() == Some(p.name.as_str()) {
             println!("=== extraction\n{text}\n=== label\n{label}\n===");
         }
-        let (tp, fp, fnn) = tp_fp_fn(&label, text);
+        let (precision, recall) = page_scores(&label, text);
         let s = sets.entry(p.set.as_str()).or_default();
         s.pages += 1;
-        // AEB's precision_score / recall_score (score.rs), per page.
-        let (mut pr, mut rc) = (f64::NAN, f64::NAN);
-        if p.label_kind == "html" && tp + fp > 0.0 {
-            pr = if fp == 0.0 && fnn == 0.0 {
-                1.0
-            } else {
-                tp / (tp + fp)
-            };
-            s.precisions.push(pr);
-        }
-        if tp + fnn > 0.0 {
-            rc = if fp == 0.0 && fnn == 0.0 {
-                1.0
-            } else {
-                tp / (tp + fnn)
-            };
-            s.recalls.push(rc);
-        }
+        // Precision only against a whole label (not a prefix).
+        let precision = precision.filter(|_| p.label_kind == "html");
+        s.precisions.extend(precision);
+        s.recalls.extend(recall);
+        let (pr, rc) = (precision.unwrap_or(f64::NAN), recall.unwrap_or(f64::NAN));
         tsv.push_str(&format!("{}\t{}\t{pr:.4}\t{rc:.4}\n", p.set, p.name));
     }
     if let Some(path) = per_page {

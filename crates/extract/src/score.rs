@@ -82,6 +82,16 @@ fn recall_score(tp: f64, fp: f64, fnn: f64) -> f64 {
     }
 }
 
+/// One page's precision and recall as `evaluate()` counts them: `None` where the benchmark leaves
+/// the page out of that mean (no predicted shingle for precision, no true one for recall).
+pub fn page_scores(truth: &str, pred: &str) -> (Option<f64>, Option<f64>) {
+    let (tp, fp, fnn) = tp_fp_fn(truth, pred);
+    (
+        (tp + fp > 0.0).then(|| precision_score(tp, fp, fnn)),
+        (tp + fnn > 0.0).then(|| recall_score(tp, fp, fnn)),
+    )
+}
+
 /// Scores of the article-extraction benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct AebMetrics {
@@ -100,13 +110,9 @@ pub fn aeb_metrics<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> A
     let mut n = 0usize;
     for (truth, pred) in pairs {
         n += 1;
-        let (tp, fp, fnn) = tp_fp_fn(truth, pred);
-        if tp + fp > 0.0 {
-            precisions.push(precision_score(tp, fp, fnn));
-        }
-        if tp + fnn > 0.0 {
-            recalls.push(recall_score(tp, fp, fnn));
-        }
+        let (precision, recall) = page_scores(truth, pred);
+        precisions.extend(precision);
+        recalls.extend(recall);
         if tokenize(truth) == tokenize(pred) {
             exact += 1;
         }
