@@ -12,16 +12,33 @@ Sets (the files are read with `git --git-dir=<repo> show HEAD:<path>` and never 
 - `goose`: goose3/goose3 `tests/data/content/test_*.{html,json}` (Apache-2.0) with an
   `expected.cleaned_text`. That text is a *prefix* of goose's article text (goose's test asserts
   `result[:len(expected)] == expected`), so it is scored for recall only.
+- `wcxb-dev`, `wcxb-test`: Murrough-Foley/web-content-extraction-benchmark (WCXB v1.0, 2025 pages;
+  CC-BY-4.0 by its metadata.json), `{dev,test}/html/<id>.html.gz` with
+  `ground-truth/<id>.json` `ground_truth.main_content`, only pages whose `page_type` is `article`
+  (AEB's kind). Its labels are AI-generated with a review pass, so they are noisier than AEB's
+  hand labels; the whole text is the label (`label_kind = "text"`: precision, recall and F1). Rules
+  are tuned on `wcxb-dev`; `wcxb-test` is looked at only to check that a change carries over.
+- `l3s-dev`, `l3s-test`: the L3S-GN1 news set (Kohlschütter et al., WSDM 2010; 621 news articles of 2008 from
+  408 sites, each assessed by hand; research-use licence), as converted into one HTML file per
+  page in the geodrome/page-signal snapshot (`L3S-GN1-20100130203947-00001/{original,annotated}`).
+  The label is the text of the `x-nc-sel2` ("full text") spans of the assessed page in document
+  order, one line per span: headline (`sel1`), supplemental text such as captions (`sel3`),
+  related content and comments are not article body, as in AEB's `articleBody`
+  (`label_kind = "text"`). Original pages that are not UTF-8 are read as Windows-1252. Pages
+  whose id (a UUID) starts with a hex digit of even value are `l3s-dev` (tuning), the others
+  `l3s-test` (checking that a change carries over).
 
 Any page whose URL is one of the AEB test set's (ground-truth `url` fields only; never its texts),
 compared as host without `www.` + path without a trailing slash, is excluded; the counts go to
 stderr. Readability's pages name their URL in `<link rel=canonical>` or `og:url` (some have none);
 goose's in the JSON `url` field.
 
-Usage: dev_sets.py --readability GITDIR --goose GITDIR --aeb-truth JSON --out PAGES.jsonl
-Output lines: {"set", "name", "url", "html", "label", "label_kind": "html" | "text_prefix"}.
+Usage: dev_sets.py --readability GITDIR --goose GITDIR [--wcxb GITDIR] [--l3s GITDIR] --aeb-truth JSON
+                   --out PAGES.jsonl
+Output lines: {"set", "name", "url", "html", "label", "label_kind": "html" | "text_prefix" | "text"}.
 """
-import argparse, json, re, subprocess, sys
+import argparse, gzip, json, re, subprocess, sys
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 
@@ -63,10 +80,45 @@ def page_url(html):
     return None
 
 
+class _Spans(HTMLParser):
+    """Texts of the outermost `<span class="x-nc-sel2">` elements, in document order."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.depth = 0  # open spans inside (and including) the current sel2 span
+        self.texts, self.cur = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "span":
+            return
+        if self.depth:
+            self.depth += 1
+        elif "x-nc-sel2" in (dict(attrs).get("class") or "").split():
+            self.depth, self.cur = 1, []
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self.depth:
+            self.depth -= 1
+            if not self.depth:
+                self.texts.append(" ".join("".join(self.cur).split()))
+
+    def handle_data(self, data):
+        if self.depth:
+            self.cur.append(data)
+
+
+def full_text_spans(html):
+    p = _Spans()
+    p.feed(html)
+    return [t for t in p.texts if t]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--readability", required=True)
     ap.add_argument("--goose", required=True)
+    ap.add_argument("--wcxb")
+    ap.add_argument("--l3s")
     ap.add_argument("--aeb-truth", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -109,6 +161,38 @@ def main():
         html = git_show(gd, f"tests/data/content/{f[:-5]}.html").decode("utf-8")
         add("goose", f[:-5], meta.get("url"), html, label, "text_prefix")
     stats["goose"]["no_cleaned_text"] = no_label
+
+    if a.wcxb:
+        for split in ["dev", "test"]:
+            for f in git_ls(a.wcxb, f"{split}/ground-truth"):
+                meta = json.loads(git_show(a.wcxb, f"{split}/ground-truth/{f}"))
+                if meta.get("_internal", {}).get("page_type", {}).get("primary") != "article":
+                    continue
+                label = (meta.get("ground_truth") or {}).get("main_content")
+                if not label:
+                    continue
+                raw = gzip.decompress(git_show(a.wcxb, f"{split}/html/{f[:-5]}.html.gz"))
+                html = raw.decode("utf-8", errors="replace")
+                add(f"wcxb-{split}", f[:-5], meta.get("url"), html, label, "text")
+
+    if a.l3s:
+        root = "L3S-GN1-20100130203947-00001"
+        urls = {}
+        for line in git_show(a.l3s, f"{root}/url-mapping.txt").decode().splitlines():
+            if "\t" in line:
+                uuid, url = line.split("\t", 1)
+                urls[uuid.strip("<>").removeprefix("urn:uuid:")] = url.strip()
+        for f in git_ls(a.l3s, f"{root}/annotated"):
+            label = "\n".join(full_text_spans(git_show(a.l3s, f"{root}/annotated/{f}").decode(
+                "utf-8", errors="replace")))
+            raw = git_show(a.l3s, f"{root}/original/{f}")
+            try:
+                html = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                html = raw.decode("cp1252", errors="replace")
+            if label.strip():
+                half = "dev" if int(f[0], 16) % 2 == 0 else "test"
+                add(f"l3s-{half}", f[:-5], urls.get(f[:-5]), html, label, "text")
 
     with open(a.out, "w") as out:
         for p in pages:

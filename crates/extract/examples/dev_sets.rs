@@ -11,18 +11,20 @@
 //!   simple conversion, [`label_text`]; precision, recall and F1 as AEB computes them;
 //! - `label_kind = "text_prefix"` (goose3's `cleaned_text`, a prefix of the article text):
 //!   recall only (the share of the prefix's shingles that the extraction has) — precision cannot
-//!   be measured against a prefix.
+//!   be measured against a prefix;
+//! - `label_kind = "text"` (WCXB's `main_content`, a whole article text): precision, recall and F1.
 //!
 //! With `--set1`, the tuning set of the first two sessions (trafilatura's snippets on the mirror's
 //! test-page WARC, strict UTF-8) is scored too, so that one command gives all three figures.
 //! `--per-page FILE` writes one TSV line per page (set, name, precision, recall) for diagnosis;
-//! `--show NAME` prints the extraction and the label text of one page; `--dump FILE` writes every
+//! `--show NAME` prints the chosen roots (paths from the body), the extraction and the label text
+//! of one page; `--dump FILE` writes every
 //! extraction (`{"key", "text"}` lines, the `--pred` format).
 //!
 //! Usage: dev_sets PAGES.jsonl [--mode quality|faithful] [--pred FILE] [--set1]
 //!        [--per-page FILE] [--show NAME] [--dump FILE]
 use anyhow::Context;
-use lmrepro_extract::article::extract_article;
+use lmrepro_extract::article::{describe_roots, extract_article};
 use lmrepro_extract::dom::{Dom, Kind, NodeId, Tag};
 use lmrepro_extract::eval::eval_trafilatura;
 use lmrepro_extract::pipeline::{Mode, Options};
@@ -159,13 +161,15 @@ fn main() -> anyhow::Result<()> {
             p.label.clone()
         };
         if show.as_deref() == Some(p.name.as_str()) {
+            let roots = describe_roots(&Dom::parse(&p.html)).join("\n");
+            println!("=== {}/{} roots\n{roots}", p.set, p.name);
             println!("=== extraction\n{text}\n=== label\n{label}\n===");
         }
         let (precision, recall) = page_scores(&label, text);
         let s = sets.entry(p.set.as_str()).or_default();
         s.pages += 1;
         // Precision only against a whole label (not a prefix).
-        let precision = precision.filter(|_| p.label_kind == "html");
+        let precision = precision.filter(|_| p.label_kind != "text_prefix");
         s.precisions.extend(precision);
         s.recalls.extend(recall);
         let (pr, rc) = (precision.unwrap_or(f64::NAN), recall.unwrap_or(f64::NAN));

@@ -59,12 +59,52 @@ pub fn extract_article(dom: &Dom) -> String {
     let ours = visible_chars(&text);
     if ours < MIN_ARTICLE_CHARS {
         let faithful = extract_from_dom(dom, &fallback_options());
-        let theirs = visible_chars(&faithful);
-        if theirs > FALLBACK_RATIO * ours {
+        let theirs = prose_chars(&faithful);
+        if theirs > FALLBACK_RATIO * prose_chars(&text) {
             return faithful;
         }
     }
     text
+}
+
+/// The elements [`extract_article`] writes, for diagnosis (the `dev_sets` example's `--show`):
+/// each as its path from the body, `tag.class#id` per level, with its visible characters.
+pub fn describe_roots(dom: &Dom) -> Vec<String> {
+    let Some(body) = dom.body() else {
+        return Vec::new();
+    };
+    let stats = Stats::compute(dom, body);
+    let label = |id: NodeId| {
+        let n = dom.node(id);
+        let tag = match &n.kind {
+            Kind::Element { qual, .. } => qual.local.to_string(),
+            _ => String::new(),
+        };
+        let (class, nid) = (n.attr("class"), n.attr("id"));
+        let mut l = tag;
+        if !class.is_empty() {
+            l.push('.');
+            l.push_str(&class.split_whitespace().collect::<Vec<_>>().join("."));
+        }
+        if !nid.is_empty() {
+            l.push('#');
+            l.push_str(nid);
+        }
+        l
+    };
+    choose_roots(dom, &stats, body)
+        .into_iter()
+        .map(|r| {
+            let mut path = Vec::new();
+            let mut a = r;
+            while a != NONE && a != body {
+                path.push(label(a));
+                a = dom.node(a).parent;
+            }
+            path.reverse();
+            format!("{} chars: {}", stats.chars[r as usize], path.join(" > "))
+        })
+        .collect()
 }
 
 /// The faithful extraction used as fallback: DCLM's call without comment sections
@@ -75,6 +115,15 @@ fn fallback_options() -> ExtractOptions {
         comments: false,
         ..ExtractOptions::dclm()
     }
+}
+
+const PROSE_MIN_WORDS: usize = 10;
+
+fn prose_chars(s: &str) -> usize {
+    s.lines()
+        .filter(|l| l.split_whitespace().count() >= PROSE_MIN_WORDS)
+        .map(visible_chars)
+        .sum()
 }
 
 fn visible_chars(s: &str) -> usize {
@@ -116,10 +165,15 @@ fn is_block(tag: Tag) -> bool {
     tag.is_block() || matches!(tag, Tag::Td | Tag::Th | Tag::Body)
 }
 
-/// `hidden`, `aria-hidden="true"`, inline `display:none` / `visibility:hidden`.
+/// `hidden`, `aria-hidden="true"`, inline `display:none` / `visibility:hidden`; not React's
+/// streamed-render segments (`<div hidden id="S:0">`), which hold the page's server-rendered
+/// content until a script moves it into place (14 of the 791 WCXB development article pages,
+/// 2025, have their whole article there).
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
     let n = dom.node(id);
-    if n.has_attr("hidden") || n.attr("aria-hidden").trim() == "true" {
+    if (n.has_attr("hidden") && !is_react_segment(n.attr("id")))
+        || n.attr("aria-hidden").trim() == "true"
+    {
         return true;
     }
     let style = n.attr("style");
@@ -132,6 +186,13 @@ fn is_hidden(dom: &Dom, id: NodeId) -> bool {
         .flat_map(char::to_lowercase)
         .collect();
     s.contains("display:none") || s.contains("visibility:hidden")
+}
+
+/// `S:` followed by digits: the id React 18's streaming server renderer gives the hidden
+/// container of a finished segment.
+fn is_react_segment(id: &str) -> bool {
+    id.strip_prefix("S:")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Lower-case words of `class` and `id` (split at anything not alphanumeric), to match the
@@ -261,6 +322,9 @@ pub(crate) struct Stats {
     /// The subtree holds a heading (`h1`–`h6`) with text that is more than half link text:
     /// the headline of a teaser card.
     link_heading: Vec<bool>,
+    /// Inside page furniture: `<nav>`, `<aside>`, `<footer>` (or their ARIA roles). Paragraphs
+    /// there never score: readability removes such "unlikely candidates" before scoring.
+    furniture: Vec<bool>,
     /// The page's first `<h1>` ([`NONE`] if none) and the words of its `<title>`: what
     /// [`is_headline`] compares an `<h1>` with.
     first_h1: NodeId,
@@ -280,6 +344,7 @@ impl Stats {
             own_commas: vec![0; n],
             cut: vec![false; n],
             link_heading: vec![false; n],
+            furniture: vec![false; n],
             first_h1: NONE,
             title_words: Vec::new(),
             order: Vec::new(),
@@ -334,6 +399,18 @@ impl Stats {
                 }
                 _ => {}
             }
+        }
+        // Pre-order: a parent is decided before its children.
+        for &id in &s.order {
+            let node = dom.node(id);
+            let parent = node.parent;
+            let inherited = parent != NONE && s.furniture[parent as usize];
+            s.furniture[id as usize] = inherited
+                || matches!(node.tag(), Some(Tag::Nav | Tag::Aside | Tag::Footer))
+                || matches!(
+                    node.attr("role").trim(),
+                    "navigation" | "complementary" | "contentinfo"
+                );
         }
         // Bottom-up sums: reverse pre-order visits children before parents.
         for &id in s.order.iter().rev() {
@@ -412,14 +489,25 @@ pub(crate) fn choose_roots(dom: &Dom, s: &Stats, body: NodeId) -> Vec<NodeId> {
     let mut score = vec![0.0f64; n];
     let mut seen = vec![false; n];
     let mut candidates: Vec<NodeId> = Vec::new();
-    for &p in &s.order {
+    // Paragraphs: elements with enough own text, at most half of it in links.
+    let scores = |p: NodeId| {
         let own = s.own_chars[p as usize];
-        if s.cut[p as usize] || own < MIN_PARAGRAPH_CHARS || dom.node(p).tag().is_none() {
+        !s.cut[p as usize]
+            && own >= MIN_PARAGRAPH_CHARS
+            && dom.node(p).tag().is_some()
+            && s.own_link_chars[p as usize] * 2 <= own
+    };
+    // Paragraphs in page furniture don't score, unless there are no others (an unclosed
+    // `<aside>` banner holds the whole page).
+    let skip_furniture = s
+        .order
+        .iter()
+        .any(|&p| !s.furniture[p as usize] && scores(p));
+    for &p in &s.order {
+        if !scores(p) || (skip_furniture && s.furniture[p as usize]) {
             continue;
         }
-        if s.own_link_chars[p as usize] * 2 > own {
-            continue;
-        }
+        let own = s.own_chars[p as usize];
         let content = 1.0 + s.own_commas[p as usize] as f64 + (own as f64 / 100.0).floor().min(3.0);
         // The paragraph itself (a `<div>` with text is a paragraph too) and 4 ancestors.
         let mut a = dom.node(p).parent;
@@ -724,6 +812,15 @@ fn is_headline(dom: &Dom, s: &Stats, id: NodeId) -> bool {
     hits as f64 >= HEADLINE_TITLE_SHARE * h.len() as f64
 }
 
+fn title_like(dom: &Dom, s: &Stats, id: NodeId) -> bool {
+    let h = words_of(&dom.text_content(id));
+    if h.len() < 3 {
+        return false;
+    }
+    let hits = h.iter().filter(|w| s.title_words.contains(w)).count();
+    hits as f64 >= HEADLINE_TITLE_SHARE * h.len() as f64
+}
+
 /// See [`is_headline`].
 const HEADLINE_TITLE_SHARE: f64 = 0.8;
 
@@ -844,6 +941,13 @@ impl<'a> Writer<'a> {
                     if dropped(self.dom, self.s, id, root) {
                         continue;
                     }
+                    // A headline that opens the text (not only an `<h1>`).
+                    if self.out.is_empty()
+                        && is_heading(self.dom, id)
+                        && title_like(self.dom, self.s, id)
+                    {
+                        continue;
+                    }
                     if tag == Tag::Br {
                         self.newline();
                         continue;
@@ -876,6 +980,91 @@ impl<'a> Writer<'a> {
 /// "read more" links printed twice); long repeated lines are kept (quoted text, refrains).
 const MAX_DEDUP_LINE_CHARS: usize = 100;
 
+/// A copyright notice ("© 2008 AFP", "Copyright 2008 The Associated Press. All rights
+/// reserved."): a line shorter than [`MAX_NOTICE_CHARS`] that opens with `©`, `(c)` or
+/// "copyright", or says "all rights reserved".
+fn is_copyright_line(line: &str) -> bool {
+    if line.chars().count() >= MAX_NOTICE_CHARS {
+        return false;
+    }
+    let l = line.trim_start_matches(['(', '[', ' ']).to_lowercase();
+    l.starts_with('©')
+        || l.starts_with("(c)")
+        || l.starts_with("copyright")
+        || l.contains("all rights reserved")
+}
+
+const MAX_NOTICE_CHARS: usize = 200;
+
+/// A publication-date line ("Last updated: April 21, 2025", "Posted by X on Tuesday, August 29,
+/// 2023", "POSTED: 7:54 am EST January 23, 2008"): shorter than [`MAX_DATE_LINE_CHARS`], opens
+/// with updated / published / posted / modified / created (after "last" or "first"), and holds a
+/// year, a clock time or "ago" / "today" / "yesterday".
+fn is_dateline_notice(line: &str) -> bool {
+    if line.chars().count() >= MAX_DATE_LINE_CHARS {
+        return false;
+    }
+    let l = line.to_lowercase();
+    let words: Vec<&str> = l
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = match words.first() {
+        Some(&("last" | "first")) => words.get(1).copied().unwrap_or(""),
+        Some(w) => w,
+        None => return false,
+    };
+    if !matches!(
+        first,
+        "updated" | "update" | "published" | "posted" | "modified" | "created"
+    ) {
+        return false;
+    }
+    let year = |w: &&str| {
+        w.len() == 4
+            && (w.starts_with("19") || w.starts_with("20"))
+            && w.bytes().all(|b| b.is_ascii_digit())
+    };
+    let clock = l
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit());
+    words.iter().any(year)
+        || clock
+        || words
+            .iter()
+            .any(|w| matches!(*w, "ago" | "today" | "yesterday"))
+}
+
+const MAX_DATE_LINE_CHARS: usize = 120;
+
+/// A byline ("By JEFF KAROUB", "by: Murray Brewster, THE CANADIAN PRESS"): shorter than
+/// [`MAX_BYLINE_CHARS`], "by" and then 2–8 words of which the first is capitalised (a name, not
+/// "By changed lines" or "By Audience").
+fn is_byline(line: &str) -> bool {
+    if line.chars().count() >= MAX_BYLINE_CHARS {
+        return false;
+    }
+    let l = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let Some(rest) = l
+        .strip_prefix("By")
+        .or_else(|| l.strip_prefix("by"))
+        .or_else(|| l.strip_prefix("BY"))
+    else {
+        return false;
+    };
+    if !rest.starts_with([' ', ':']) {
+        return false;
+    }
+    let words: Vec<&str> = rest
+        .trim_start_matches([' ', ':'])
+        .split_whitespace()
+        .collect();
+    (2..=8).contains(&words.len()) && words[0].starts_with(|c: char| c.is_uppercase())
+}
+
+const MAX_BYLINE_CHARS: usize = 70;
+
 fn dedup_lines(text: &str) -> String {
     let mut seen: HashSet<&str> = HashSet::new();
     let mut out = String::with_capacity(text.len());
@@ -885,6 +1074,9 @@ fn dedup_lines(text: &str) -> String {
             continue;
         }
         if !seen.insert(line) && line.chars().count() < MAX_DEDUP_LINE_CHARS {
+            continue;
+        }
+        if is_copyright_line(line) || is_dateline_notice(line) || is_byline(line) {
             continue;
         }
         if !out.is_empty() {
@@ -987,6 +1179,22 @@ mod tests {
         for bad in ["var x", "Hidden", "Also hidden", "Search", "Go"] {
             assert!(!t.contains(bad), "{bad}: {t}");
         }
+    }
+
+    #[test]
+    fn react_streamed_segments_are_not_hidden() {
+        // React 18 streaming SSR: the visible shell holds a placeholder, the rendered article
+        // arrives in `<div hidden id="S:0">` for a script to move in.
+        let art = format!("<p>{LONG} Streamed.</p><p>{LONG} Second.</p><p>{LONG}</p>");
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a></nav><main><template id='B:0'></template>\
+             Loading</main><div hidden id='S:0'><article>{art}</article></div>\
+             <div hidden id='S:x'><p>{LONG} Not a segment.</p></div></body></html>"
+        );
+        let t = q(&html);
+        assert!(t.contains("Streamed.") && t.contains("Second."), "{t}");
+        assert!(!t.contains("Not a segment"), "{t}");
+        assert!(is_react_segment("S:12") && !is_react_segment("S:") && !is_react_segment("S:1a"));
     }
 
     #[test]
