@@ -117,11 +117,15 @@ fn fallback_options() -> ExtractOptions {
     }
 }
 
-const PROSE_MIN_WORDS: usize = 10;
+const PROSE_MIN_WORDS: usize = 6;
 
 fn prose_chars(s: &str) -> usize {
     s.lines()
-        .filter(|l| l.split_whitespace().count() >= PROSE_MIN_WORDS)
+        .filter(|l| {
+            l.split_whitespace().count() >= PROSE_MIN_WORDS
+                && l.trim_end()
+                    .ends_with(['.', '!', '?', '"', '\u{201d}', '\u{2019}', ')'])
+        })
         .map(visible_chars)
         .sum()
 }
@@ -271,7 +275,7 @@ const BOILER_PREFIXES: [&str; 53] = [
 
 /// Exact words (too short or too common to match as prefixes). Not `hidden`/`hide`: on the
 /// tuning set they are mostly responsive-layout classes (`hidden-xs`) around visible text.
-const BOILER_WORDS: [&str; 6] = ["ad", "meta", "info", "tag", "cat", "top"];
+const BOILER_WORDS: [&str; 7] = ["ad", "meta", "info", "tag", "cat", "top", "bio"];
 
 /// Words that mark the main text; they veto a boilerplate match of the same element (a
 /// `post-content` wrapper of a `post-meta` is content).
@@ -981,20 +985,30 @@ impl<'a> Writer<'a> {
 const MAX_DEDUP_LINE_CHARS: usize = 100;
 
 /// A copyright notice ("© 2008 AFP", "Copyright 2008 The Associated Press. All rights
-/// reserved."): a line shorter than [`MAX_NOTICE_CHARS`] that opens with `©`, `(c)` or
-/// "copyright", or says "all rights reserved".
+/// reserved."): a line shorter than [`MAX_NOTICE_CHARS`] that opens with `©` or `(c)`, or with
+/// "copyright" and holds a year or `©` in at most [`MAX_NOTICE_WORDS`] words, or says "all rights reserved" (not "Copyright law
+/// changed ...").
 fn is_copyright_line(line: &str) -> bool {
     if line.chars().count() >= MAX_NOTICE_CHARS {
         return false;
     }
-    let l = line.trim_start_matches(['(', '[', ' ']).to_lowercase();
+    let l = line.trim_start().to_lowercase();
+    let l = l.strip_prefix(['(', '[']).unwrap_or(&l);
+    let year = l
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
     l.starts_with('©')
-        || l.starts_with("(c)")
-        || l.starts_with("copyright")
+        || l.starts_with("c)")
+        || (l.starts_with("copyright")
+            && (year || l.contains('©') || l.contains("(c)"))
+            && l.split_whitespace().count() <= MAX_NOTICE_WORDS)
         || l.contains("all rights reserved")
 }
 
 const MAX_NOTICE_CHARS: usize = 200;
+
+/// ... and a "copyright ..." line without "all rights reserved" has at most this many words.
+const MAX_NOTICE_WORDS: usize = 10;
 
 /// A publication-date line ("Last updated: April 21, 2025", "Posted by X on Tuesday, August 29,
 /// 2023", "POSTED: 7:54 am EST January 23, 2008"): shorter than [`MAX_DATE_LINE_CHARS`], opens
@@ -1020,6 +1034,9 @@ fn is_dateline_notice(line: &str) -> bool {
     ) {
         return false;
     }
+    if words.len() > MAX_DATE_LINE_WORDS {
+        return false;
+    }
     let year = |w: &&str| {
         w.len() == 4
             && (w.starts_with("19") || w.starts_with("20"))
@@ -1037,6 +1054,9 @@ fn is_dateline_notice(line: &str) -> bool {
 }
 
 const MAX_DATE_LINE_CHARS: usize = 120;
+
+/// ... and at most this many words ("Published in 2008, the book sold well ..." is text).
+const MAX_DATE_LINE_WORDS: usize = 12;
 
 /// A byline ("By JEFF KAROUB", "by: Murray Brewster, THE CANADIAN PRESS"): shorter than
 /// [`MAX_BYLINE_CHARS`], "by" and then 2–8 words of which the first is capitalised (a name, not
@@ -1065,6 +1085,175 @@ fn is_byline(line: &str) -> bool {
 
 const MAX_BYLINE_CHARS: usize = 70;
 
+/// A line that is only a control or section label of page furniture ("Share this article",
+/// "E-mail this to a friend", "Related Posts:", "Back to top"): its words, lower-cased and
+/// joined by single spaces, are one of [`UI_PHRASES`].
+fn is_ui_phrase(line: &str) -> bool {
+    if line.len() > 40 {
+        return false;
+    }
+    let words: Vec<String> = line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    !words.is_empty() && UI_PHRASES.contains(&words.join(" ").as_str())
+}
+
+const UI_PHRASES: [&str; 48] = [
+    "share",
+    "share this",
+    "share this article",
+    "share this story",
+    "share this page",
+    "share this post",
+    "share on facebook",
+    "share on twitter",
+    "email",
+    "e mail",
+    "email this",
+    "e mail this",
+    "email this article",
+    "email this story",
+    "email to a friend",
+    "e mail to a friend",
+    "email this to a friend",
+    "e mail this to a friend",
+    "print",
+    "print this",
+    "print this article",
+    "print this story",
+    "print this page",
+    "sponsored links",
+    "sponsored link",
+    "advertisement",
+    "related",
+    "related stories",
+    "related articles",
+    "related links",
+    "related content",
+    "related posts",
+    "related news",
+    "related to this story",
+    "comments",
+    "post a comment",
+    "leave a comment",
+    "leave a reply",
+    "add your comment",
+    "font size",
+    "text size",
+    "previous story",
+    "next story",
+    "read more",
+    "more stories",
+    "skip navigation",
+    "back to top",
+    "tags",
+];
+
+const MONTHS: [&str; 24] = [
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "sept",
+];
+
+/// A line that is only a date ("Monday, 07 Jan 2008 22:36", "04:52 PM PST on Friday, January
+/// 18, 2008"): every word a month or weekday name, a number (with an ordinal, `am` or `pm`
+/// suffix), `am`/`pm`, a time zone, "on" or "at"; with a month, a year and a day. Not a month
+/// and year alone ("April 2014" heads an archive list) and not a number-only date (table cells).
+fn is_date_only(line: &str) -> bool {
+    if line.chars().count() >= MAX_DATE_LINE_CHARS {
+        return false;
+    }
+    let l = line.to_lowercase();
+    let (mut month, mut year, mut day) = (false, false, false);
+    for w in l
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let digits = w.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            let (num, suffix) = w.split_at(digits);
+            if !matches!(suffix, "" | "st" | "nd" | "rd" | "th" | "am" | "pm") {
+                return false;
+            }
+            match num.len() {
+                4 if num.starts_with("19") || num.starts_with("20") => year = true,
+                1 | 2 => day = true,
+                _ => return false,
+            }
+        } else if MONTHS.contains(&w) {
+            month = true;
+        } else if !matches!(
+            w,
+            "mon"
+                | "tue"
+                | "wed"
+                | "thu"
+                | "fri"
+                | "sat"
+                | "sun"
+                | "monday"
+                | "tuesday"
+                | "wednesday"
+                | "thursday"
+                | "friday"
+                | "saturday"
+                | "sunday"
+                | "am"
+                | "pm"
+                | "a"
+                | "p"
+                | "m"
+                | "gmt"
+                | "utc"
+                | "est"
+                | "edt"
+                | "pst"
+                | "pdt"
+                | "cst"
+                | "cdt"
+                | "mst"
+                | "mdt"
+                | "cet"
+                | "cest"
+                | "bst"
+                | "ist"
+                | "aest"
+                | "aedt"
+                | "et"
+                | "pt"
+                | "ct"
+                | "on"
+                | "at"
+        ) {
+            return false;
+        }
+    }
+    month && year && day
+}
+
 fn dedup_lines(text: &str) -> String {
     let mut seen: HashSet<&str> = HashSet::new();
     let mut out = String::with_capacity(text.len());
@@ -1076,7 +1265,12 @@ fn dedup_lines(text: &str) -> String {
         if !seen.insert(line) && line.chars().count() < MAX_DEDUP_LINE_CHARS {
             continue;
         }
-        if is_copyright_line(line) || is_dateline_notice(line) || is_byline(line) {
+        if is_copyright_line(line)
+            || is_dateline_notice(line)
+            || is_byline(line)
+            || is_date_only(line)
+            || is_ui_phrase(line)
+        {
             continue;
         }
         if !out.is_empty() {
@@ -1179,6 +1373,119 @@ mod tests {
         for bad in ["var x", "Hidden", "Also hidden", "Search", "Go"] {
             assert!(!t.contains(bad), "{bad}: {t}");
         }
+    }
+
+    #[test]
+    fn paragraphs_in_page_furniture_do_not_score() {
+        // A long disclaimer in the footer outweighs a short article by paragraph score; it
+        // must not be chosen (the footer is not even a candidate).
+        let disclaimer: String = (0..8).map(|_| format!("<p>{LONG}</p>")).collect();
+        let html = format!(
+            "<html><body><main><div class=story><p>{LONG} Short article.</p></div></main>\
+             <footer><div class=legal>{disclaimer}</div><div class=contact><a href=/c>Contact\
+             </a></div></footer></body></html>"
+        );
+        let t = q(&html);
+        assert!(t.contains("Short article."), "{t}");
+        assert_eq!(t.lines().count(), 1, "{t}");
+        // ... unless nothing outside furniture scores (an unclosed `<aside>` banner holds the
+        // page).
+        let html = format!(
+            "<html><body><aside class=banner>Notice<div class=page><article><p>{LONG}</p>\
+             <p>{LONG} Inside.</p></article><div class=x><a href=/>Home</a></div></div></body></html>"
+        );
+        assert!(q(&html).contains("Inside."), "{}", q(&html));
+    }
+
+    #[test]
+    fn short_articles_keep_their_text_when_the_page_adds_no_prose() {
+        // A news brief in a page of link menus: the fallback's extra text is not prose.
+        let menus: String = (0..60)
+            .map(|i| {
+                format!("<div class=m{i}><span>Section {i}</span> <span>Index {i}</span></div>")
+            })
+            .collect();
+        let html = format!(
+            "<html><body>{menus}<div class=story><p>{LONG} Brief.</p></div>{menus}</body></html>"
+        );
+        let t = q(&html);
+        assert!(t.contains("Brief.") && !t.contains("Section 3"), "{t}");
+        // A wrong short pick in a page of prose still falls back.
+        let prose: String = (0..6).map(|i| format!("<p>{LONG} Para {i}.</p>")).collect();
+        let html = format!(
+            "<html><body><div class=sidebar-x><p>{LONG} Pick.</p></div><table><tr><td>{prose}</td></tr></table></body></html>"
+        );
+        let t = q(&html);
+        assert!(t.contains("Para 5."), "{t}");
+    }
+
+    #[test]
+    fn notice_lines_are_dropped() {
+        for line in [
+            "Copyright 2008 The Associated Press. All rights reserved.",
+            "(© 2008 The Associated Press. All Rights Reserved.)",
+            "© 2008 AFP",
+            "Last updated: April 21, 2025",
+            "POSTED: 7:54 am EST January 23, 2008",
+            "Posted by IndustrySelect on Tuesday, August 29, 2023",
+            "By JEFF KAROUB",
+            "by: Murray Brewster, THE CANADIAN PRESS",
+            "Monday, 07 Jan 2008 22:36",
+            "04:52 PM PST on Friday, January 18, 2008",
+            "Share this article",
+            "E-mail this to a friend",
+            "Related Posts:",
+        ] {
+            assert!(
+                is_copyright_line(line)
+                    || is_dateline_notice(line)
+                    || is_byline(line)
+                    || is_date_only(line)
+                    || is_ui_phrase(line),
+                "{line}"
+            );
+        }
+        for line in [
+            "Copyright law has changed since 1998, and the court said so in a long ruling today.",
+            "By establishing a clear process, the team cut costs.",
+            "By changed lines",
+            "By Audience",
+            "April 2014",
+            "1/1/2013",
+            "Posted to the wrong address, the letter came back.",
+            "Related parties were named in the filing.",
+            "Published in 2008, the book sold well across the whole of Europe and much of Asia and it was reprinted often.",
+        ] {
+            assert!(
+                !(is_copyright_line(line)
+                    || is_dateline_notice(line)
+                    || is_byline(line)
+                    || is_date_only(line)
+                    || is_ui_phrase(line)),
+                "{line}"
+            );
+        }
+        let art = format!(
+            "<p>By Jane Doe</p><p>Monday, 07 Jan 2008 22:36</p><p>{LONG}</p><p>{LONG} End.</p>\
+             <p>Copyright 2008 Reuters. All rights reserved.</p>"
+        );
+        let t = q(&page(&art, ""));
+        assert!(
+            t.contains("End.") && !t.contains("Jane") && !t.contains("2008"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_title_like_heading_that_opens_the_text_is_the_headline() {
+        let html = format!(
+            "<html><head><title>Storm hits the northern coast - News</title></head><body>\
+             <div class=story><h2>Storm hits the northern coast</h2><p>{LONG}</p>\
+             <h2>Storm damage on the coast</h2><p>{LONG} End.</p></div></body></html>"
+        );
+        let t = q(&html);
+        assert!(!t.contains("Storm hits"), "{t}");
+        assert!(t.contains("Storm damage on the coast"), "{t}");
     }
 
     #[test]
@@ -1356,11 +1663,11 @@ mod tests {
     #[test]
     fn much_longer_faithful_text_replaces_a_short_article() {
         // A short "article" of one paragraph beside a long text the scorer splits into
-        // paragraph-less line runs (`<br>`): the faithful text is > 3× longer and wins.
+        // paragraph-less line runs (`<br>`): the faithful text has > 3× the prose and wins.
         let lines: String = (0..12)
             .map(|i| {
                 format!(
-                    "Line {i} of the long page text without any paragraph markup at all here<br>"
+                    "Line {i} of the long page text without any paragraph markup at all here.<br>"
                 )
             })
             .collect();
