@@ -295,6 +295,20 @@ fn word_hits(words: &[String], prefixes: &[&str], exact: &[&str]) -> bool {
 /// neutral on the other two).
 const NOT_BOILER_PREFIXES: [&str; 1] = ["dateline"];
 
+/// See [`class_sign`].
+const BOILER_TOKEN_STARTS: [&str; 10] = [
+    "related",
+    "sidebar",
+    "widget",
+    "footer",
+    "share",
+    "social",
+    "newsletter",
+    "promo",
+    "sponsor",
+    "breadcrumb",
+];
+
 /// Class/id evidence of one element: -1 boilerplate, +1 content, 0 neither (or both).
 fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     let mut words = class_words(dom, id);
@@ -304,6 +318,27 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     }
     let boiler = word_hits(&words, &BOILER_PREFIXES, &BOILER_WORDS);
     let content = word_hits(&words, &CONTENT_PREFIXES, &[]);
+    // A class or id token that *begins* with "comment" names a comment block, whatever content
+    // words follow or stand beside it (`comment-body`, `comment-content entry-content`); one that
+    // begins with another boilerplate word (`related-content`, `sidebar-content`) does too,
+    // unless another token of the element is a content token (`entry-content sharing-enabled`).
+    let n = dom.node(id);
+    let tokens: Vec<String> = [n.attr("class"), n.attr("id")]
+        .iter()
+        .flat_map(|v| v.split_ascii_whitespace())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if tokens.iter().any(|t| t.starts_with("comment")) {
+        return -1;
+    }
+    let leads = |t: &String| BOILER_TOKEN_STARTS.iter().any(|p| t.starts_with(p));
+    if tokens.iter().any(leads)
+        && !tokens
+            .iter()
+            .any(|t| !leads(t) && CONTENT_PREFIXES.iter().any(|c| t.contains(c)))
+    {
+        return -1;
+    }
     match (boiler, content) {
         (true, false) => -1,
         (false, true) => 1,
@@ -1324,6 +1359,33 @@ mod tests {
         assert!(!t.contains("Share on"), "{t}");
         assert!(!t.contains("By Someone"), "{t}");
         assert!(!t.contains("Comment."), "{t}");
+    }
+
+    #[test]
+    fn a_class_that_begins_with_a_boilerplate_word_is_boilerplate() {
+        let sign = |html: &str| {
+            let d = Dom::parse(html);
+            let div = d.children(d.body().unwrap()).next().unwrap();
+            class_sign(&d, div)
+        };
+        assert_eq!(
+            sign("<body><div class='comment-body entry-content'>x</div></body>"),
+            -1
+        );
+        assert_eq!(
+            sign("<body><div class='related-content'>x</div></body>"),
+            -1
+        );
+        assert_eq!(sign("<body><div id='sidebar-content'>x</div></body>"), -1);
+        // ... unless another token is a content token.
+        assert_eq!(
+            sign("<body><div class='entry-content sharing-on'>x</div></body>"),
+            0
+        );
+        assert_eq!(
+            sign("<body><div class='post-content share'>x</div></body>"),
+            0
+        );
     }
 
     #[test]
