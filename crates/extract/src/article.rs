@@ -843,21 +843,20 @@ fn words_of(t: &str) -> Vec<String> {
 /// at least [`HEADLINE_TITLE_SHARE`] words of the `<title>`. Other `<h1>`s are section titles
 /// (pages that use `<h1>` for every section) and stay.
 fn is_headline(dom: &Dom, s: &Stats, id: NodeId) -> bool {
-    if id == s.first_h1 {
-        return true;
-    }
-    let h = words_of(&dom.text_content(id));
-    let hits = h.iter().filter(|w| s.title_words.contains(w)).count();
-    hits as f64 >= HEADLINE_TITLE_SHARE * h.len() as f64
+    id == s.first_h1 || title_words_share(dom, s, id, 0)
 }
 
+/// A heading of at least 3 words, [`HEADLINE_TITLE_SHARE`] of them `<title>` words: the headline
+/// when it opens the text (`Writer::write`), whatever its level.
 fn title_like(dom: &Dom, s: &Stats, id: NodeId) -> bool {
+    title_words_share(dom, s, id, 3)
+}
+
+/// Has the element at least `min_words` words, [`HEADLINE_TITLE_SHARE`] of them in the `<title>`?
+fn title_words_share(dom: &Dom, s: &Stats, id: NodeId, min_words: usize) -> bool {
     let h = words_of(&dom.text_content(id));
-    if h.len() < 3 {
-        return false;
-    }
     let hits = h.iter().filter(|w| s.title_words.contains(w)).count();
-    hits as f64 >= HEADLINE_TITLE_SHARE * h.len() as f64
+    h.len() >= min_words && hits as f64 >= HEADLINE_TITLE_SHARE * h.len() as f64
 }
 
 /// See [`is_headline`].

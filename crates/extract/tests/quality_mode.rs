@@ -15,9 +15,9 @@ fn quality(decoding: Decoding) -> Options {
 }
 
 /// Tuning set, strict UTF-8 (DCLM's decoding: the 27 non-UTF-8 pages count as empty results)
-/// and with charset decoding (all 990 pages). Measured: F1 0.9058 / 0.9163 (third session:
-/// teaser cards, datelines, gap filling, the headline rule; second session 0.9045 / 0.9151;
-/// first session 0.8863 / 0.8966).
+/// and with charset decoding (all 990 pages). Measured: F1 0.9067 / 0.9166 (fourth session:
+/// furniture, prose fallback, notice lines, class tokens; third session 0.9058 / 0.9163;
+/// second 0.9045 / 0.9151; first 0.8863 / 0.8966).
 #[test]
 fn trafilatura_snippets_floor() {
     let r = resolver();
@@ -32,12 +32,12 @@ fn trafilatura_snippets_floor() {
     assert!(charset.precision >= 0.906, "{}", charset.precision);
 }
 
-/// Test set (never tuned on): measured F1 0.9602 (third session; second 0.9591, first 0.9521;
-/// faithful mode 0.8982).
+/// Test set (never tuned on): measured F1 0.9615 (fourth session; third 0.9602, second 0.9591,
+/// first 0.9521; faithful mode 0.8982).
 #[test]
 fn aeb_floor() {
     let m = eval_aeb(&resolver(), &quality(Decoding::StrictUtf8)).unwrap();
     eprintln!("quality AEB: {m:?}");
     assert_eq!(m.documents, 181);
-    assert!(m.f1 >= 0.959, "AEB F1 {}", m.f1);
+    assert!(m.f1 >= 0.960, "AEB F1 {}", m.f1);
 }
