@@ -199,21 +199,6 @@ fn is_react_segment(id: &str) -> bool {
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Lower-case words of `class` and `id` (split at anything not alphanumeric), to match the
-/// vocabularies below as whole words *or* word prefixes (`comments`, `sharebar`).
-fn class_words(dom: &Dom, id: NodeId) -> Vec<String> {
-    let n = dom.node(id);
-    let mut out = Vec::new();
-    for v in [n.attr("class"), n.attr("id")] {
-        for w in v.split(|c: char| !c.is_alphanumeric()) {
-            if !w.is_empty() {
-                out.push(w.to_lowercase());
-            }
-        }
-    }
-    out
-}
-
 /// Word prefixes of class/id values that mark boilerplate (page furniture, social, comments,
 /// bylines, captions, teasers) — the vocabulary readability's "unlikely candidates" and
 /// trafilatura's discard lists share, in our own selection.
@@ -283,12 +268,6 @@ const CONTENT_PREFIXES: [&str; 10] = [
     "article", "content", "entry", "post", "story", "body", "text", "main", "blog", "hentry",
 ];
 
-fn word_hits(words: &[String], prefixes: &[&str], exact: &[&str]) -> bool {
-    words
-        .iter()
-        .any(|w| prefixes.iter().any(|p| w.starts_with(p)) || exact.iter().any(|e| w == e))
-}
-
 /// Word prefixes that are never boilerplate although a boiler prefix matches them: a news
 /// dateline ("KOBE, Japan —", class `dateline`, matched by `date`) opens the article's first
 /// paragraph and is part of its text (third session: 0.9045 → 0.9047 on the trafilatura set,
@@ -309,33 +288,55 @@ const BOILER_TOKEN_STARTS: [&str; 10] = [
     "breadcrumb",
 ];
 
-/// Class/id evidence of one element: -1 boilerplate, +1 content, 0 neither (or both).
+/// Class/id evidence of one element: -1 boilerplate, +1 content, 0 neither (or both). The words
+/// of `class` and `id` (split at anything not alphanumeric, lower-cased) match the vocabularies
+/// above as whole words *or* word prefixes (`comments`, `sharebar`); a boilerplate word is vetoed
+/// by a content word of the same element (a `post-content` wrapper of a `post-meta` is content).
+/// A class or id token that *begins* with "comment" names a comment block, whatever content words
+/// follow or stand beside it (`comment-body`, `comment-content entry-content`); one that begins
+/// with another boilerplate word (`related-content`, `sidebar-content`) does too, unless another
+/// token of the element is a content token (`entry-content sharing-enabled`). One pass over the
+/// two attributes.
 fn class_sign(dom: &Dom, id: NodeId) -> i32 {
-    let mut words = class_words(dom, id);
-    words.retain(|w| !NOT_BOILER_PREFIXES.iter().any(|p| w.starts_with(p)));
-    if words.is_empty() {
+    let n = dom.node(id);
+    let (mut any_word, mut boiler, mut content) = (false, false, false);
+    let (mut comment, mut lead) = (false, false);
+    let leads = |t: &str| BOILER_TOKEN_STARTS.iter().any(|p| starts_ci(t, p));
+    let tokens = || {
+        [n.attr("class"), n.attr("id")]
+            .into_iter()
+            .flat_map(str::split_ascii_whitespace)
+    };
+    for t in tokens() {
+        comment |= starts_ci(t, "comment");
+        lead |= leads(t);
+        for w in t.split(|c: char| !c.is_alphanumeric()) {
+            if w.is_empty() {
+                continue;
+            }
+            // ASCII words are compared in place; others lower-cased first (Unicode rules).
+            let lower;
+            let w = if w.is_ascii() {
+                w
+            } else {
+                lower = w.to_lowercase();
+                lower.as_str()
+            };
+            if NOT_BOILER_PREFIXES.iter().any(|p| starts_ci(w, p)) {
+                continue;
+            }
+            any_word = true;
+            boiler |= BOILER_PREFIXES.iter().any(|p| starts_ci(w, p))
+                || BOILER_WORDS.iter().any(|e| w.eq_ignore_ascii_case(e));
+            content |= CONTENT_PREFIXES.iter().any(|p| starts_ci(w, p));
+        }
+    }
+    if !any_word {
         return 0;
     }
-    let boiler = word_hits(&words, &BOILER_PREFIXES, &BOILER_WORDS);
-    let content = word_hits(&words, &CONTENT_PREFIXES, &[]);
-    // A class or id token that *begins* with "comment" names a comment block, whatever content
-    // words follow or stand beside it (`comment-body`, `comment-content entry-content`); one that
-    // begins with another boilerplate word (`related-content`, `sidebar-content`) does too,
-    // unless another token of the element is a content token (`entry-content sharing-enabled`).
-    let n = dom.node(id);
-    let tokens: Vec<String> = [n.attr("class"), n.attr("id")]
-        .iter()
-        .flat_map(|v| v.split_ascii_whitespace())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if tokens.iter().any(|t| t.starts_with("comment")) {
-        return -1;
-    }
-    let leads = |t: &String| BOILER_TOKEN_STARTS.iter().any(|p| t.starts_with(p));
-    if tokens.iter().any(leads)
-        && !tokens
-            .iter()
-            .any(|t| !leads(t) && CONTENT_PREFIXES.iter().any(|c| t.contains(c)))
+    if comment
+        || (lead
+            && !tokens().any(|t| !leads(t) && CONTENT_PREFIXES.iter().any(|c| contains_ci(t, c))))
     {
         return -1;
     }
@@ -344,6 +345,18 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
         (false, true) => 1,
         _ => 0,
     }
+}
+
+/// Does `t` begin with the lower-case ASCII `p`, ignoring ASCII case?
+fn starts_ci(t: &str, p: &str) -> bool {
+    t.len() >= p.len() && t.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+}
+
+/// Does `t` contain the lower-case ASCII `p`, ignoring ASCII case?
+fn contains_ci(t: &str, p: &str) -> bool {
+    t.as_bytes()
+        .windows(p.len())
+        .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
 }
 
 /// Per-node facts, indexed by node id.
@@ -1018,19 +1031,57 @@ impl<'a> Writer<'a> {
 /// "read more" links printed twice); long repeated lines are kept (quoted text, refrains).
 const MAX_DEDUP_LINE_CHARS: usize = 100;
 
+/// A line of page furniture that no element rule caught: a copyright notice, a publication-date
+/// line, a byline, a date alone or a furniture label (the rules below). All of them look only at
+/// lines shorter than [`MAX_NOTICE_CHARS`], which are lower-cased and split into words once here.
+fn is_notice(line: &str) -> bool {
+    let chars = line.chars().count();
+    if chars >= MAX_NOTICE_CHARS {
+        return false;
+    }
+    let lower = line.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let l = NoticeLine {
+        line,
+        chars,
+        lower: &lower,
+        words: &words,
+    };
+    is_copyright_line(&l)
+        || is_dateline_notice(&l)
+        || is_byline(&l)
+        || is_date_only(&l)
+        || is_ui_phrase(&l)
+}
+
+/// One output line as the notice rules read it.
+struct NoticeLine<'a> {
+    line: &'a str,
+    /// Characters of `line`.
+    chars: usize,
+    /// `line` lower-cased, and its alphanumeric words.
+    lower: &'a str,
+    words: &'a [&'a str],
+}
+
+/// Four ASCII digits from 1900 to 2099.
+fn is_year(d: &str) -> bool {
+    d.len() == 4
+        && d.bytes().all(|b| b.is_ascii_digit())
+        && (d.starts_with("19") || d.starts_with("20"))
+}
+
 /// A copyright notice ("© 2008 AFP", "Copyright 2008 The Associated Press. All rights
 /// reserved."): a line shorter than [`MAX_NOTICE_CHARS`] that opens with `©` or `(c)`, or with
 /// "copyright" and holds a year or `©` in at most [`MAX_NOTICE_WORDS`] words, or says "all rights reserved" (not "Copyright law
 /// changed ...").
-fn is_copyright_line(line: &str) -> bool {
-    if line.chars().count() >= MAX_NOTICE_CHARS {
-        return false;
-    }
-    let l = line.trim_start().to_lowercase();
-    let l = l.strip_prefix(['(', '[']).unwrap_or(&l);
-    let year = l
-        .split(|c: char| !c.is_ascii_digit())
-        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
+fn is_copyright_line(n: &NoticeLine) -> bool {
+    let l = n.lower.trim_start();
+    let l = l.strip_prefix(['(', '[']).unwrap_or(l);
+    let year = l.split(|c: char| !c.is_ascii_digit()).any(is_year);
     l.starts_with('©')
         || l.starts_with("c)")
         || (l.starts_with("copyright")
@@ -1048,15 +1099,11 @@ const MAX_NOTICE_WORDS: usize = 10;
 /// 2023", "POSTED: 7:54 am EST January 23, 2008"): shorter than [`MAX_DATE_LINE_CHARS`], opens
 /// with updated / published / posted / modified / created (after "last" or "first"), and holds a
 /// year, a clock time or "ago" / "today" / "yesterday".
-fn is_dateline_notice(line: &str) -> bool {
-    if line.chars().count() >= MAX_DATE_LINE_CHARS {
+fn is_dateline_notice(n: &NoticeLine) -> bool {
+    if n.chars >= MAX_DATE_LINE_CHARS {
         return false;
     }
-    let l = line.to_lowercase();
-    let words: Vec<&str> = l
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words = n.words;
     let first = match words.first() {
         Some(&("last" | "first")) => words.get(1).copied().unwrap_or(""),
         Some(w) => w,
@@ -1071,16 +1118,12 @@ fn is_dateline_notice(line: &str) -> bool {
     if words.len() > MAX_DATE_LINE_WORDS {
         return false;
     }
-    let year = |w: &&str| {
-        w.len() == 4
-            && (w.starts_with("19") || w.starts_with("20"))
-            && w.bytes().all(|b| b.is_ascii_digit())
-    };
-    let clock = l
+    let clock = n
+        .lower
         .as_bytes()
         .windows(3)
         .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit());
-    words.iter().any(year)
+    words.iter().any(|w| is_year(w))
         || clock
         || words
             .iter()
@@ -1095,11 +1138,11 @@ const MAX_DATE_LINE_WORDS: usize = 12;
 /// A byline ("By JEFF KAROUB", "by: Murray Brewster, THE CANADIAN PRESS"): shorter than
 /// [`MAX_BYLINE_CHARS`], "by" and then 2–8 words of which the first is capitalised (a name, not
 /// "By changed lines" or "By Audience").
-fn is_byline(line: &str) -> bool {
-    if line.chars().count() >= MAX_BYLINE_CHARS {
+fn is_byline(n: &NoticeLine) -> bool {
+    if n.chars >= MAX_BYLINE_CHARS {
         return false;
     }
-    let l = line.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let l = n.line.trim_start_matches(|c: char| !c.is_alphanumeric());
     let Some(rest) = l
         .strip_prefix("By")
         .or_else(|| l.strip_prefix("by"))
@@ -1122,16 +1165,11 @@ const MAX_BYLINE_CHARS: usize = 70;
 /// A line that is only a control or section label of page furniture ("Share this article",
 /// "E-mail this to a friend", "Related Posts:", "Back to top"): its words, lower-cased and
 /// joined by single spaces, are one of [`UI_PHRASES`].
-fn is_ui_phrase(line: &str) -> bool {
-    if line.len() > 40 {
+fn is_ui_phrase(n: &NoticeLine) -> bool {
+    if n.line.len() > 40 {
         return false;
     }
-    let words: Vec<String> = line
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    !words.is_empty() && UI_PHRASES.contains(&words.join(" ").as_str())
+    !n.words.is_empty() && UI_PHRASES.contains(&n.words.join(" ").as_str())
 }
 
 const UI_PHRASES: [&str; 48] = [
@@ -1216,16 +1254,12 @@ const MONTHS: [&str; 24] = [
 /// 18, 2008"): every word a month or weekday name, a number (with an ordinal, `am` or `pm`
 /// suffix), `am`/`pm`, a time zone, "on" or "at"; with a month, a year and a day. Not a month
 /// and year alone ("April 2014" heads an archive list) and not a number-only date (table cells).
-fn is_date_only(line: &str) -> bool {
-    if line.chars().count() >= MAX_DATE_LINE_CHARS {
+fn is_date_only(n: &NoticeLine) -> bool {
+    if n.chars >= MAX_DATE_LINE_CHARS {
         return false;
     }
-    let l = line.to_lowercase();
     let (mut month, mut year, mut day) = (false, false, false);
-    for w in l
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for &w in n.words {
         let digits = w.bytes().take_while(u8::is_ascii_digit).count();
         if digits > 0 {
             let (num, suffix) = w.split_at(digits);
@@ -1233,7 +1267,7 @@ fn is_date_only(line: &str) -> bool {
                 return false;
             }
             match num.len() {
-                4 if num.starts_with("19") || num.starts_with("20") => year = true,
+                4 if is_year(num) => year = true,
                 1 | 2 => day = true,
                 _ => return false,
             }
@@ -1299,12 +1333,7 @@ fn dedup_lines(text: &str) -> String {
         if !seen.insert(line) && line.chars().count() < MAX_DEDUP_LINE_CHARS {
             continue;
         }
-        if is_copyright_line(line)
-            || is_dateline_notice(line)
-            || is_byline(line)
-            || is_date_only(line)
-            || is_ui_phrase(line)
-        {
+        if is_notice(line) {
             continue;
         }
         if !out.is_empty() {
@@ -1327,6 +1356,16 @@ mod tests {
         characters to count as a paragraph of the main content of the page; it goes on for a \
         while, so that two of these paragraphs are more than the five hundred visible \
         characters below which the faithful text is consulted.";
+
+    /// `inner` five `<div>`s deep in the body: deep enough for the orphan region (5 levels)
+    /// to stay below the body.
+    fn deep_body(inner: &str) -> String {
+        format!(
+            "<body>{}{inner}{}</body>",
+            "<div>".repeat(5),
+            "</div>".repeat(5)
+        )
+    }
 
     fn page(article: &str, furniture: &str) -> String {
         format!(
@@ -1497,14 +1536,7 @@ mod tests {
             "E-mail this to a friend",
             "Related Posts:",
         ] {
-            assert!(
-                is_copyright_line(line)
-                    || is_dateline_notice(line)
-                    || is_byline(line)
-                    || is_date_only(line)
-                    || is_ui_phrase(line),
-                "{line}"
-            );
+            assert!(is_notice(line), "{line}");
         }
         for line in [
             "Copyright law has changed since 1998, and the court said so in a long ruling today.",
@@ -1517,14 +1549,7 @@ mod tests {
             "Related parties were named in the filing.",
             "Published in 2008, the book sold well across the whole of Europe and much of Asia and it was reprinted often.",
         ] {
-            assert!(
-                !(is_copyright_line(line)
-                    || is_dateline_notice(line)
-                    || is_byline(line)
-                    || is_date_only(line)
-                    || is_ui_phrase(line)),
-                "{line}"
-            );
+            assert!(!is_notice(line), "{line}");
         }
         let art = format!(
             "<p>By Jane Doe</p><p>Monday, 07 Jan 2008 22:36</p><p>{LONG}</p><p>{LONG} End.</p>\
@@ -1595,12 +1620,7 @@ mod tests {
              <p><a href=/x>{LONG} A linked teaser.</a></p></div></div>\
              <div class=related><p>{LONG} Related story.</p></div>"
         );
-        let html = format!(
-            "<body>{}{inner}{}</body>",
-            "<div>".repeat(5),
-            "</div>".repeat(5)
-        );
-        let t = q(&html);
+        let t = q(&deep_body(&inner));
         assert!(t.contains("Continued after the ad."), "{t}");
         for bad in [
             "Advertisement",
@@ -1668,12 +1688,7 @@ mod tests {
             "<div><div class=a>{part1}</div></div><ul>{cards}</ul><div>{divs}</div>\
              <div><div><p>{LONG} Continued.</p></div></div>"
         );
-        let html = format!(
-            "<body>{}{inner}{}</body>",
-            "<div>".repeat(5),
-            "</div>".repeat(5)
-        );
-        let t = q(&html);
+        let t = q(&deep_body(&inner));
         assert!(t.contains("Continued."), "{t}");
         assert!(!t.contains("Teaser"), "{t}");
         assert!(!t.contains("Card"), "{t}");
