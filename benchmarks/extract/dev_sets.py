@@ -27,17 +27,25 @@ Sets (the files are read with `git --git-dir=<repo> show HEAD:<path>` and never 
   (`label_kind = "text"`). Original pages that are not UTF-8 are read as Windows-1252. Pages
   whose id (a UUID) starts with a hex digit of even value are `l3s-dev` (tuning), the others
   `l3s-test` (checking that a change carries over).
+- `dragnet-dev`, `dragnet-test` (fifth session): the Dragnet set (Peters & Lecocq, WWW 2013:
+  1,381 news and blog pages of 2012 with hand-marked content; seomoz/dragnet_data, whose own
+  files are Git LFS pointers), as mirrored in j-szulc/html-cleaning-dataset-merged
+  (`dragnet_data/{input/<id>.html,GoldStandard/<id>.txt}`). The label is the gold text before
+  its `!@#$%^&*()  COMMENTS` marker (comments are not content). Unlike AEB's `articleBody`, it
+  keeps the headline, dates, bylines and captions, so rules about those are not judged on it.
+  Files that are not UTF-8 are read as Windows-1252. Pages whose name's MD5 starts with an even
+  hex digit are `dragnet-dev`, the others `dragnet-test`.
 
 Any page whose URL is one of the AEB test set's (ground-truth `url` fields only; never its texts),
 compared as host without `www.` + path without a trailing slash, is excluded; the counts go to
 stderr. Readability's pages name their URL in `<link rel=canonical>` or `og:url` (some have none);
 goose's in the JSON `url` field.
 
-Usage: dev_sets.py --readability GITDIR --goose GITDIR [--wcxb GITDIR] [--l3s GITDIR] --aeb-truth JSON
-                   --out PAGES.jsonl
+Usage: dev_sets.py --readability GITDIR --goose GITDIR [--wcxb GITDIR] [--l3s GITDIR]
+                   [--dragnet GITDIR] --aeb-truth JSON --out PAGES.jsonl
 Output lines: {"set", "name", "url", "html", "label", "label_kind": "html" | "text_prefix" | "text"}.
 """
-import argparse, gzip, json, re, subprocess, sys
+import argparse, gzip, hashlib, json, re, subprocess, sys
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -119,6 +127,7 @@ def main():
     ap.add_argument("--goose", required=True)
     ap.add_argument("--wcxb")
     ap.add_argument("--l3s")
+    ap.add_argument("--dragnet")
     ap.add_argument("--aeb-truth", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -193,6 +202,24 @@ def main():
             if label.strip():
                 half = "dev" if int(f[0], 16) % 2 == 0 else "test"
                 add(f"l3s-{half}", f[:-5], urls.get(f[:-5]), html, label, "text")
+
+    if a.dragnet:
+        def text_of(raw):
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw.decode("cp1252", errors="replace")
+        for f in git_ls(a.dragnet, "dragnet_data/input"):
+            if not f.endswith(".html"):
+                continue
+            name = f[:-5]
+            gold = text_of(git_show(a.dragnet, f"dragnet_data/GoldStandard/{name}.txt"))
+            label = gold.split("!@#$%^&*()", 1)[0].strip()
+            if not label:
+                continue
+            html = text_of(git_show(a.dragnet, f"dragnet_data/input/{f}"))
+            half = "dev" if int(hashlib.md5(name.encode()).hexdigest()[0], 16) % 2 == 0 else "test"
+            add(f"dragnet-{half}", name, page_url(html), html, label, "text")
 
     with open(a.out, "w") as out:
         for p in pages:
