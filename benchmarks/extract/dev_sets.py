@@ -31,7 +31,8 @@ Sets (the files are read with `git --git-dir=<repo> show HEAD:<path>` and never 
   1,381 news and blog pages of 2012 with hand-marked content; seomoz/dragnet_data, whose own
   files are Git LFS pointers), as mirrored in j-szulc/html-cleaning-dataset-merged
   (`dragnet_data/{input/<id>.html,GoldStandard/<id>.txt}`). The label is the gold text before
-  its `!@#$%^&*()  COMMENTS` marker (comments are not content). Unlike AEB's `articleBody`, it
+  its comments marker (`!@#$%^&*()  COMMENTS`, typed by hand in several variants; comments are
+  not content). Unlike AEB's `articleBody`, it
   keeps the headline, dates, bylines and captions, so rules about those are not judged on it.
   Files that are not UTF-8 are read as Windows-1252. Pages whose name's MD5 starts with an even
   hex digit are `dragnet-dev`, the others `dragnet-test`.
@@ -214,7 +215,12 @@ def main():
                 continue
             name = f[:-5]
             gold = text_of(git_show(a.dragnet, f"dragnet_data/GoldStandard/{name}.txt"))
-            label = gold.split("!@#$%^&*()", 1)[0].strip()
+            # The marker is typed by hand, with variants ("!@ $%^&*()  COMMENTS",
+            # "!@#$%^&*   COMMENTS", "!@#$%^&*()  CORRECTED", a bare "!@#$%^&*()"): a line of
+            # that punctuation around "$%^&", then perhaps one upper-case word (not "***", a
+            # section break of the article).
+            label = re.split(r"(?m)^[!@#$%^&*() \t]*\$%\^&[!@#$%^&*() \t]*[A-Z]*[ \t\r]*$", gold,
+                             maxsplit=1)[0].strip()
             if not label:
                 continue
             html = text_of(git_show(a.dragnet, f"dragnet_data/input/{f}"))
