@@ -1430,6 +1430,21 @@ mod tests {
         )
     }
 
+    /// `f` of the body's first element in `html`.
+    fn of_first<T>(html: &str, f: impl Fn(&Dom, NodeId) -> T) -> T {
+        let d = Dom::parse(html);
+        let first = d.children(d.body().unwrap()).next().unwrap();
+        f(&d, first)
+    }
+
+    fn sign(html: &str) -> i32 {
+        of_first(html, class_sign)
+    }
+
+    fn furniture(html: &str) -> bool {
+        of_first(html, is_furniture_class)
+    }
+
     fn page(article: &str, furniture: &str) -> String {
         format!(
             "<html><body><nav><a href=/>Home</a> <a href=/a>About</a></nav>{furniture}\
@@ -1464,11 +1479,6 @@ mod tests {
 
     #[test]
     fn a_class_that_begins_with_a_boilerplate_word_is_boilerplate() {
-        let sign = |html: &str| {
-            let d = Dom::parse(html);
-            let div = d.children(d.body().unwrap()).next().unwrap();
-            class_sign(&d, div)
-        };
         assert_eq!(
             sign("<body><div class='comment-body entry-content'>x</div></body>"),
             -1
@@ -1491,11 +1501,6 @@ mod tests {
 
     #[test]
     fn builder_widgets_and_expanders_are_not_boilerplate_but_galleries_are() {
-        let sign = |html: &str| {
-            let d = Dom::parse(html);
-            let div = d.children(d.body().unwrap()).next().unwrap();
-            class_sign(&d, div)
-        };
         // Page builders wrap every block in a "widget": only a token that *begins* with
         // `widget` names a sidebar widget.
         assert_eq!(
@@ -1557,11 +1562,6 @@ mod tests {
 
     #[test]
     fn sidebar_widgets_and_comment_sections_are_furniture() {
-        let furniture = |html: &str| {
-            let d = Dom::parse(html);
-            let div = d.children(d.body().unwrap()).next().unwrap();
-            is_furniture_class(&d, div)
-        };
         assert!(furniture("<body><div id=sidebar>x</div></body>"));
         assert!(furniture(
             "<body><div class='widget popular'>x</div></body>"
@@ -1583,9 +1583,10 @@ mod tests {
         ));
         assert!(!furniture("<body><div class='main share'>x</div></body>"));
         // A WordPress text widget is boilerplate although its id holds "text".
-        let d = Dom::parse("<body><div class='widget widget_text' id=text-5>x</div></body>");
-        let div = d.children(d.body().unwrap()).next().unwrap();
-        assert_eq!(class_sign(&d, div), -1);
+        assert_eq!(
+            sign("<body><div class='widget widget_text' id=text-5>x</div></body>"),
+            -1
+        );
     }
 
     #[test]
@@ -1614,15 +1615,12 @@ mod tests {
 
     #[test]
     fn content_words_veto_boilerplate_words() {
-        let d = Dom::parse("<body><div class='post-content share'>x</div></body>");
-        let div = d.children(d.body().unwrap()).next().unwrap();
-        assert_eq!(class_sign(&d, div), 0);
-        let d = Dom::parse("<body><div class='share-bar'>x</div></body>");
-        let div = d.children(d.body().unwrap()).next().unwrap();
-        assert_eq!(class_sign(&d, div), -1);
-        let d = Dom::parse("<body><div id='entry-1'>x</div></body>");
-        let div = d.children(d.body().unwrap()).next().unwrap();
-        assert_eq!(class_sign(&d, div), 1);
+        assert_eq!(
+            sign("<body><div class='post-content share'>x</div></body>"),
+            0
+        );
+        assert_eq!(sign("<body><div class='share-bar'>x</div></body>"), -1);
+        assert_eq!(sign("<body><div id='entry-1'>x</div></body>"), 1);
     }
 
     #[test]
