@@ -301,15 +301,16 @@ const BOILER_TOKEN_STARTS: [&str; 10] = [
 /// by a content word of the same element (a `post-content` wrapper of a `post-meta` is content).
 /// A class or id token that *begins* with "comment" names a comment block, whatever content words
 /// follow or stand beside it (`comment-body`, `comment-content entry-content`), and one that
-/// begins with "widget" a sidebar widget (WordPress: `widget widget_text` with id `text-5`; fifth
-/// session, when `widget` stopped counting anywhere in a token: Dragnet +0.0012 / +0.0019); one that begins
-/// with another boilerplate word (`related-content`, `sidebar-content`) does too, unless another
+/// begins with "widget" a sidebar widget (WordPress: `widget widget_text` with id `text-5`;
+/// fifth session, when `widget` stopped counting anywhere in a token: Dragnet +0.0012 /
+/// +0.0019); one that begins with another boilerplate word (`related-content`, `sidebar-content`) does too, unless another
 /// token of the element is a content token (`entry-content sharing-enabled`). One pass over the
 /// two attributes.
 fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     let n = dom.node(id);
     let (mut any_word, mut boiler, mut content) = (false, false, false);
-    let (mut comment, mut lead) = (false, false);
+    // `always`: a comment or widget token, boilerplate whatever the other tokens say.
+    let (mut always, mut lead) = (false, false);
     let leads = |t: &str| BOILER_TOKEN_STARTS.iter().any(|p| starts_ci(t, p));
     let tokens = || {
         [n.attr("class"), n.attr("id")]
@@ -317,7 +318,7 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
             .flat_map(str::split_ascii_whitespace)
     };
     for t in tokens() {
-        comment |= starts_ci(t, "comment") || starts_ci(t, "widget");
+        always |= starts_ci(t, "comment") || starts_ci(t, "widget");
         lead |= leads(t);
         for w in t.split(|c: char| !c.is_alphanumeric()) {
             if w.is_empty() {
@@ -343,7 +344,7 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     if !any_word {
         return 0;
     }
-    if comment
+    if always
         || (lead
             && !tokens().any(|t| !leads(t) && CONTENT_PREFIXES.iter().any(|c| contains_ci(t, c))))
     {
@@ -360,8 +361,9 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
 const FURNITURE_TOKEN_STARTS: [&str; 4] = ["sidebar", "widget", "footer", "comment"];
 
 /// Page furniture named by class or id, like `<aside>` or `<footer>` by tag: a token that begins
-/// with a word of [`FURNITURE_TOKEN_STARTS`] (`sidebar`, `widget_text`, `footer-widgets`,
-/// `comments`), unless a token names content (`sidebar-content`, `entry-content`) or a page
+/// with a word of [`FURNITURE_TOKEN_STARTS`] (`sidebar`, `widget`, `footer-widgets`,
+/// `comments`), unless a token names content (`sidebar-content`, `entry-content`, also
+/// `widget_text`: then only [`class_sign`] drops it inside the roots) or a page
 /// layout (`sidebar-layout` wraps the whole page). Fifth session: readability drops such
 /// "unlikely candidates" before scoring; without this, the profile box or text widget of a
 /// blog's sidebar outscored a short post (Dragnet dev/test +0.010 / +0.011, trafilatura set
