@@ -30,6 +30,20 @@ pub mod run;
 pub mod score;
 pub mod warc;
 
+/// The source text of the modules an extraction runs through (WARC records, decoding, parser,
+/// faithful extractor, article extractor). A stage cache of `--mode quality` texts keys on it
+/// (`crates/dclm`'s pool stage), so that a changed extractor never reuses an older one's texts:
+/// stage keys cover a recipe and the crate version, not code. Faithful texts are keyed without it:
+/// they are pinned to resiliparse 2.0.1's, and their committed keys stay as they are.
+pub const EXTRACTOR_SOURCES: [&str; 6] = [
+    include_str!("warc.rs"),
+    include_str!("pipeline.rs"),
+    include_str!("gum.rs"),
+    include_str!("dom.rs"),
+    include_str!("extract.rs"),
+    include_str!("article.rs"),
+];
+
 pub use extract::{extract_plain_text, ExtractOptions};
 pub use pipeline::{extract_warc, nesting_work, Doc, DocError, Mode, Options};
 pub use reproduce::{reproduce, ExtractionReproducer};

@@ -45,14 +45,38 @@ impl PoolSummary {
 /// The held-out documents in a pool stage's directory.
 pub const HELDOUT_FILE: &str = "heldout.jsonl";
 
-/// The pool stage's key material: its spec and the sha256 of every source it reads.
+/// The pool stage's key material: its spec and the sha256 of every source it reads; with the
+/// quality extractor also the sha256 of its code ([`extractor_code`]).
 fn material(ctx: &Ctx) -> Result<Value> {
     let spec = &ctx.p.pool;
     let mut inputs: Vec<&str> = spec.warcs.iter().map(String::as_str).collect();
     inputs.extend(spec.texts.iter().map(String::as_str));
     inputs.push(&spec.wikipedia);
     inputs.push(&spec.gutenberg);
-    Ok(json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?}))
+    let mut m = json!({"spec": spec, "inputs": ctx.input_shas(&inputs)?});
+    if let Some(code) = extractor_code(spec.extract_mode) {
+        m["extractor_code"] = code.into();
+    }
+    Ok(m)
+}
+
+/// The sha256 of [`lmrepro_extract::EXTRACTOR_SOURCES`] for `--mode quality`, whose texts change
+/// whenever its rules do (a stage key otherwise covers the recipe and the crate version only, and
+/// a rebuilt extractor would reuse the texts of an older one); `None` for the faithful mode,
+/// whose texts are pinned to resiliparse 2.0.1's and whose committed keys stay as they are.
+fn extractor_code(mode: lmrepro_extract::Mode) -> Option<String> {
+    (!mode.is_faithful()).then(|| sources_digest(&lmrepro_extract::EXTRACTOR_SOURCES))
+}
+
+fn sources_digest(sources: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in sources {
+        // Length first, so that moving text between files changes the digest too.
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// The stage's name in the cache.
@@ -417,6 +441,18 @@ pub fn files(dir: &Path, summary: &PoolSummary) -> Vec<PathBuf> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn quality_pools_key_on_the_extractor_code_faithful_ones_do_not() {
+        use lmrepro_extract::Mode;
+        assert_eq!(extractor_code(Mode::Faithful), None);
+        let code = extractor_code(Mode::Quality).unwrap();
+        assert_eq!(code.len(), 64);
+        assert_eq!(code, sources_digest(&lmrepro_extract::EXTRACTOR_SOURCES));
+        // Any change of the code, or text moved from one file to the next, changes it.
+        assert_ne!(sources_digest(&["ab", "c"]), sources_digest(&["a", "bc"]));
+        assert_ne!(sources_digest(&["ab", "c"]), sources_digest(&["ab", "d"]));
+    }
 
     #[test]
     fn chunks_respect_paragraphs() {
