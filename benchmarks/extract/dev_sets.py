@@ -122,6 +122,14 @@ def full_text_spans(html):
     return [t for t in p.texts if t]
 
 
+def text_of(raw):
+    """UTF-8, else Windows-1252 (the 2008–2012 pages of L3S-GN1 and Dragnet)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--readability", required=True)
@@ -195,21 +203,12 @@ def main():
         for f in git_ls(a.l3s, f"{root}/annotated"):
             label = "\n".join(full_text_spans(git_show(a.l3s, f"{root}/annotated/{f}").decode(
                 "utf-8", errors="replace")))
-            raw = git_show(a.l3s, f"{root}/original/{f}")
-            try:
-                html = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                html = raw.decode("cp1252", errors="replace")
+            html = text_of(git_show(a.l3s, f"{root}/original/{f}"))
             if label.strip():
                 half = "dev" if int(f[0], 16) % 2 == 0 else "test"
                 add(f"l3s-{half}", f[:-5], urls.get(f[:-5]), html, label, "text")
 
     if a.dragnet:
-        def text_of(raw):
-            try:
-                return raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return raw.decode("cp1252", errors="replace")
         for f in git_ls(a.dragnet, "dragnet_data/input"):
             if not f.endswith(".html"):
                 continue

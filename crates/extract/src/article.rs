@@ -31,7 +31,7 @@
 //!
 //! Deterministic: no hashing of pointers, ties broken by document order.
 
-use crate::dom::{Dom, Kind, NodeId, Tag, NONE};
+use crate::dom::{Dom, Kind, Node, NodeId, Tag, NONE};
 use crate::extract::{extract_from_dom, ExtractOptions};
 use std::collections::HashSet;
 
@@ -312,12 +312,7 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     // `always`: a comment or widget token, boilerplate whatever the other tokens say.
     let (mut always, mut lead) = (false, false);
     let leads = |t: &str| BOILER_TOKEN_STARTS.iter().any(|p| starts_ci(t, p));
-    let tokens = || {
-        [n.attr("class"), n.attr("id")]
-            .into_iter()
-            .flat_map(str::split_ascii_whitespace)
-    };
-    for t in tokens() {
+    for t in class_id_tokens(n) {
         always |= starts_ci(t, "comment") || starts_ci(t, "widget");
         lead |= leads(t);
         for w in t.split(|c: char| !c.is_alphanumeric()) {
@@ -344,10 +339,7 @@ fn class_sign(dom: &Dom, id: NodeId) -> i32 {
     if !any_word {
         return 0;
     }
-    if always
-        || (lead
-            && !tokens().any(|t| !leads(t) && CONTENT_PREFIXES.iter().any(|c| contains_ci(t, c))))
-    {
+    if always || (lead && !class_id_tokens(n).any(|t| !leads(t) && names_content(t))) {
         return -1;
     }
     match (boiler, content) {
@@ -371,14 +363,21 @@ const FURNITURE_TOKEN_STARTS: [&str; 4] = ["sidebar", "widget", "footer", "comme
 /// all of [`BOILER_TOKEN_STARTS`] WCXB −0.0013 / −0.0021).
 fn is_furniture_class(dom: &Dom, id: NodeId) -> bool {
     let n = dom.node(id);
-    let tokens = || {
-        [n.attr("class"), n.attr("id")]
-            .into_iter()
-            .flat_map(str::split_ascii_whitespace)
-    };
-    tokens().any(|t| {
+    class_id_tokens(n).any(|t| {
         FURNITURE_TOKEN_STARTS.iter().any(|w| starts_ci(t, w)) && !contains_ci(t, "layout")
-    }) && !tokens().any(|t| CONTENT_PREFIXES.iter().any(|c| contains_ci(t, c)))
+    }) && !class_id_tokens(n).any(names_content)
+}
+
+/// The white-space separated tokens of an element's `class` and `id`.
+fn class_id_tokens(n: &Node) -> impl Iterator<Item = &str> {
+    [n.attr("class"), n.attr("id")]
+        .into_iter()
+        .flat_map(str::split_ascii_whitespace)
+}
+
+/// Does a class/id token hold a content word anywhere (`entry-content`, `post_body`)?
+fn names_content(t: &str) -> bool {
+    CONTENT_PREFIXES.iter().any(|c| contains_ci(t, c))
 }
 
 /// Does `t` begin with the lower-case ASCII `p`, ignoring ASCII case?
@@ -474,6 +473,15 @@ impl Stats {
                 }
                 Kind::Element { tag, .. } => {
                     s.order.push(id);
+                    // Pre-order: the parent's furniture flag is already set.
+                    let parent = node.parent;
+                    s.furniture[id as usize] = (parent != NONE && s.furniture[parent as usize])
+                        || matches!(tag, Tag::Nav | Tag::Aside | Tag::Footer)
+                        || matches!(
+                            node.attr("role").trim(),
+                            "navigation" | "complementary" | "contentinfo"
+                        )
+                        || is_furniture_class(dom, id);
                     if id != body && (never_content(*tag) || is_hidden(dom, id)) {
                         s.cut[id as usize] = true;
                         continue;
@@ -489,19 +497,6 @@ impl Stats {
                 }
                 _ => {}
             }
-        }
-        // Pre-order: a parent is decided before its children.
-        for &id in &s.order {
-            let node = dom.node(id);
-            let parent = node.parent;
-            let inherited = parent != NONE && s.furniture[parent as usize];
-            s.furniture[id as usize] = inherited
-                || matches!(node.tag(), Some(Tag::Nav | Tag::Aside | Tag::Footer))
-                || matches!(
-                    node.attr("role").trim(),
-                    "navigation" | "complementary" | "contentinfo"
-                )
-                || is_furniture_class(dom, id);
         }
         // Bottom-up sums: reverse pre-order visits children before parents.
         for &id in s.order.iter().rev() {
@@ -600,14 +595,13 @@ pub(crate) fn choose_roots(dom: &Dom, s: &Stats, body: NodeId) -> Vec<NodeId> {
             && dom.node(p).tag().is_some()
             && s.own_link_chars[p as usize] * 2 <= own
     };
+    let paragraphs: Vec<NodeId> = s.order.iter().copied().filter(|&p| scores(p)).collect();
     // Paragraphs in page furniture don't score, unless there are no others (an unclosed
     // `<aside>` banner holds the whole page).
-    let skip_furniture = s
-        .order
-        .iter()
-        .any(|&p| !s.furniture[p as usize] && scores(p));
-    for &p in &s.order {
-        if !scores(p) || (skip_furniture && s.furniture[p as usize]) {
+    let skip_furniture = paragraphs.iter().any(|&p| !s.furniture[p as usize]);
+    let mut targets: Vec<(NodeId, usize)> = Vec::new();
+    for &p in &paragraphs {
+        if skip_furniture && s.furniture[p as usize] {
             continue;
         }
         let own = s.own_chars[p as usize];
@@ -618,7 +612,8 @@ pub(crate) fn choose_roots(dom: &Dom, s: &Stats, body: NodeId) -> Vec<NodeId> {
         // otherwise keep the score from reaching the element that holds all the sections.
         let mut a = dom.node(p).parent;
         let mut level = 0usize;
-        let mut targets = vec![(p, 0usize)];
+        targets.clear();
+        targets.push((p, 0));
         let mut steps = 0usize;
         while a != NONE && steps < MAX_SCORED_ANCESTORS {
             if !s.wrapper[a as usize] {
